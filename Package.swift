@@ -1,0 +1,89 @@
+// swift-tools-version: 6.2
+// LayerPack: convert, quantize, pack and verify transformer checkpoints (Gemma 3 / 3n / 4).
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+/// Library targets in dependency order: each may only import the ones above it.
+let package = Package(
+    name: "LayerPack",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "lpk-inspect", targets: ["lpk-inspect"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]
+        ),
+        .target(name: "TensorTypes", swiftSettings: swiftSettings),
+        .target(name: "ByteIO", swiftSettings: swiftSettings),
+        .target(name: "StrictJSON", swiftSettings: swiftSettings),
+        .target(
+            name: "SafetensorsFormat",
+            dependencies: ["ByteIO", "StrictJSON", "TensorTypes"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GGUFFormat",
+            dependencies: ["ByteIO", "TensorTypes"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TensorModel",
+            dependencies: ["ByteIO", "StrictJSON", "TensorTypes", "SafetensorsFormat", "GGUFFormat"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ToolCommands",
+            dependencies: [
+                "TensorModel", "TensorTypes",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "lpk-inspect",
+            dependencies: ["ToolCommands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "TestSupport",
+            dependencies: ["ByteIO", "StrictJSON"],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "TensorTypesTests", dependencies: ["TensorTypes", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ByteIOTests", dependencies: ["ByteIO", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SafetensorsFormatTests",
+            dependencies: ["SafetensorsFormat", "StrictJSON", "TensorTypes", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GGUFFormatTests",
+            dependencies: ["GGUFFormat", "StrictJSON", "TensorTypes", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TensorModelTests",
+            dependencies: ["TensorModel", "StrictJSON", "TensorTypes", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ToolCommandsTests",
+            dependencies: ["ToolCommands", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

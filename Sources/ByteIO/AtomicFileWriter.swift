@@ -1,0 +1,159 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes a file so that it appears whole or not at all.
+///
+/// Bytes go to an unnamed temporary file in the destination's directory (Linux `O_TMPFILE`; elsewhere a hidden
+/// `.NAME.lpk-tmp-XXXXXX` file that is removed on failure). ``commit()`` syncs the data, gives it a name and
+/// renames it over the destination, then syncs the directory. A run that is killed before ``commit()`` leaves
+/// nothing behind on Linux, and a writer that is dropped without committing removes its temporary file.
+public final class AtomicFileWriter {
+    /// The path the file will have once committed.
+    public let destination: String
+    /// Bytes written so far.
+    public private(set) var bytesWritten: Int = 0
+    private var descriptor: Int32
+    /// The named temporary file when `O_TMPFILE` was unavailable.
+    private var namedTemporary: String?
+    private var finished = false
+
+    /// Opens a temporary file next to `destination`.
+    /// - Throws: ``SystemCallError`` when the directory cannot be written to.
+    public init(destination: String) throws(SystemCallError) {
+        self.destination = destination
+        let directory = Self.directory(of: destination)
+        #if os(Linux)
+        let unnamed = open(directory, Self.temporaryFileFlag | O_WRONLY | O_CLOEXEC, mode_t(0o644))
+        if unnamed >= 0 {
+            descriptor = unnamed
+            return
+        }
+        guard errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL else {
+            throw SystemCallError(call: "open(O_TMPFILE)", path: directory)
+        }
+        #endif
+        let template = Self.temporaryName(for: destination)
+        var path = Array(template.utf8CString)
+        let named = path.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard named >= 0 else { throw SystemCallError(call: "mkstemp", path: template) }
+        descriptor = named
+        namedTemporary = String(decoding: path.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    deinit { if !finished { abandon() } }
+
+    /// Appends bytes.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(SystemCallError) {
+        precondition(!finished, "write after commit or abandon")
+        var offset = 0
+        while offset < bytes.count {
+            let written = systemWrite(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw SystemCallError(call: "write", path: destination)
+            }
+            offset += written
+        }
+        bytesWritten += bytes.count
+    }
+
+    /// Appends an array of bytes.
+    public func write(_ bytes: [UInt8]) throws(SystemCallError) {
+        let outcome = bytes.withUnsafeBytes { raw in Result { () throws(SystemCallError) in try write(raw) } }
+        try outcome.get()
+    }
+
+    /// Appends `count` zero bytes (padding).
+    public func writeZeros(_ count: Int) throws(SystemCallError) {
+        guard count > 0 else { return }
+        try write([UInt8](repeating: 0, count: count))
+    }
+
+    /// Makes the file durable and visible at ``destination``, replacing any file there.
+    public func commit() throws(SystemCallError) {
+        precondition(!finished, "commit twice")
+        guard fsync(descriptor) == 0 else { throw SystemCallError(call: "fsync", path: destination) }
+        let visible: String
+        if let namedTemporary {
+            visible = namedTemporary
+        } else {
+            // Give the unnamed file a hidden name, then rename it over the destination (link cannot replace).
+            visible = try linkUnnamedFile()
+        }
+        guard close(descriptor) == 0 else {
+            let error = SystemCallError(call: "close", path: destination)
+            unlink(visible)
+            finished = true
+            throw error
+        }
+        finished = true
+        guard rename(visible, destination) == 0 else {
+            let error = SystemCallError(call: "rename", path: destination)
+            unlink(visible)
+            throw error
+        }
+        let directory = open(Self.directory(of: destination), O_RDONLY | O_CLOEXEC)
+        if directory >= 0 {
+            _ = fsync(directory)
+            close(directory)
+        }
+    }
+
+    /// Discards everything written; the destination is left as it was.
+    public func abandon() {
+        guard !finished else { return }
+        finished = true
+        close(descriptor)
+        if let namedTemporary { unlink(namedTemporary) }
+    }
+
+    private func linkUnnamedFile() throws(SystemCallError) -> String {
+        for attempt in 0..<100 {
+            let name = Self.temporaryName(for: destination).replacingXs(with: attempt)
+            let status = linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, name, AT_SYMLINK_FOLLOW)
+            if status == 0 { return name }
+            if errno != EEXIST { throw SystemCallError(call: "linkat", path: name) }
+        }
+        throw SystemCallError(call: "linkat", path: destination, errno: EEXIST)
+    }
+
+    private static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let directory = String(path[..<slash])
+        return directory.isEmpty ? "/" : directory
+    }
+
+    private static func temporaryName(for destination: String) -> String {
+        let directory = directory(of: destination)
+        let name = destination.split(separator: "/").last.map(String.init) ?? destination
+        return "\(directory)/.\(name).lpk-tmp-XXXXXX"
+    }
+
+    #if os(Linux)
+    /// `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY`), which Swift does not import as it is a compound macro.
+    private static var temporaryFileFlag: Int32 {
+        #if arch(x86_64) || arch(i386)
+        return 0o20_000_000 | 0o200_000
+        #else
+        return 0o20_000_000 | 0o40_000
+        #endif
+    }
+    #endif
+}
+
+private extension String {
+    func replacingXs(with attempt: Int) -> String {
+        let suffix = String(UInt32(truncatingIfNeeded: getpid()) &* 31 &+ UInt32(attempt), radix: 36)
+        return String(dropLast(6)) + String(repeating: "0", count: max(0, 6 - suffix.count)) + suffix.suffix(6)
+    }
+}
+
+/// `write(2)`, named apart from ``AtomicFileWriter/write(_:)-(UnsafeRawBufferPointer)``.
+private func systemWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
+    write(descriptor, buffer, count)
+}

@@ -1,0 +1,57 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import GGUFFormat
+
+extension ModelConfiguration {
+    /// Reads llama.cpp's metadata keys (`{arch}.block_count`, …) for the `gemma3`, `gemma3n` and `gemma4`
+    /// architectures; returns nil for other architectures or files without the required keys.
+    public init?(gguf file: GGUFFile) {
+        guard let arch = file.architecture, let architecture = Architecture(rawValue: arch) else { return nil }
+        func value(_ key: String) -> GGUFValue? { file["\(arch).\(key)"] }
+        func int(_ key: String) -> Int? { value(key)?.intValue }
+        func double(_ key: String) -> Double? { value(key)?.doubleValue }
+        func perLayer(_ key: String, count: Int) -> [Int]? {
+            if let scalar = int(key) { return Array(repeating: scalar, count: count) }
+            return (try? value(key)?.arrayValue?.integers()) ?? nil
+        }
+        guard let layers = int("block_count"), let hidden = int("embedding_length"),
+              let heads = int("attention.head_count") ?? perLayer("attention.head_count", count: 1)?.first
+        else { return nil }
+        let vocabulary = file["tokenizer.ggml.tokens"]?.arrayValue?.count
+            ?? (try? file.tensor(named: "token_embd.weight"))?.ne.last ?? 0
+        let kvHeads = perLayer("attention.head_count_kv", count: layers)?.max() ?? 1
+        let swaKeyLength = int("attention.key_length_swa")
+        let keyLength = int("attention.key_length") ?? 256
+        var layerTypes: [AttentionKind]
+        if let pattern = (try? value("attention.sliding_window_pattern")?.arrayValue?.bools()) ?? nil, pattern.count == layers {
+            layerTypes = pattern.map { $0 ? .sliding : .full }
+        } else {
+            let period = architecture == .gemma3 ? 6 : 5
+            layerTypes = (0..<layers).map { ($0 + 1) % period == 0 ? .full : .sliding }
+        }
+        let sparsity = ((try? value("activation_sparsity_scale")?.arrayValue?.doubles()) ?? nil) ?? []
+        self.init(
+            architecture: architecture, modelType: arch, vocabularySize: vocabulary, hiddenSize: hidden,
+            layerCount: layers, headCount: heads, keyValueHeadCount: kvHeads,
+            headDimension: swaKeyLength ?? keyLength, globalHeadDimension: swaKeyLength.map { _ in keyLength },
+            intermediateSizes: perLayer("feed_forward_length", count: layers) ?? [], layerTypes: layerTypes,
+            slidingWindow: int("attention.sliding_window") ?? 512,
+            ropeTheta: double("rope.freq_base") ?? 1_000_000, ropeLocalTheta: double("rope.freq_base_swa") ?? 10_000,
+            fullAttentionRotaryFraction: 1, rmsNormEpsilon: double("attention.layer_norm_rms_epsilon") ?? 1e-6,
+            finalLogitSoftcap: double("final_logit_softcapping"),
+            queryPreAttentionScalar: architecture == .gemma3 ? Double(keyLength) : nil,
+            perLayerInputSize: int("embedding_length_per_layer_input"),
+            perLayerVocabularySize: (try? file.tensor(named: "per_layer_token_embd.weight"))?.ne.last,
+            kvSharedLayerCount: int("attention.shared_kv_layers") ?? 0,
+            altupInputCount: int("altup.num_inputs"), altupActiveIndex: int("altup.active_idx"),
+            laurelRank: (try? file.tensor(named: "blk.0.laurel_l.weight"))?.ne.last,
+            // GGUF stores the std multiplier Φ⁻¹(p); the configuration keeps p, as config.json does.
+            activationSparsity: sparsity.count == layers ? sparsity.map { $0 > 0 ? 0.5 * (1 + erf($0 / 2.0.squareRoot())) : 0 }
+                : Array(repeating: 0, count: layers),
+            tieWordEmbeddings: !file.contains("output.weight"),
+            normWeightOffset: 0)
+    }
+}

@@ -1,0 +1,81 @@
+import ByteIO
+import SafetensorsFormat
+import StrictJSON
+import TensorTypes
+
+/// A Hugging Face checkpoint (single file or shards) served as a ``TensorSource``, with its `config.json`.
+public struct SafetensorsSource: TensorSource {
+    public let checkpoint: SafetensorsCheckpoint
+    public let path: String
+    public let tensors: [TensorDescriptor]
+    public let configuration: ModelConfiguration?
+    /// Why `config.json` was not used, when it exists but could not be read.
+    public let configurationProblem: String?
+
+    public var formatName: String { checkpoint.files.count > 1 ? "safetensors (\(checkpoint.files.count) shards)" : "safetensors" }
+    public var fileBytes: Int { checkpoint.fileBytes }
+
+    /// Opens a file, index or directory; reads `config.json` beside it when present.
+    public init(path: String) throws {
+        checkpoint = try SafetensorsCheckpoint(path: path)
+        self.path = path
+        tensors = checkpoint.files.flatMap { file in
+            file.tensors.map { tensor in
+                TensorDescriptor(name: tensor.name, role: TensorRole(tensorName: tensor.name), storage: tensor.dtype.rawValue,
+                                 shape: tensor.shape, byteCount: tensor.data.count, file: file.path,
+                                 fileOffset: tensor.data.fileOffset, isReadable: tensor.dtype.convertsToFloat)
+            }
+        }
+        let configPath = checkpoint.directory + "/config.json"
+        if let file = try? MappedFile(path: configPath) {
+            do {
+                guard let object = try JSONParser.parse(file.bytes.array).objectValue else {
+                    throw TensorSourceError.invalidConfiguration(file: configPath, reason: "not a JSON object")
+                }
+                configuration = try ModelConfiguration(huggingFace: object, file: configPath)
+                configurationProblem = nil
+            } catch {
+                configuration = nil
+                configurationProblem = "\(error)"
+            }
+        } else {
+            configuration = nil
+            configurationProblem = nil
+        }
+    }
+
+    public func floats(_ name: String, rows: Range<Int>) throws -> [Float] {
+        let (tensor, file) = try checkpoint.tensor(named: name)
+        let rowLength = tensor.shape.rowLength
+        guard rows.lowerBound >= 0, rows.upperBound <= tensor.shape.rowCount else {
+            throw TensorSourceError.rowsOutOfRange(tensor: name, rows: rows, rowCount: tensor.shape.rowCount)
+        }
+        guard tensor.dtype.convertsToFloat else {
+            throw SafetensorsError(file: file.path, offset: tensor.data.fileOffset, kind: .noFloatConversion(tensor: name, dtype: tensor.dtype))
+        }
+        let rowBytes = tensor.dtype.byteCount(elements: rowLength)
+        guard let rowBytes else {
+            // Sub-byte rows that do not fill whole bytes: decode everything, then cut.
+            let all = try file.floats(tensor)
+            return Array(all[(rows.lowerBound * rowLength)..<(rows.upperBound * rowLength)])
+        }
+        let slice = tensor.data.slice(offset: rows.lowerBound * rowBytes, length: rows.count * rowBytes)!
+        return try slice.withUnsafeBytes { raw in try LittleEndianDecoding.decode(raw, as: tensor.dtype, count: rows.count * rowLength) }
+    }
+
+    public func deepCheck() -> [String] {
+        var problems: [String] = []
+        if let configurationProblem { problems.append(configurationProblem) }
+        for tensor in tensors where tensor.isReadable {
+            do {
+                let values = try floats(tensor.name)
+                if let bad = values.firstIndex(where: { !$0.isFinite }), TensorTypes.DType(rawValue: tensor.storage)?.isFloatingPoint == true {
+                    problems.append("tensor '\(tensor.name)': non-finite value \(values[bad]) at element \(bad)")
+                }
+            } catch {
+                problems.append("\(error)")
+            }
+        }
+        return problems
+    }
+}

@@ -1,0 +1,84 @@
+import ByteIO
+import Foundation
+import Testing
+import TestSupport
+
+@Suite struct ByteReaderTests {
+    @Test("reads little-endian values and refuses reads past the end with the file offset")
+    func readsAndBounds() throws {
+        var builder = ByteBuilder()
+        builder.u32(0xDEADBEEF)
+        builder.u64(42)
+        builder.u8(7)
+        let file = MappedFile(bytes: builder.bytes, name: "mem")
+        var reader = ByteReader(file.bytes)
+        #expect(try reader.read(UInt32.self) == 0xDEADBEEF)
+        #expect(try reader.read(UInt64.self) == 42)
+        #expect(throws: ByteReadError(offset: 12, needed: 4, available: 1)) { try reader.read(UInt32.self) }
+        #expect(try reader.read(UInt8.self) == 7)
+        #expect(reader.remaining == 0)
+        #expect(throws: ByteReadError.self) { try reader.readView(count: Int.max) }
+        #expect(throws: ByteReadError.self) { try reader.skip(-1) }
+    }
+
+    @Test("views refuse ranges outside the file, including overflowing ones")
+    func viewBounds() {
+        let view = MappedFile(bytes: [1, 2, 3, 4], name: "mem").bytes
+        #expect(view.slice(offset: 2, length: 2)?.array == [3, 4])
+        #expect(view.slice(offset: 3, length: 2) == nil)
+        #expect(view.slice(offset: Int.max, length: Int.max) == nil)
+        #expect(view.load(UInt32.self, at: 1) == nil)
+        #expect(view.byte(at: 4) == nil)
+    }
+
+    @Test("maps a file from disk and reports missing files and directories with the path")
+    func mapsFiles() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = try directory.write([9, 8, 7], to: "f.bin")
+        #expect(try MappedFile(path: path).bytes.array == [9, 8, 7])
+        #expect(try MappedFile(path: try directory.write([], to: "empty")).count == 0)
+        #expect { try MappedFile(path: path + ".missing") } throws: { ($0 as? SystemCallError)?.description.contains("f.bin.missing") == true }
+        #expect { try MappedFile(path: directory.path) } throws: { ($0 as? SystemCallError)?.code == EISDIR }
+    }
+}
+
+@Suite struct AtomicFileWriterTests {
+    @Test("a committed file appears whole; nothing else is left in the directory")
+    func commitReplaces() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let destination = try directory.write([1], to: "out.bin")
+        let writer = try AtomicFileWriter(destination: destination)
+        try writer.write([1, 2, 3])
+        try writer.writeZeros(2)
+        #expect(try directory.contents() == ["out.bin"])
+        #expect(try MappedFile(path: destination).bytes.array == [1])  // old content until commit
+        try writer.commit()
+        #expect(try MappedFile(path: destination).bytes.array == [1, 2, 3, 0, 0])
+        #expect(try directory.contents() == ["out.bin"])
+    }
+
+    @Test("an abandoned or dropped writer leaves no file behind")
+    func abandonLeavesNothing() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        do {
+            let writer = try AtomicFileWriter(destination: directory.path + "/a.bin")
+            try writer.write([1, 2])
+            writer.abandon()
+        }
+        do {
+            let writer = try AtomicFileWriter(destination: directory.path + "/b.bin")
+            try writer.write([1, 2])
+        }
+        #expect(try directory.contents() == [])
+    }
+
+    @Test("a directory that cannot be written to gives an error naming it")
+    func unwritableDirectory() throws {
+        #expect { try AtomicFileWriter(destination: "/nonexistent-dir/x.bin") } throws: { error in
+            (error as? SystemCallError)?.description.contains("nonexistent-dir") == true
+        }
+    }
+}
