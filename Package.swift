@@ -14,6 +14,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "lpk-inspect", targets: ["lpk-inspect"]),
+        .executable(name: "lpk-quantize", targets: ["lpk-quantize"]),
+        .executable(name: "lpk-pack", targets: ["lpk-pack"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,19 +41,45 @@ let package = Package(
         ),
         .target(
             name: "TensorModel",
-            dependencies: ["ByteIO", "StrictJSON", "TensorTypes", "SafetensorsFormat", "GGUFFormat"],
+            dependencies: ["ByteIO", "StrictJSON", "TensorTypes", "SafetensorsFormat", "GGUFFormat", "Quantization"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Quantization",
+            dependencies: ["TensorTypes"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PackFormat",
+            dependencies: ["ByteIO", "TensorTypes", "TensorModel", "Quantization", "GGUFFormat"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Conversion",
+            dependencies: ["ByteIO", "TensorTypes", "TensorModel", "Quantization", "PackFormat", "GGUFFormat",
+                           "SafetensorsFormat", "CZstd"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "ToolCommands",
             dependencies: [
-                "TensorModel", "TensorTypes",
+                "Conversion", "TensorModel", "TensorTypes", "Quantization",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "lpk-inspect",
+            dependencies: ["ToolCommands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "lpk-quantize",
+            dependencies: ["ToolCommands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "lpk-pack",
             dependencies: ["ToolCommands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
@@ -78,6 +106,16 @@ let package = Package(
         .testTarget(
             name: "TensorModelTests",
             dependencies: ["TensorModel", "StrictJSON", "TensorTypes", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "QuantizationTests",
+            dependencies: ["Quantization", "TensorTypes", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PackFormatTests",
+            dependencies: ["PackFormat", "ByteIO", "TensorModel", "TensorTypes", "Quantization", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

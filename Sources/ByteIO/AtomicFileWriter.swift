@@ -68,10 +68,33 @@ public final class AtomicFileWriter {
         try outcome.get()
     }
 
+    /// Replaces already-written bytes at `offset` (a header filled in last); does not move the append position.
+    /// - Precondition: `offset + bytes.count ≤ bytesWritten`.
+    public func overwrite(_ bytes: [UInt8], at offset: Int) throws(SystemCallError) {
+        precondition(!finished && offset >= 0 && offset + bytes.count <= bytesWritten, "overwrite outside written bytes")
+        var done = 0
+        while done < bytes.count {
+            let written = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw SystemCallError(call: "pwrite", path: destination)
+            }
+            done += written
+        }
+    }
+
     /// Appends `count` zero bytes (padding).
     public func writeZeros(_ count: Int) throws(SystemCallError) {
-        guard count > 0 else { return }
-        try write([UInt8](repeating: 0, count: count))
+        var left = count
+        let chunk = [UInt8](repeating: 0, count: min(count, 1 << 16))
+        while left > 0 {
+            let take = min(left, chunk.count)
+            let outcome = chunk.withUnsafeBytes { raw in
+                Result { () throws(SystemCallError) in try write(UnsafeRawBufferPointer(rebasing: raw[0..<take])) }
+            }
+            try outcome.get()
+            left -= take
+        }
     }
 
     /// Makes the file durable and visible at ``destination``, replacing any file there.

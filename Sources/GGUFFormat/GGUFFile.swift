@@ -24,6 +24,8 @@ public struct GGUFFile: Sendable {
     public let dataOffset: Int
     /// The mapped file.
     public let file: MappedFile
+    /// The encoded metadata key/value pairs exactly as stored (after the 24-byte header, before the tensor infos).
+    public let encodedMetadata: ByteView
     private let metadataIndex: [String: Int]
     private let tensorIndex: [String: Int]
 
@@ -71,6 +73,7 @@ public struct GGUFFile: Sendable {
         }
         self.metadata = metadata
         self.metadataIndex = metadataIndex
+        self.encodedMetadata = file.bytes.slice(offset: 24, length: cursor.fileOffset - 24)!  // read above
 
         // Alignment.
         var alignment = Self.defaultAlignment

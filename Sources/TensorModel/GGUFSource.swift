@@ -16,9 +16,10 @@ public struct GGUFSource: TensorSource {
     public init(path: String) throws {
         file = try GGUFFile(path: path)
         tensors = file.tensors.map { tensor in
-            TensorDescriptor(name: tensor.name, role: TensorRole(tensorName: tensor.name), storage: tensor.type.name,
+            TensorDescriptor(name: tensor.name, role: TensorRole(tensorName: tensor.name),
+                             encoding: tensor.type.isQuantized ? .ggml(tensor.type) : .plain(Self.dtype(of: tensor.type)),
                              shape: tensor.shape, byteCount: tensor.data.count, file: path,
-                             fileOffset: tensor.data.fileOffset, isReadable: tensor.type.isDequantizable)
+                             fileOffset: tensor.data.fileOffset)
         }
         configuration = ModelConfiguration(gguf: file)
     }
@@ -30,6 +31,22 @@ public struct GGUFSource: TensorSource {
             throw TensorSourceError.rowsOutOfRange(tensor: name, rows: rows, rowCount: rowCount)
         }
         return try file.floats(tensor, rows: rows)
+    }
+
+    public func storedBytes(_ name: String) throws -> ByteView { try file.tensor(named: name).data }
+
+    /// The safetensors dtype of a plain ggml type.
+    static func dtype(of type: GGMLType) -> DType {
+        switch type {
+        case .f16: .f16
+        case .bf16: .bf16
+        case .f64: .f64
+        case .i8: .i8
+        case .i16: .i16
+        case .i32: .i32
+        case .i64: .i64
+        default: .f32
+        }
     }
 
     public func deepCheck() -> [String] {

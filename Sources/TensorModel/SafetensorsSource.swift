@@ -21,9 +21,9 @@ public struct SafetensorsSource: TensorSource {
         self.path = path
         tensors = checkpoint.files.flatMap { file in
             file.tensors.map { tensor in
-                TensorDescriptor(name: tensor.name, role: TensorRole(tensorName: tensor.name), storage: tensor.dtype.rawValue,
+                TensorDescriptor(name: tensor.name, role: TensorRole(tensorName: tensor.name), encoding: .plain(tensor.dtype),
                                  shape: tensor.shape, byteCount: tensor.data.count, file: file.path,
-                                 fileOffset: tensor.data.fileOffset, isReadable: tensor.dtype.convertsToFloat)
+                                 fileOffset: tensor.data.fileOffset)
             }
         }
         let configPath = checkpoint.directory + "/config.json"
@@ -62,6 +62,8 @@ public struct SafetensorsSource: TensorSource {
         let slice = tensor.data.slice(offset: rows.lowerBound * rowBytes, length: rows.count * rowBytes)!
         return try slice.withUnsafeBytes { raw in try LittleEndianDecoding.decode(raw, as: tensor.dtype, count: rows.count * rowLength) }
     }
+
+    public func storedBytes(_ name: String) throws -> ByteView { try checkpoint.tensor(named: name).0.data }
 
     public func deepCheck() -> [String] {
         var problems: [String] = []

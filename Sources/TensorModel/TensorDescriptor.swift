@@ -6,8 +6,8 @@ public struct TensorDescriptor: Sendable {
     public let name: String
     /// What the tensor is for.
     public let role: TensorRole
-    /// The storage type's name in the source's own terms (`BF16`, `Q4_K`, `int4/row`).
-    public let storage: String
+    /// How the stored bytes encode the values.
+    public let encoding: TensorEncoding
     /// The shape, row-major (outermost first) for every source; GGUF's `ne` order reversed.
     public let shape: TensorShape
     /// Bytes the tensor occupies in its file.
@@ -16,18 +16,20 @@ public struct TensorDescriptor: Sendable {
     public let file: String
     /// Offset of the first byte in that file.
     public let fileOffset: Int
-    /// Whether LayerPack can read the values as `Float`.
-    public let isReadable: Bool
+    /// The storage type's name in the source's own terms (`BF16`, `Q4_K`, `int4/row`).
+    public var storage: String { encoding.description }
 
-    public init(name: String, role: TensorRole, storage: String, shape: TensorShape, byteCount: Int,
-                file: String, fileOffset: Int, isReadable: Bool) {
+    /// Whether LayerPack can read the values as `Float`.
+    public var isReadable: Bool { encoding.isReadable }
+
+    public init(name: String, role: TensorRole, encoding: TensorEncoding, shape: TensorShape, byteCount: Int,
+                file: String, fileOffset: Int) {
         self.name = name
         self.role = role
-        self.storage = storage
+        self.encoding = encoding
         self.shape = shape
         self.byteCount = byteCount
         self.file = file
         self.fileOffset = fileOffset
-        self.isReadable = isReadable
     }
 }

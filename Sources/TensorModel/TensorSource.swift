@@ -1,3 +1,4 @@
+import ByteIO
 import TensorTypes
 
 /// A model checkpoint seen as named tensors plus a configuration, whatever the container.
@@ -17,6 +18,8 @@ public protocol TensorSource: Sendable {
     var fileBytes: Int { get }
     /// Rows `rows` of the named tensor as `Float` (a row is the innermost dimension).
     func floats(_ name: String, rows: Range<Int>) throws -> [Float]
+    /// The tensor's bytes as stored (in its ``TensorDescriptor/encoding``), zero-copy.
+    func storedBytes(_ name: String) throws -> ByteView
     /// Runs every check opening skipped (full metadata decoding, every tensor readable); returns problems found.
     func deepCheck() -> [String]
 }

@@ -1,5 +1,6 @@
 import TensorTypes
 import ArgumentParser
+import Conversion
 import TensorModel
 
 /// `lpk-inspect`: parse and validate a checkpoint, show its tensors, their roles and where the bytes go.

@@ -7,12 +7,15 @@ import Darwin
 /// Diagnostics (warnings, progress) go to standard error so that standard output holds only results.
 package enum StandardError {
     /// Writes `text` and a newline to standard error.
-    package static func line(_ text: String) {
-        let bytes = Array((text + "\n").utf8)
+    package static func line(_ text: String) { write(text + "\n") }
+
+    /// Writes `text` as is.
+    package static func write(_ text: String) {
+        let bytes = Array(text.utf8)
         bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
-                let written = write(2, raw.baseAddress! + offset, raw.count - offset)
+                let written = Glibc.write(2, raw.baseAddress! + offset, raw.count - offset)
                 guard written > 0 else { return }
                 offset += written
             }

@@ -82,3 +82,30 @@ import TestSupport
         }
     }
 }
+
+@Suite struct XXHash64Tests {
+    // Expected values printed by the `xxhash` Python package 4.1.0 (the reference C library's binding):
+    //   hex(xxhash.xxh64(s).intdigest()) for s in [b'', b'abc', bytes(range(256))*3+b'xyz']
+    static let message = (0..<3).flatMap { _ in (0..<256).map { UInt8($0) } } + Array("xyz".utf8)
+
+    @Test("matches the reference implementation")
+    func referenceValues() {
+        #expect(XXHash64.hash([]) == 0xEF46_DB37_51D8_E999)
+        #expect(XXHash64.hash(Array("abc".utf8)) == 0x44BC_2CF5_AD77_0999)
+        #expect(XXHash64.hash(Self.message) == 0xE921_A1B4_5BD7_79F8)
+    }
+
+    @Test("streaming in uneven pieces gives the one-shot hash")
+    func streaming() {
+        for split in [1, 3, 31, 32, 33, 100, 700] {
+            var hasher = XXHash64()
+            var start = 0
+            while start < Self.message.count {
+                let end = min(Self.message.count, start + split)
+                hasher.update(Array(Self.message[start..<end]))
+                start = end
+            }
+            #expect(hasher.finalize() == 0xE921_A1B4_5BD7_79F8, "pieces of \(split)")
+        }
+    }
+}

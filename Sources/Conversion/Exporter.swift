@@ -1,0 +1,149 @@
+import ByteIO
+import GGUFFormat
+import PackFormat
+import Quantization
+import SafetensorsFormat
+import TensorModel
+import TensorTypes
+
+/// Writes a model out of LayerPack so other tools can load it: safetensors (dequantized) or GGUF.
+public enum Exporter {
+    /// What each tensor became, for the report.
+    public struct Entry: Codable, Sendable {
+        public let name: String
+        public let from: String
+        public let to: String
+        /// Whether the exported values equal the pack's exactly.
+        public let exact: Bool
+    }
+
+    /// Exports every tensor (attached files excepted) as `dtype` (F32 or BF16) safetensors, row chunk by row chunk.
+    public static func exportSafetensors(_ source: any TensorSource, to path: String, dtype: DType) throws -> [Entry] {
+        precondition(dtype == .f32 || dtype == .bf16 || dtype == .f16, "export as f32, f16 or bf16")
+        let tensors = source.tensors.filter { $0.encoding != .file && $0.isReadable }
+        var metadata = ["format": "pt", "producer": "layerpack \(LayerPackVersion.current)"]
+        if let configuration = source.configuration { metadata["lpk.model_type"] = configuration.modelType }
+        try SafetensorsWriter.write(to: path, entries: tensors.map { .init(name: $0.name, dtype: dtype, shape: $0.shape) },
+                                    metadata: metadata) { index, sink in
+            let tensor = tensors[index]
+            let rowsPerChunk = max(1, (1 << 20) / max(1, tensor.shape.rowLength))
+            var row = 0
+            while row < tensor.shape.rowCount {
+                let end = min(tensor.shape.rowCount, row + rowsPerChunk)
+                try sink.write(FloatEncoding.encode(try source.floats(tensor.name, rows: row..<end), as: dtype))
+                row = end
+            }
+        }
+        return tensors.map { Entry(name: $0.name, from: $0.storage, to: dtype.rawValue, exact: $0.encoding == .plain(dtype)) }
+    }
+
+    /// Exports to GGUF: ggml blocks verbatim, int8 rows as Q8_0 and int4 rows as Q4_0 (exact when each 32-column
+    /// block shares one scale), plain floats as they are, anything else as F32. GGUF metadata carried in the pack
+    /// is written back unchanged; otherwise the architecture and LayerPack's provenance are written.
+    public static func exportGGUF(_ source: any TensorSource, to path: String) throws -> [Entry] {
+        let tensors = source.tensors.filter { $0.encoding != .file && $0.isReadable }
+        var plan: [(GGUFWriter.Tensor, Entry)] = []
+        for tensor in tensors {
+            let type = ggmlType(for: tensor)
+            let ne = tensor.shape.rank == 0 ? [1] : Array(tensor.shape.dimensions.reversed())
+            let exact = type != .f32 || tensor.encoding == .plain(.f32)
+            plan.append((GGUFWriter.Tensor(name: tensor.name, type: type, ne: ne), Entry(name: tensor.name, from: tensor.storage, to: type.name, exact: exact)))
+        }
+        let (count, encoded) = try metadata(of: source)
+        let alignment = try alignmentOf(count: count, encoded: encoded)
+        try GGUFWriter.write(to: path, metadataCount: count, encodedMetadata: encoded, alignment: alignment,
+                             tensors: plan.map(\.0)) { index, sink in
+            try writeTensor(tensors[index], as: plan[index].0.type, from: source, to: sink)
+        }
+        return plan.map(\.1)
+    }
+
+    /// The ggml type a tensor is exported as.
+    static func ggmlType(for tensor: TensorDescriptor) -> GGMLType {
+        switch tensor.encoding {
+        case .ggml(let type): return type
+        case .plain(.f16): return .f16
+        case .plain(.bf16): return .bf16
+        case .rows(let scheme):
+            let blocksShareScales = tensor.shape.rowLength % 32 == 0 && (scheme.groupSize ?? tensor.shape.rowLength) % 32 == 0
+            return blocksShareScales ? (scheme.bits == 8 ? .q8_0 : .q4_0) : .f32
+        default: return .f32
+        }
+    }
+
+    private static func writeTensor(_ tensor: TensorDescriptor, as type: GGMLType, from source: any TensorSource,
+                                    to sink: AtomicFileWriter) throws {
+        let rowLength = tensor.shape.rowLength
+        switch (tensor.encoding, type) {
+        case (.ggml, _), (.plain(.f16), .f16), (.plain(.bf16), .bf16):
+            try source.storedBytes(tensor.name).withUnsafeBytes { try sink.write($0) }
+        case (.rows(let scheme), .q8_0), (.rows(let scheme), .q4_0):
+            let stored = try source.storedBytes(tensor.name)
+            let stride = stored.count / max(1, tensor.shape.rowCount)
+            let groups = scheme.groups(rowLength: rowLength)
+            let groupLength = scheme.columnsPerGroup(rowLength: rowLength)
+            var blocks = [UInt8]()
+            try stored.withUnsafeBytes { raw in
+                for row in 0..<tensor.shape.rowCount {
+                    blocks.removeAll(keepingCapacity: true)
+                    let base = row * stride
+                    for block in 0..<(rowLength / 32) {
+                        let group = block * 32 / groupLength
+                        blocks.append(raw[base + 2 * group])
+                        blocks.append(raw[base + 2 * group + 1])
+                        let values = base + 2 * groups
+                        if scheme.bits == 8 {
+                            for j in 0..<32 { blocks.append(raw[values + block * 32 + j]) }
+                        } else {
+                            // Ours: element 2i low nibble, 2i+1 high. Q4_0: element j low, j+16 high, both q+8.
+                            func nibble(_ column: Int) -> UInt8 {
+                                let byte = raw[values + column / 2]
+                                return column % 2 == 0 ? byte & 0xF : byte >> 4
+                            }
+                            for j in 0..<16 { blocks.append(nibble(block * 32 + j) | nibble(block * 32 + j + 16) << 4) }
+                        }
+                    }
+                    try blocks.withUnsafeBytes { try sink.write($0) }
+                }
+            }
+        default:
+            let rowsPerChunk = max(1, (1 << 20) / max(1, rowLength))
+            var row = 0
+            let rowCount = tensor.shape.rank == 0 ? 1 : tensor.shape.rowCount
+            while row < rowCount {
+                let end = min(rowCount, row + rowsPerChunk)
+                try sink.write(FloatEncoding.encode(try source.floats(tensor.name, rows: row..<end), as: .f32))
+                row = end
+            }
+        }
+    }
+
+    /// The GGUF metadata to write: carried verbatim from a GGUF source, else made from the configuration.
+    private static func metadata(of source: any TensorSource) throws -> (Int, [UInt8]) {
+        if source.tensors.contains(where: { $0.name == GGUFAttachment.name }) {
+            let bytes = try source.storedBytes(GGUFAttachment.name)
+            guard let count = bytes.load(UInt64.self, at: 0), let exact = Int(exactly: count) else {
+                throw PackError(file: source.path, offset: bytes.fileOffset, "carried GGUF metadata is damaged")
+            }
+            return (exact, bytes.slice(offset: 8, length: bytes.count - 8)!.array)
+        }
+        if let gguf = source as? GGUFSource { return (gguf.file.metadata.count, gguf.file.encodedMetadata.array) }
+        var pairs: [(String, GGUFValue)] = [("general.architecture", .string(source.configuration?.modelType ?? "unknown")),
+                                            ("general.name", .string("layerpack export")),
+                                            ("general.alignment", .uint32(32))]
+        if let configuration = source.configuration {
+            pairs.append(("layerpack.configuration_model_type", .string(configuration.modelType)))
+        }
+        return (pairs.count, GGUFWriter.encode(metadata: pairs))
+    }
+
+    /// `general.alignment` of encoded metadata, read back through the GGUF reader itself.
+    private static func alignmentOf(count: Int, encoded: [UInt8]) throws -> Int {
+        var header = Array("GGUF".utf8)
+        withUnsafeBytes(of: UInt32(3).littleEndian) { header += $0 }
+        withUnsafeBytes(of: UInt64(0).littleEndian) { header += $0 }
+        withUnsafeBytes(of: UInt64(count).littleEndian) { header += $0 }
+        let file = try GGUFFile(file: MappedFile(bytes: header + encoded, name: "carried GGUF metadata"))
+        return file.alignment
+    }
+}

@@ -1,0 +1,213 @@
+import ByteIO
+import Foundation
+import GGUFFormat
+import PackFormat
+import SafetensorsFormat
+import Quantization
+import TensorModel
+import TensorTypes
+
+/// Turns any ``TensorSource`` into a pack under a ``Recipe``, streaming one tensor (in chunks of rows) at a time,
+/// so peak memory is bounded by one chunk plus one tensor's index entry, never by the model.
+public enum PackConverter {
+    /// What to do.
+    public struct Options {
+        /// nil: lossless import (every tensor stored exactly as the source stores it).
+        public var recipe: Recipe?
+        /// Put the PLE table in a companion `.ple` file.
+        public var splitPLE = false
+        /// Called after each tensor with (tensors done, total, name).
+        public var progress: ((Int, Int, String) -> Void)?
+
+        public init(recipe: Recipe? = nil, splitPLE: Bool = false, progress: ((Int, Int, String) -> Void)? = nil) {
+            self.recipe = recipe
+            self.splitPLE = splitPLE
+            self.progress = progress
+        }
+    }
+
+    /// What happened to one tensor.
+    public struct TensorReport: Codable, Sendable {
+        public let name: String
+        public let role: TensorRole
+        public let from: String
+        public let to: String
+        public let bytesBefore: Int
+        public let bytesAfter: Int
+        public let elements: Int
+        /// Quantization error against the source values (nil when values were copied unchanged).
+        public let error: ErrorMetrics?
+    }
+
+    /// The conversion's outcome.
+    public struct Report: Codable, Sendable {
+        public let source: String
+        public let destination: String
+        public let tensors: [TensorReport]
+        public let sourceBytes: Int
+        public let packBytes: Int
+        public let seconds: Double
+    }
+
+    /// Rows decoded at a time: about 4 MiB of floats.
+    static let chunkFloats = 1 << 20
+
+    /// Converts `source` into a pack at `destination` (atomically; the source is never written).
+    public static func convert(_ source: any TensorSource, to destination: String, options: Options) throws -> Report {
+        let started = Date()
+        try refuseOverwritingInput(source, destination)
+        if let recipe = options.recipe { try recipe.validate() }
+        let pleGroup = source.configuration?.perLayerInputSize
+        // Core tensors first, then the PLE table(s): the sections are laid out in that order.
+        let ordered = source.tensors.filter { $0.role != .perLayerEmbedding } + source.tensors.filter { $0.role == .perLayerEmbedding }
+        let writer = try PackWriter(destination: destination, splitPLE: options.splitPLE)
+        var reports: [TensorReport] = []
+        for (index, tensor) in ordered.enumerated() {
+            let decision = try options.recipe?.decision(for: tensor, pleGroup: tensor.role == .perLayerEmbedding ? pleGroup : nil) ?? .keep
+            let section: PackSection = tensor.role == .perLayerEmbedding ? .ple : .core
+            let sourceDType: DType? = if case .plain(let dtype) = tensor.encoding { dtype } else { nil }
+            var error: ErrorMetrics?
+            let encoding: TensorEncoding
+            switch decision {
+            case .keep:
+                encoding = tensor.encoding
+                let stride = if case .rows = tensor.encoding { tensor.byteCount / max(1, tensor.shape.rowCount) } else { 0 }
+                try writer.beginTensor(.init(name: tensor.name, role: tensor.role, section: section, encoding: encoding,
+                                             shape: tensor.shape, rowStride: stride, sourceDType: sourceDType))
+                let bytes = try source.storedBytes(tensor.name)
+                var offset = 0
+                while offset < bytes.count {
+                    let take = min(bytes.count - offset, 8 << 20)
+                    try bytes.slice(offset: offset, length: take)!.withUnsafeBytes { try writer.append($0) }
+                    offset += take
+                }
+                try writer.endTensor()
+            case .convert(let dtype):
+                encoding = .plain(dtype)
+                try writer.beginTensor(.init(name: tensor.name, role: tensor.role, section: section, encoding: encoding,
+                                             shape: tensor.shape, sourceDType: sourceDType))
+                error = try forEachChunk(of: tensor, in: source) { values in
+                    let encoded = FloatEncoding.encode(values, as: dtype)
+                    try writer.append(encoded)
+                    return FloatEncoding.decode(encoded, as: dtype)
+                }
+                try writer.endTensor()
+            case .quantize(let scheme):
+                encoding = .rows(scheme)
+                let recordBytes = scheme.recordBytes(rowLength: tensor.shape.rowLength)
+                let stride = section == .ple ? PackLayout.align(recordBytes, to: PackLayout.pleRecordAlignment)! : recordBytes
+                try writer.beginTensor(.init(name: tensor.name, role: tensor.role, section: section, encoding: encoding,
+                                             shape: tensor.shape, rowStride: stride, sourceDType: sourceDType))
+                let quantizer = RowQuantizer(scheme: scheme, rounding: options.recipe?.rounding ?? .nearest)
+                let rowLength = tensor.shape.rowLength
+                error = try forEachChunk(of: tensor, in: source) { values in
+                    let rows = values.count / rowLength
+                    var records = [UInt8](repeating: 0, count: rows * stride)
+                    var decoded = [Float](repeating: 0, count: values.count)
+                    try values.withUnsafeBufferPointer { input in
+                        try records.withUnsafeMutableBytes { output in
+                            try decoded.withUnsafeMutableBufferPointer { check in
+                                for row in 0..<rows {
+                                    let record = UnsafeMutableRawBufferPointer(rebasing: output[(row * stride)..<(row * stride + recordBytes)])
+                                    let rowValues = UnsafeBufferPointer(rebasing: input[(row * rowLength)..<((row + 1) * rowLength)])
+                                    do { try quantizer.quantize(rowValues, into: record) } catch {
+                                        throw Recipe.Invalid(description: "tensor '\(tensor.name)' row \(row): \(error)")
+                                    }
+                                    RowDequantizer.dequantize(UnsafeRawBufferPointer(record), scheme: scheme,
+                                                              into: UnsafeMutableBufferPointer(rebasing: check[(row * rowLength)..<((row + 1) * rowLength)]))
+                                }
+                            }
+                        }
+                    }
+                    try writer.append(records)
+                    return decoded
+                }
+                try writer.endTensor()
+            }
+            let after = PackTensorRecord.expectedLength(encoding: encoding, shape: tensor.shape,
+                                                        rowStride: encoding == tensor.encoding ? tensor.byteCount / max(1, tensor.shape.rowCount) : 0)
+            reports.append(TensorReport(name: tensor.name, role: tensor.role, from: tensor.storage, to: encoding.description,
+                                        bytesBefore: tensor.byteCount, bytesAfter: writtenBytes(encoding, tensor, after, pleSection: section == .ple),
+                                        elements: tensor.shape.elementCount, error: error))
+            options.progress?(index + 1, ordered.count, tensor.name)
+        }
+        try attachFiles(of: source, to: writer)
+        let metadata = PackMetadata(source: try describeSource(source), configuration: source.configuration, recipe: options.recipe)
+        try writer.finish(metadata: try metadata.encoded())
+        let packBytes = (try? MappedFile(path: destination).count) ?? 0
+            + ((try? MappedFile(path: PackLayout.companionPath(of: destination)).count) ?? 0) * (options.splitPLE ? 1 : 0)
+        return Report(source: source.path, destination: destination, tensors: reports, sourceBytes: source.fileBytes,
+                      packBytes: packBytes, seconds: Date().timeIntervalSince(started))
+    }
+
+    private static func writtenBytes(_ encoding: TensorEncoding, _ tensor: TensorDescriptor, _ expected: Int?, pleSection: Bool) -> Int {
+        if case .rows(let scheme) = encoding, encoding != tensor.encoding {
+            let record = scheme.recordBytes(rowLength: tensor.shape.rowLength)
+            let stride = pleSection ? PackLayout.align(record, to: PackLayout.pleRecordAlignment)! : record
+            return stride * tensor.shape.rowCount
+        }
+        return expected ?? tensor.byteCount
+    }
+
+    /// Reads the tensor in chunks of whole rows, hands each to `body` (which returns the values as stored), and
+    /// accumulates the error between the source values and the stored ones.
+    private static func forEachChunk(of tensor: TensorDescriptor, in source: any TensorSource,
+                                     _ body: ([Float]) throws -> [Float]) throws -> ErrorMetrics {
+        var metrics = ErrorMetrics()
+        let rowLength = max(1, tensor.shape.rowLength)
+        let rowsPerChunk = max(1, chunkFloats / rowLength)
+        var row = 0
+        while row < tensor.shape.rowCount {
+            let end = min(tensor.shape.rowCount, row + rowsPerChunk)
+            let values = try source.floats(tensor.name, rows: row..<end)
+            let stored = try body(values)
+            values.withUnsafeBufferPointer { reference in stored.withUnsafeBufferPointer { metrics.add(reference: reference, candidate: $0) } }
+            row = end
+        }
+        return metrics
+    }
+
+    /// Tokenizer and configuration files (Hugging Face) or the encoded GGUF metadata travel as attached files.
+    private static func attachFiles(of source: any TensorSource, to writer: PackWriter) throws {
+        var attachments: [(String, ByteView)] = []
+        if let safetensors = source as? SafetensorsSource {
+            for name in ["config.json", "generation_config.json", "tokenizer.json", "tokenizer.model", "tokenizer_config.json",
+                         "special_tokens_map.json"] {
+                if let file = try? MappedFile(path: safetensors.checkpoint.directory + "/" + name) { attachments.append(("file:" + name, file.bytes)) }
+            }
+        } else if let gguf = source as? GGUFSource {
+            var count = [UInt8]()
+            withUnsafeBytes(of: UInt64(gguf.file.metadata.count).littleEndian) { count += $0 }
+            let combined = MappedFile(bytes: count + gguf.file.encodedMetadata.array, name: "gguf-metadata")
+            attachments.append((GGUFAttachment.name, combined.bytes))
+        }
+        for (name, bytes) in attachments where !source.tensors.contains(where: { $0.name == name }) {
+            try writer.beginTensor(.init(name: name, role: .other, encoding: .file, shape: TensorShape([bytes.count])!))
+            try bytes.withUnsafeBytes { try writer.append($0) }
+            try writer.endTensor()
+        }
+    }
+
+    private static func describeSource(_ source: any TensorSource) throws -> PackMetadata.Source {
+        let paths = Array(Set(source.tensors.filter { $0.encoding != .file }.map(\.file))).sorted()
+        let files = try paths.map { path -> PackMetadata.SourceFile in
+            let file = try MappedFile(path: path)
+            let hash = file.bytes.withUnsafeBytes { XXHash64.hash($0) }
+            return .init(name: URL(fileURLWithPath: path).lastPathComponent, bytes: file.count, xxh64: String(hash, radix: 16))
+        }
+        return .init(format: source.formatName, files: files)
+    }
+
+    private static func refuseOverwritingInput(_ source: any TensorSource, _ destination: String) throws {
+        let target = URL(fileURLWithPath: destination).resolvingSymlinksInPath().path
+        for file in Set(source.tensors.map(\.file)) + [source.path]
+        where URL(fileURLWithPath: file).resolvingSymlinksInPath().path == target {
+            throw Recipe.Invalid(description: "\(destination) is the input; choose another output path")
+        }
+    }
+}
+
+/// The attached file holding a GGUF source's metadata: u64 key count, then the key/value bytes as stored.
+public enum GGUFAttachment {
+    public static let name = "file:gguf-metadata"
+}

@@ -1,0 +1,164 @@
+import ByteIO
+import TensorModel
+import TensorTypes
+
+/// Writes a pack tensor by tensor, so memory stays bounded by what the caller holds (Formats/lpk.md §1).
+///
+/// Core tensors must all come before PLE tensors (the sections are laid out in that order). Each tensor's data is
+/// streamed with ``append(_:)`` between ``beginTensor(_:)`` and ``endTensor()``, checksummed on the way. Nothing
+/// appears at the destination until ``finish(metadata:)`` commits; a writer dropped before that leaves no file.
+public final class PackWriter {
+    /// A tensor about to be written: everything in its record except the offset, length and checksum.
+    public struct TensorSpec: Sendable {
+        public var name: String
+        public var role: TensorRole
+        public var section: PackSection
+        public var encoding: PackEncoding
+        public var shape: TensorShape
+        public var rowStride: Int
+        public var sourceDType: DType?
+
+        public init(name: String, role: TensorRole, section: PackSection = .core, encoding: PackEncoding,
+                    shape: TensorShape, rowStride: Int = 0, sourceDType: DType? = nil) {
+            self.name = name
+            self.role = role
+            self.section = section
+            self.encoding = encoding
+            self.shape = shape
+            self.rowStride = rowStride
+            self.sourceDType = sourceDType
+        }
+    }
+
+    private let path: String
+    private let main: AtomicFileWriter
+    private let companion: AtomicFileWriter?
+    private var records: [PackTensorRecord] = []
+    private var names = Set<String>()
+    private var current: (record: PackTensorRecord, hasher: XXHash64, written: Int, sink: AtomicFileWriter)?
+    private var coreEnd = PackLayout.pageBytes
+    private var pleStart: Int?
+    private var pleEnd = 0
+
+    /// Opens the destination (and its companion `.ple` file when `splitPLE`) for writing.
+    public init(destination: String, splitPLE: Bool) throws {
+        path = destination
+        main = try AtomicFileWriter(destination: destination)
+        try main.writeZeros(PackLayout.pageBytes)  // the header is written last, over the first 128 bytes
+        if splitPLE {
+            let sink = try AtomicFileWriter(destination: PackLayout.companionPath(of: destination))
+            try sink.writeZeros(PackLayout.pageBytes)
+            companion = sink
+        } else {
+            companion = nil
+        }
+    }
+
+    private func fail(_ message: String) -> PackError { PackError(file: path, offset: nil, message) }
+
+    /// Starts a tensor.
+    /// - Throws: when the name repeats, a core tensor follows a PLE tensor, or the shape does not suit the encoding.
+    public func beginTensor(_ spec: TensorSpec) throws {
+        precondition(current == nil, "endTensor() the previous tensor first")
+        guard !spec.name.isEmpty, spec.name.utf8.count <= PackLayout.maxNameBytes else { throw fail("tensor name '\(spec.name.prefix(64))' is empty or too long") }
+        guard names.insert(spec.name).inserted else { throw fail("tensor '\(spec.name)' is written twice") }
+        guard spec.shape.rank <= PackLayout.maxRank else { throw fail("tensor '\(spec.name)': rank \(spec.shape.rank) exceeds \(PackLayout.maxRank)") }
+        guard let length = PackTensorRecord.expectedLength(encoding: spec.encoding, shape: spec.shape, rowStride: spec.rowStride) else {
+            throw fail("tensor '\(spec.name)': shape \(spec.shape) cannot be stored as \(spec.encoding)")
+        }
+        if spec.section == .core && pleStart != nil { throw fail("core tensor '\(spec.name)' after a PLE tensor") }
+        let sink: AtomicFileWriter
+        let offset: Int
+        if spec.section == .core {
+            sink = main
+            offset = PackLayout.align(coreEnd, to: PackLayout.tensorAlignment)!
+        } else {
+            sink = companion ?? main
+            let start = pleStart ?? PackLayout.align(companion == nil ? coreEnd : PackLayout.pageBytes, to: PackLayout.pageBytes)!
+            if pleStart == nil { pleStart = start }
+            offset = PackLayout.align(max(pleEnd, start), to: PackLayout.pageBytes)!
+        }
+        try sink.writeZeros(offset - sink.bytesWritten)
+        let record = PackTensorRecord(name: spec.name, role: spec.role, section: spec.section, encoding: spec.encoding,
+                                      shape: spec.shape, dataOffset: offset, dataLength: length, rowStride: spec.rowStride,
+                                      checksum: 0, sourceDType: spec.sourceDType)
+        current = (record, XXHash64(), 0, sink)
+    }
+
+    /// Appends data to the current tensor.
+    public func append(_ bytes: UnsafeRawBufferPointer) throws {
+        guard var state = current else { preconditionFailure("beginTensor() first") }
+        guard bytes.count <= state.record.dataLength - state.written else {
+            throw fail("tensor '\(state.record.name)': more than its \(state.record.dataLength) bytes")
+        }
+        try state.sink.write(bytes)
+        state.hasher.update(bytes)
+        state.written += bytes.count
+        current = state
+    }
+
+    /// Appends an array of bytes to the current tensor.
+    public func append(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try append($0) } }
+
+    /// Ends the current tensor; its data must be complete.
+    public func endTensor() throws {
+        guard var state = current else { preconditionFailure("beginTensor() first") }
+        guard state.written == state.record.dataLength else {
+            throw fail("tensor '\(state.record.name)': \(state.written) of \(state.record.dataLength) bytes written")
+        }
+        state.record.checksum = state.hasher.finalize()
+        let end = state.record.dataOffset + state.record.dataLength
+        if state.record.section == .core { coreEnd = end } else { pleEnd = end }
+        records.append(state.record)
+        current = nil
+    }
+
+    /// Writes a whole tensor at once.
+    public func addTensor(_ spec: TensorSpec, data: UnsafeRawBufferPointer) throws {
+        try beginTensor(spec)
+        try append(data)
+        try endTensor()
+    }
+
+    /// Writes the index and header and makes the pack (and its companion) appear at the destination.
+    public func finish(metadata: [UInt8]) throws {
+        precondition(current == nil, "endTensor() the last tensor first")
+        var header = PackHeader()
+        header.tensorCount = records.count
+        header.coreLength = coreEnd - PackLayout.pageBytes
+        if let pleStart {
+            header.pleOffset = pleStart
+            header.pleLength = pleEnd - pleStart
+        }
+        header.flags = companion == nil ? 0 : PackLayout.companionFlag
+        let indexOffset = PackLayout.align(main.bytesWritten, to: PackLayout.tensorAlignment)!
+        try main.writeZeros(indexOffset - main.bytesWritten)
+        var strings: [UInt8] = []
+        var index: [UInt8] = []
+        for record in records {
+            index += record.encoded(nameOffset: strings.count)
+            strings += Array(record.name.utf8)
+        }
+        index += strings
+        header.metadataOffset = indexOffset + index.count
+        header.metadataLength = metadata.count
+        index += metadata
+        header.indexOffset = indexOffset
+        header.indexLength = index.count
+        header.indexChecksum = XXHash64.hash(index)
+        header.fileLength = indexOffset + index.count
+        try main.write(index)
+        try main.overwrite(header.encoded, at: 0)
+        if let companion {
+            var head = PackLayout.companionMagic
+            func put(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { head += $0 } }
+            put(header.indexChecksum)
+            put(UInt64(companion.bytesWritten))
+            for _ in 0..<4 { put(0) }
+            put(XXHash64.hash(head))
+            try companion.overwrite(head, at: 0)
+            try companion.commit()
+        }
+        try main.commit()
+    }
+}

@@ -1,0 +1,140 @@
+import ArgumentParser
+import ByteIO
+import Conversion
+import Foundation
+import TensorModel
+import TensorTypes
+
+/// `lpk-pack`: change containers and layout, never values — lossless import, PLE split, zstd, export.
+package struct PackCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
+        commandName: "lpk-pack",
+        abstract: "Repack a model without changing its values: import, split the PLE table, compress, export.",
+        discussion: """
+            The output's extension picks the operation:
+              OUT.lpk          lossless import of a safetensors/GGUF/pack source (or decompression of a .lpkz)
+              OUT.lpkz         --compress zstd: the compressed transfer form of a pack (floats byte-grouped)
+              OUT.safetensors  export, dequantized to --dtype (f32 or bf16)
+              OUT.gguf         export: int8 rows as Q8_0, int4 rows as Q4_0, ggml blocks verbatim
+            """)
+
+    @Argument(help: "The model to repack (safetensors file or directory, GGUF, pack, or .lpkz).")
+    var source: String
+
+    @Option(name: .shortAndLong, help: "The file to write (.lpk, .lpkz, .safetensors or .gguf).")
+    var output: String
+
+    @Flag(help: "Write the per-layer embedding table to a companion OUTPUT.ple file.")
+    var splitPle = false
+
+    @Option(help: "Compress with this codec (zstd) into a .lpkz file.")
+    var compress: String?
+
+    @Option(help: "zstd level (1-19).")
+    var level: Int32 = 3
+
+    @Option(help: "Element type of a safetensors export: f32, f16 or bf16.")
+    var dtype: String = "f32"
+
+    @OptionGroup var outputOptions: OutputOptions
+
+    package init() {}
+
+    enum Target { case pack, compressed, safetensors, gguf }
+
+    var target: Target {
+        if output.hasSuffix(".lpkz") || compress != nil { return .compressed }
+        if output.hasSuffix(".safetensors") { return .safetensors }
+        if output.hasSuffix(".gguf") { return .gguf }
+        return .pack
+    }
+
+    package func validate() throws {
+        if let compress, compress != "zstd" { throw ValidationError("--compress supports zstd only") }
+        if compress != nil && !output.hasSuffix(".lpkz") { throw ValidationError("--compress writes a .lpkz file; name the output OUT.lpkz") }
+        if !["f32", "f16", "bf16"].contains(dtype) { throw ValidationError("--dtype must be f32, f16 or bf16") }
+        if !(1...19).contains(level) { throw ValidationError("--level must be between 1 and 19") }
+    }
+
+    package func run() throws {
+        let bar = ProgressBar(label: "packing", quiet: outputOptions.quiet)
+        if Self.isCompressedPack(source) {
+            guard target == .pack else { throw ValidationError("a .lpkz decompresses to a .lpk; export from that pack") }
+            try CompressedPack.decompress(source, to: output)
+            try report(["operation": "decompress", "source": source, "output": output,
+                        "bytes": String(try MappedFile(path: output).count)])
+            return
+        }
+        let model = try ModelSources.open(source)
+        switch target {
+        case .pack:
+            let result = try PackConverter.convert(model, to: output, options: .init(recipe: nil, splitPLE: splitPle, progress: bar.update))
+            if outputOptions.json {
+                print(try Formatting.json(result))
+            } else {
+                print(result.rendered())
+            }
+        case .compressed:
+            // Compress a pack directly; any other source is imported losslessly first, through a temporary pack.
+            var packPath = source
+            var temporary: String?
+            if !(model is PackSource) {
+                let path = FileSystem.parent(of: output) + "/.lpk-import-\(ProcessInfo.processInfo.processIdentifier).lpk"
+                _ = try PackConverter.convert(model, to: path, options: .init(recipe: nil, splitPLE: splitPle, progress: bar.update))
+                packPath = path
+                temporary = path
+            }
+            defer {
+                if let temporary {
+                    unlink(temporary)
+                    unlink(temporary + ".ple")
+                }
+            }
+            let statistics = try CompressedPack.compress(packPath: packPath, to: output, level: level)
+            if outputOptions.json {
+                print(try Formatting.json(statistics))
+            } else {
+                print("\(packPath) → \(output)")
+                print(Formatting.table([
+                    ["DATA", "BYTES", "COMPRESSED", "RATIO"],
+                    ["float tensors (byte-grouped)", Formatting.bytes(statistics.floatBytes), Formatting.bytes(statistics.floatCompressed),
+                     Formatting.percent(statistics.floatCompressed, of: statistics.floatBytes)],
+                    ["everything else", Formatting.bytes(statistics.otherBytes), Formatting.bytes(statistics.otherCompressed),
+                     Formatting.percent(statistics.otherCompressed, of: statistics.otherBytes)],
+                    ["total", Formatting.bytes(statistics.totalBytes), Formatting.bytes(statistics.totalCompressed),
+                     Formatting.percent(statistics.totalCompressed, of: statistics.totalBytes)],
+                ], rightAligned: [1, 2, 3]))
+            }
+        case .safetensors:
+            let entries = try Exporter.exportSafetensors(model, to: output, dtype: DType(rawValue: dtype.uppercased())!)
+            try reportExport(entries)
+        case .gguf:
+            try reportExport(try Exporter.exportGGUF(model, to: output))
+        }
+    }
+
+    private func reportExport(_ entries: [Exporter.Entry]) throws {
+        if outputOptions.json {
+            struct Output: Encodable { var schemaVersion = 1; let output: String; let tensors: [Exporter.Entry] }
+            print(try Formatting.json(Output(output: output, tensors: entries)))
+            return
+        }
+        let conversions = Dictionary(grouping: entries) { "\($0.from) → \($0.to)" + ($0.exact ? "" : " (dequantized)") }
+        print("\(source) → \(output): \(entries.count) tensors")
+        print(Formatting.table([["CONVERSION", "TENSORS"]] + conversions.keys.sorted().map { [$0, String(conversions[$0]!.count)] },
+                               rightAligned: [1]))
+    }
+
+    private func report(_ fields: [String: String]) throws {
+        if outputOptions.json {
+            print(try Formatting.json(fields.merging(["schemaVersion": "1"]) { a, _ in a }))
+        } else {
+            print("\(fields["source"]!) → \(fields["output"]!) (\(Formatting.bytes(Int(fields["bytes"]!)!)))")
+        }
+    }
+
+    static func isCompressedPack(_ path: String) -> Bool {
+        guard let file = try? MappedFile(path: path) else { return false }
+        return file.bytes.slice(offset: 0, length: min(8, file.count))?.array == CompressedPack.magic
+    }
+}
