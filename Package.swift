@@ -95,12 +95,12 @@ let package = Package(
         .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SafetensorsFormatTests",
-            dependencies: ["SafetensorsFormat", "StrictJSON", "TensorTypes", "TestSupport"],
+            dependencies: ["SafetensorsFormat", "ByteIO", "StrictJSON", "TensorTypes", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GGUFFormatTests",
-            dependencies: ["GGUFFormat", "StrictJSON", "TensorTypes", "TestSupport"],
+            dependencies: ["GGUFFormat", "ByteIO", "StrictJSON", "TensorTypes", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -7,7 +7,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, Codable {
     case q2_K = 10, q3_K = 11, q4_K = 12, q5_K = 13, q6_K = 14, q8_K = 15
     case iq2_XXS = 16, iq2_XS = 17, iq3_XXS = 18, iq1_S = 19, iq4_NL = 20, iq3_S = 21, iq2_S = 22, iq4_XS = 23
     case i8 = 24, i16 = 25, i32 = 26, i64 = 27, f64 = 28, iq1_M = 29, bf16 = 30
-    case tq1_0 = 34, tq2_0 = 35, mxfp4 = 39
+    case tq1_0 = 34, tq2_0 = 35, mxfp4 = 39, nvfp4 = 40, q1_0 = 41
 
     /// The name ggml and gguf-py use (`Q4_K`, `BF16`, …).
     public var name: String {
@@ -44,6 +44,8 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, Codable {
         case .tq1_0: "TQ1_0"
         case .tq2_0: "TQ2_0"
         case .mxfp4: "MXFP4"
+        case .nvfp4: "NVFP4"
+        case .q1_0: "Q1_0"
         }
     }
 
@@ -58,6 +60,8 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, Codable {
         switch self {
         case .f32, .f16, .bf16, .i8, .i16, .i32, .i64, .f64: 1
         case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1, .iq4_NL, .mxfp4: 32
+        case .nvfp4: 64
+        case .q1_0: 128
         default: 256
         }
     }
@@ -95,6 +99,8 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, Codable {
         case .tq1_0: 54
         case .tq2_0: 66
         case .mxfp4: 17
+        case .nvfp4: 36
+        case .q1_0: 18
         }
     }
 
