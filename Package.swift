@@ -119,6 +119,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ConversionTests",
+            dependencies: ["Conversion", "ByteIO", "PackFormat", "Quantization", "SafetensorsFormat", "TensorModel",
+                           "TensorTypes", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ToolCommandsTests",
             dependencies: ["ToolCommands", "TestSupport"],
             swiftSettings: swiftSettings

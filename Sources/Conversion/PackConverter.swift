@@ -62,7 +62,12 @@ public enum PackConverter {
         let ordered = source.tensors.filter { $0.role != .perLayerEmbedding } + source.tensors.filter { $0.role == .perLayerEmbedding }
         let writer = try PackWriter(destination: destination, splitPLE: options.splitPLE)
         var reports: [TensorReport] = []
+        var attached = false
         for (index, tensor) in ordered.enumerated() {
+            if tensor.role == .perLayerEmbedding && !attached {
+                try attachFiles(of: source, to: writer)  // attachments are core-section data: before the PLE section
+                attached = true
+            }
             let decision = try options.recipe?.decision(for: tensor, pleGroup: tensor.role == .perLayerEmbedding ? pleGroup : nil) ?? .keep
             let section: PackSection = tensor.role == .perLayerEmbedding ? .ple : .core
             let sourceDType: DType? = if case .plain(let dtype) = tensor.encoding { dtype } else { nil }
@@ -131,7 +136,7 @@ public enum PackConverter {
                                         elements: tensor.shape.elementCount, error: error))
             options.progress?(index + 1, ordered.count, tensor.name)
         }
-        try attachFiles(of: source, to: writer)
+        if !attached { try attachFiles(of: source, to: writer) }
         let metadata = PackMetadata(source: try describeSource(source), configuration: source.configuration, recipe: options.recipe)
         try writer.finish(metadata: try metadata.encoded())
         let packBytes = (try? MappedFile(path: destination).count) ?? 0

@@ -1,0 +1,101 @@
+import Quantization
+import TensorTypes
+import Testing
+
+@Suite struct RowQuantizerTests {
+    /// A deterministic pseudo-random row (xorshift), with a few outliers.
+    static func row(_ length: Int, seed: UInt64) -> [Float] {
+        var state = seed | 1
+        return (0..<length).map { index in
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            let uniform = Float(state % 1_000_000) / 1_000_000 - 0.5
+            return index % 97 == 5 ? uniform * 8 : uniform
+        }
+    }
+
+    static func roundTrip(_ row: [Float], _ scheme: QuantizationScheme, _ rounding: RowQuantizer.Rounding = .nearest) throws -> ([UInt8], [Float]) {
+        var record = [UInt8](repeating: 0, count: scheme.recordBytes(rowLength: row.count))
+        try row.withUnsafeBufferPointer { input in
+            try record.withUnsafeMutableBytes { try RowQuantizer(scheme: scheme, rounding: rounding).quantize(input, into: $0) }
+        }
+        var decoded = [Float](repeating: 0, count: row.count)
+        record.withUnsafeBytes { raw in decoded.withUnsafeMutableBufferPointer { RowDequantizer.dequantize(raw, scheme: scheme, into: $0) } }
+        return (record, decoded)
+    }
+
+    static let schemes: [QuantizationScheme] = [QuantizationScheme(bits: 8), .init(bits: 8, groupSize: 32), .init(bits: 4), .init(bits: 4, groupSize: 64),
+                          .init(bits: 4, groupSize: 128)]
+
+    @Test("each element is within half a step of its group's scale", arguments: schemes)
+    func errorBound(scheme: QuantizationScheme) throws {
+        let row = Self.row(256, seed: 7)
+        let (record, decoded) = try Self.roundTrip(row, scheme)
+        let group = scheme.columnsPerGroup(rowLength: row.count)
+        for (index, (original, value)) in zip(row, decoded).enumerated() {
+            let g = index / group
+            let scale = FloatConversion.float(fromHalf: UInt16(record[2 * g]) | UInt16(record[2 * g + 1]) << 8)
+            #expect(abs(original - value) <= scale / 2 * 1.0001 + 1e-7, "element \(index)")
+        }
+    }
+
+    @Test("the fast decoder equals the scalar reference bit for bit", arguments: schemes)
+    func fastMatchesReference(scheme: QuantizationScheme) throws {
+        let row = Self.row(384, seed: 11)
+        let (record, fast) = try Self.roundTrip(row, scheme)
+        var reference = [Float](repeating: 0, count: row.count)
+        record.withUnsafeBytes { raw in reference.withUnsafeMutableBufferPointer { RowDequantizer.dequantizeReference(raw, scheme: scheme, into: $0) } }
+        #expect(fast == reference)
+    }
+
+    @Test("int4 nibble order: element 2i in the low nibble, offset binary; the scale is the f16 of max/7")
+    func nibbleOrder() throws {
+        let row: [Float] = [7, -7, 1, 0, -3, 5, 2, -1]
+        let (record, decoded) = try Self.roundTrip(row, QuantizationScheme(bits: 4))
+        #expect(Array(record[0..<2]) == [0x00, 0x3C])  // f16 1.0
+        #expect(Array(record[2...]) == [0x1F, 0x89, 0xD5, 0x7A])  // (7+8)|(−7+8)<<4, (1+8)|(0+8)<<4, ...
+        #expect(decoded == row)
+    }
+
+    @Test("int8 rows store signed bytes after one f16 scale")
+    func int8Layout() throws {
+        let row: [Float] = [127, -127, 1, 0]
+        let (record, decoded) = try Self.roundTrip(row, QuantizationScheme(bits: 8))
+        #expect(record == [0x00, 0x3C, 0x7F, 0x81, 0x01, 0x00])
+        #expect(decoded == row)
+    }
+
+    @Test("scale search lowers int4 error on real-looking rows")
+    func scaleSearchHelps() throws {
+        var nearest = ErrorMetrics(), searched = ErrorMetrics()
+        for seed in 1...20 {
+            let row = Self.row(512, seed: UInt64(seed))
+            let scheme = QuantizationScheme(bits: 4, groupSize: 64)
+            let (_, a) = try Self.roundTrip(row, scheme)
+            let (_, b) = try Self.roundTrip(row, scheme, .scaleSearch)
+            row.withUnsafeBufferPointer { r in
+                a.withUnsafeBufferPointer { nearest.add(reference: r, candidate: $0) }
+                b.withUnsafeBufferPointer { searched.add(reference: r, candidate: $0) }
+            }
+        }
+        #expect(searched.rmse < nearest.rmse * 0.97)
+    }
+
+    @Test("all-zero rows, non-finite values and huge scales")
+    func edgeCases() throws {
+        let (_, zeros) = try Self.roundTrip([Float](repeating: 0, count: 64), QuantizationScheme(bits: 4))
+        #expect(zeros.allSatisfy { $0 == 0 })
+        #expect(throws: RowQuantizer.Failure.nonFinite(index: 1)) { try Self.roundTrip([1, .nan, 2, 3], QuantizationScheme(bits: 8)) }
+        #expect(throws: RowQuantizer.Failure.self) { try Self.roundTrip([1e30, 1, 2, 3], QuantizationScheme(bits: 8)) }
+    }
+
+    @Test("schemes parse from their names and refuse what they cannot store")
+    func schemeNames() {
+        #expect(QuantizationScheme("int4/g64") == QuantizationScheme(bits: 4, groupSize: 64))
+        #expect(QuantizationScheme("int8") == QuantizationScheme(bits: 8))
+        #expect(QuantizationScheme("int3") == nil)
+        #expect(QuantizationScheme("int4/g48") == nil)
+        #expect(!QuantizationScheme(bits: 4, groupSize: 64).accepts(rowLength: 96))
+        #expect(!QuantizationScheme(bits: 4).accepts(rowLength: 7))
+        #expect(QuantizationScheme(bits: 4, groupSize: 32).recordBytes(rowLength: 64) == 2 * 2 + 32)
+    }
+}
