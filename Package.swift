@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "ToolCommands",
             dependencies: [
-                "Conversion", "TensorModel", "TensorTypes", "Quantization",
+                "Conversion", "TensorModel", "TensorTypes", "Quantization", "PackFormat", "ByteIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

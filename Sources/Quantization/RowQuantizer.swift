@@ -9,7 +9,8 @@ public struct RowQuantizer: Sendable {
     public enum Rounding: String, Sendable, Codable, CaseIterable {
         /// scale = max|w| / maxLevel, round to nearest (ggml's `quantize_row_q8_0_ref` rule).
         case nearest
-        /// Tries scales around the nearest rule and keeps the one with the least squared error per group.
+        /// For int4, tries 31 scales around the nearest rule (max/6 … max/9) and keeps the one with the least
+        /// squared error per group; int8 rows use the nearest rule (the search gains little at 8 bits).
         case scaleSearch = "scale-search"
     }
 
@@ -74,19 +75,19 @@ public struct RowQuantizer: Sendable {
         for column in range { amax = max(amax, abs(row[column])) }
         let nearest = amax / Float(scheme.maxLevel)
         var best = nearest
-        if rounding == .scaleSearch && amax > 0 {
+        if rounding == .scaleSearch && scheme.bits == 4 && amax > 0 {
             var bestError = squaredError(row, range, scale: nearest)
-            // Candidates amax / L for levels L in [maxLevel − 1, maxLevel + 2] in steps of 0.05 (int4 may reach −8).
+            // Candidates amax / L for levels L in [6, 9] in steps of 0.1 (values may then reach −8).
             let top = Float(scheme.maxLevel)
             var level = top - 1
-            while level <= top + 2 {
+            while level <= top + 2.0001 {
                 let candidate = amax / level
                 let error = squaredError(row, range, scale: candidate)
                 if error < bestError {
                     bestError = error
                     best = candidate
                 }
-                level += 0.05
+                level += 0.1
             }
         }
         guard best <= 65504 else { throw .scaleOverflow(best) }

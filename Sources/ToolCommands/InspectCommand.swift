@@ -1,6 +1,7 @@
 import TensorTypes
 import ArgumentParser
 import Conversion
+import Quantization
 import TensorModel
 
 /// `lpk-inspect`: parse and validate a checkpoint, show its tensors, their roles and where the bytes go.
@@ -94,6 +95,21 @@ package struct InspectCommand: ParsableCommand {
             if c.kvSharedLayerCount > 0 { parts.append("KV shared from layer \(c.firstKVSharedLayer)") }
             lines.append(parts.joined(separator: ", "))
         }
+        if let pack = report.pack {
+            lines.append("sections: core \(Formatting.bytes(pack.coreSectionBytes)), per-layer embeddings \(Formatting.bytes(pack.pleSectionBytes))"
+                + (pack.pleFile.map { " in \($0)" } ?? "") + ", index \(Formatting.bytes(pack.indexBytes))")
+            if let recipe = pack.recipe {
+                lines.append("recipe: core \(recipe.core.rawValue), ple \(recipe.ple.rawValue), embed \(recipe.embed.rawValue)"
+                    + (recipe.group.map { ", group \($0)" } ?? ", per-row scales") + ", rounding \(recipe.rounding.rawValue)"
+                    + (recipe.keep.isEmpty ? "" : ", keep \(recipe.keep)"))
+            } else {
+                lines.append("recipe: none (lossless import)")
+            }
+            if let source = pack.source {
+                lines.append("made from: \(source.format): " + source.files.map { "\($0.name) (\(Formatting.bytes($0.bytes)), xxh64 \($0.xxh64))" }.joined(separator: ", ")
+                    + (pack.tool.map { " by \($0.name) \($0.version)" } ?? ""))
+            }
+        }
         lines.append("")
         var rows = [["NAME", "ROLE", "TYPE", "SHAPE", "BYTES", "OFFSET"]]
         for t in report.tensors {
@@ -107,6 +123,9 @@ package struct InspectCommand: ParsableCommand {
         for total in report.totals.sorted(by: { $0.bytes > $1.bytes }) {
             totals.append([total.role, String(total.tensors), Formatting.bytes(total.bytes), Formatting.percent(total.bytes, of: report.fileBytes)])
         }
+        let tensorBytes = report.totals.reduce(0) { $0 + $1.bytes }
+        totals.append(["headers, metadata, padding", "-", Formatting.bytes(report.fileBytes - tensorBytes),
+                       Formatting.percent(report.fileBytes - tensorBytes, of: report.fileBytes)])
         lines.append(Formatting.table(totals, rightAligned: [1, 2, 3]))
         return lines.joined(separator: "\n")
     }
