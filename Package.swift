@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "lpk-inspect", targets: ["lpk-inspect"]),
         .executable(name: "lpk-quantize", targets: ["lpk-quantize"]),
         .executable(name: "lpk-pack", targets: ["lpk-pack"]),
+        .executable(name: "lpk-verify", targets: ["lpk-verify"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -55,6 +56,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "GemmaInference",
+            dependencies: ["ByteIO", "TensorTypes", "TensorModel", "Quantization", "GGUFFormat"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Verification",
+            dependencies: ["ByteIO", "TensorModel", "TensorTypes", "Quantization"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Conversion",
             dependencies: ["ByteIO", "TensorTypes", "TensorModel", "Quantization", "PackFormat", "GGUFFormat",
                            "SafetensorsFormat", "CZstd"],
@@ -63,7 +74,7 @@ let package = Package(
         .target(
             name: "ToolCommands",
             dependencies: [
-                "Conversion", "TensorModel", "TensorTypes", "Quantization", "PackFormat", "ByteIO",
+                "Conversion", "TensorModel", "TensorTypes", "Quantization", "PackFormat", "ByteIO", "GemmaInference", "Verification",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -80,6 +91,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "lpk-pack",
+            dependencies: ["ToolCommands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "lpk-verify",
             dependencies: ["ToolCommands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
@@ -122,6 +138,11 @@ let package = Package(
             name: "ConversionTests",
             dependencies: ["Conversion", "ByteIO", "PackFormat", "Quantization", "SafetensorsFormat", "TensorModel",
                            "TensorTypes", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GemmaInferenceTests",
+            dependencies: ["GemmaInference", "Conversion", "TensorModel", "TensorTypes", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

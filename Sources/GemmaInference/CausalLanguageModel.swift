@@ -1,0 +1,47 @@
+import TensorModel
+
+/// A text model that turns token ids into next-token logits, keeping a KV cache between calls.
+public protocol CausalLanguageModel: AnyObject {
+    /// The model's description.
+    var configuration: ModelConfiguration { get }
+    /// Tokens processed so far (the next token's position).
+    var position: Int { get }
+    /// Runs `tokens` at positions `position ..< position + count`; returns logits for every token
+    /// (`count × vocabulary`) or only the last one.
+    func forward(_ tokens: [Int], allLogits: Bool) throws -> [Float]
+    /// Empties the KV cache.
+    func reset()
+}
+
+/// Errors of building or running a model.
+public enum InferenceError: Error, CustomStringConvertible {
+    case unsupportedArchitecture(String)
+    case missingTensor(String, source: String)
+    case shapeMismatch(tensor: String, expected: [Int], actual: [Int])
+    case contextFull(capacity: Int)
+    case tokenOutOfRange(Int, vocabulary: Int)
+    case noConfiguration(String)
+
+    public var description: String {
+        switch self {
+        case .unsupportedArchitecture(let name): "no reference implementation for architecture '\(name)'"
+        case .missingTensor(let name, let source): "\(source): missing tensor \(name)"
+        case .shapeMismatch(let tensor, let expected, let actual): "tensor '\(tensor)': shape \(actual), expected \(expected)"
+        case .contextFull(let capacity): "the context of \(capacity) tokens is full"
+        case .tokenOutOfRange(let token, let vocabulary): "token id \(token) is outside the vocabulary of \(vocabulary)"
+        case .noConfiguration(let path): "\(path): no model configuration (config.json or GGUF metadata) to build a model from"
+        }
+    }
+}
+
+/// Builds the reference model for a source from its `model_type`.
+public enum ModelRegistry {
+    /// Opens the right architecture for `source`, with room for `contextLength` tokens.
+    public static func model(for source: any TensorSource, contextLength: Int) throws -> any CausalLanguageModel {
+        guard let configuration = source.configuration else { throw InferenceError.noConfiguration(source.path) }
+        switch configuration.architecture {
+        case .gemma3: return try Gemma3TextModel(source: source, configuration: configuration, contextLength: contextLength)
+        default: throw InferenceError.unsupportedArchitecture(configuration.modelType)
+        }
+    }
+}

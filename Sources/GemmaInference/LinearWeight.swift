@@ -1,0 +1,108 @@
+import ByteIO
+import Dispatch
+import GGUFFormat
+import Quantization
+import TensorModel
+import TensorTypes
+
+/// A weight matrix [rows, columns] kept in its stored encoding: plain floats, ggml blocks or LayerPack row records.
+///
+/// Products decode one row at a time into a per-worker scratch row and take its dot product with every input, so a
+/// quantized matrix is never expanded in memory; mapped weights are read straight from the file.
+public final class LinearWeight: @unchecked Sendable {
+    public let name: String
+    public let rows: Int
+    public let columns: Int
+    private enum Storage {
+        case dense([Float])
+        case mapped(ByteView, TensorEncoding, stride: Int)
+    }
+    private let storage: Storage
+
+    /// Loads `name` from `source`: F32 tensors are read into memory, everything else stays mapped.
+    public init(source: any TensorSource, name: String) throws {
+        let descriptor = try source.descriptor(name)
+        self.name = name
+        rows = descriptor.shape.rank >= 2 ? descriptor.shape.rowCount : 1
+        columns = descriptor.shape.rowLength
+        switch descriptor.encoding {
+        case .rows, .ggml, .plain(.bf16), .plain(.f16):
+            storage = .mapped(try source.storedBytes(name), descriptor.encoding, stride: descriptor.byteCount / max(1, rows))
+        default:
+            storage = .dense(try source.floats(name))
+        }
+    }
+
+    /// Decodes row `row` into `output` (`columns` floats).
+    @inline(__always)
+    public func decodeRow(_ row: Int, into output: UnsafeMutablePointer<Float>) {
+        switch storage {
+        case .dense(let values):
+            values.withUnsafeBufferPointer { output.update(from: $0.baseAddress! + row * columns, count: columns) }
+        case .mapped(let bytes, let encoding, let stride):
+            bytes.withUnsafeBytes { raw in
+                let record = UnsafeRawBufferPointer(rebasing: raw[(row * stride)..<((row + 1) * stride)])
+                let out = UnsafeMutableBufferPointer(start: output, count: columns)
+                switch encoding {
+                case .rows(let scheme): RowDequantizer.dequantize(record, scheme: scheme, into: out)
+                case .ggml(let type): GGMLDequantizer.dequantize(type, record, into: out)
+                case .plain(let dtype):
+                    for i in 0..<columns {
+                        let bits = UInt16(record[2 * i]) | UInt16(record[2 * i + 1]) << 8
+                        out[i] = dtype == .bf16 ? FloatConversion.float(fromBFloat16: bits) : FloatConversion.float(fromHalf: bits)
+                    }
+                case .file: preconditionFailure("files are not weights")
+                }
+            }
+        }
+    }
+
+    /// y[t, r] = Σ_c W[r, c] · x[t, c] for `count` inputs of `columns` values; y rows are `rows` long.
+    /// Rows are split among workers; each uses its own slice of `scratch` (`workers × columns` floats).
+    public func multiply(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, scratch: Scratch) {
+        let workers = min(scratch.workers, max(1, rows / 64))
+        let inputs = SendablePointer(UnsafeMutablePointer(mutating: x)), outputs = SendablePointer(y)
+        let rowsPerWorker = (rows + workers - 1) / workers
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let start = worker * rowsPerWorker, end = min(rows, start + rowsPerWorker)
+            guard start < end else { return }
+            let row = scratch.row(worker)
+            if case .dense(let values) = storage {
+                values.withUnsafeBufferPointer { weights in
+                    for r in start..<end {
+                        for t in 0..<count { outputs.pointer[t * rows + r] = Kernels.dot(weights.baseAddress! + r * columns, inputs.pointer + t * columns, columns) }
+                    }
+                }
+                return
+            }
+            for r in start..<end {
+                decodeRow(r, into: row)
+                for t in 0..<count { outputs.pointer[t * rows + r] = Kernels.dot(row, inputs.pointer + t * columns, columns) }
+            }
+        }
+    }
+}
+
+/// Per-worker scratch rows, allocated once per model so that products allocate nothing per token.
+public final class Scratch: @unchecked Sendable {
+    public let workers: Int
+    private let width: Int
+    private let buffer: UnsafeMutablePointer<Float>
+
+    public init(workers: Int, width: Int) {
+        self.workers = workers
+        self.width = width
+        buffer = .allocate(capacity: workers * width)
+        buffer.initialize(repeating: 0, count: workers * width)
+    }
+
+    deinit { buffer.deallocate() }
+
+    func row(_ worker: Int) -> UnsafeMutablePointer<Float> { buffer + worker * width }
+}
+
+/// A pointer handed to concurrent workers that write disjoint ranges of it.
+struct SendablePointer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
+}

@@ -1,0 +1,214 @@
+import Foundation
+
+/// The Gemma tokenizer: SentencePiece-style BPE over a scored vocabulary with byte fallback, built from the
+/// vocabulary a GGUF file (or a pack made from one) carries.
+///
+/// Encoding follows llama.cpp's SPM tokenizer: user-defined tokens (and, when asked, control tokens) are cut out
+/// of the text first, longest first; each remaining fragment has its spaces replaced by "▁", is split into
+/// characters, and adjacent pieces are merged highest score first while the merged text is a token; pieces that
+/// are not tokens fall back to `<0xXX>` byte tokens.
+public struct SentencePieceTokenizer: Sendable {
+    /// Token kinds as GGUF's `tokenizer.ggml.token_type` numbers them.
+    public enum TokenType: Int32, Sendable {
+        case undefined = 0, normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
+    }
+
+    public let tokens: [String]
+    public let scores: [Float]
+    public let types: [TokenType]
+    public let bosID: Int
+    public let eosID: Int
+    public let addBOS: Bool
+    public let addSpacePrefix: Bool
+    private let ids: [String: Int]
+    private let byteTokens: [Int]
+    /// Tokens cut out before merging, longest first: (text, id, isControl).
+    private let specials: [(text: [UInt8], id: Int, control: Bool)]
+
+    /// A vocabulary that does not make a tokenizer.
+    public struct Invalid: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public init(tokens: [String], scores: [Float], types: [Int32], bosID: Int, eosID: Int, addBOS: Bool, addSpacePrefix: Bool) throws {
+        guard tokens.count == scores.count, tokens.count == types.count, !tokens.isEmpty else {
+            throw Invalid(description: "tokens, scores and token types differ in length (\(tokens.count), \(scores.count), \(types.count))")
+        }
+        self.tokens = tokens
+        self.scores = scores
+        self.types = types.map { TokenType(rawValue: $0) ?? .normal }
+        self.bosID = bosID
+        self.eosID = eosID
+        self.addBOS = addBOS
+        self.addSpacePrefix = addSpacePrefix
+        var ids: [String: Int] = [:]
+        ids.reserveCapacity(tokens.count)
+        for (id, token) in tokens.enumerated() where ids[token] == nil { ids[token] = id }
+        self.ids = ids
+        var bytes = [Int](repeating: -1, count: 256)
+        for value in 0..<256 {
+            let hex = String(value, radix: 16, uppercase: true)
+            if let id = ids["<0x" + (hex.count == 1 ? "0" : "") + hex + ">"] { bytes[value] = id }
+        }
+        byteTokens = bytes
+        specials = tokens.indices.compactMap { id -> (text: [UInt8], id: Int, control: Bool)? in
+            let type = TokenType(rawValue: types[id]) ?? .normal
+            guard type == .userDefined || type == .control, !tokens[id].isEmpty else { return nil }
+            return (Array(tokens[id].utf8), id, type == .control)
+        }.sorted { $0.text.count > $1.text.count }
+    }
+
+    /// Token ids of `text`; `parseSpecial` also matches control tokens such as `<start_of_turn>`.
+    public func encode(_ text: String, addBOS: Bool? = nil, parseSpecial: Bool = false) -> [Int] {
+        // Cut special tokens out of the text the way llama.cpp partitions it: each special token in turn, longest
+        // first, splits every remaining run of raw text at its leftmost non-overlapping occurrences.
+        enum Fragment { case raw([UInt8]), token(Int) }
+        var fragments: [Fragment] = [.raw(Array(text.utf8))]
+        for special in specials where parseSpecial || !special.control {
+            let needle = special.text
+            var split: [Fragment] = []
+            var changed = false
+            for fragment in fragments {
+                guard case .raw(let bytes) = fragment, bytes.count >= needle.count else {
+                    split.append(fragment)
+                    continue
+                }
+                var start = 0, index = 0
+                while index + needle.count <= bytes.count {
+                    if bytes[index] == needle[0] && bytes[index..<(index + needle.count)].elementsEqual(needle) {
+                        if index > start { split.append(.raw(Array(bytes[start..<index]))) }
+                        split.append(.token(special.id))
+                        index += needle.count
+                        start = index
+                        changed = true
+                    } else {
+                        index += 1
+                    }
+                }
+                if start < bytes.count { split.append(.raw(Array(bytes[start...]))) }
+            }
+            if changed { fragments = split }
+        }
+        var output: [Int] = (addBOS ?? self.addBOS) ? [bosID] : []
+        for (index, fragment) in fragments.enumerated() {
+            switch fragment {
+            case .token(let id): output.append(id)
+            case .raw(let bytes): encodeFragment(bytes, prefixSpace: addSpacePrefix && index == 0, into: &output)
+            }
+        }
+        return output
+    }
+
+    /// One run of text between special tokens.
+    private func encodeFragment(_ utf8: [UInt8], prefixSpace: Bool, into output: inout [Int]) {
+        var text = String(decoding: utf8, as: UTF8.self)
+        if prefixSpace { text = " " + text }
+        let escaped = Array(text.replacingOccurrences(of: " ", with: "▁").utf8)
+        // Symbols: UTF-8 characters, linked left to right.
+        var starts: [Int] = [], lengths: [Int] = []
+        var position = 0
+        while position < escaped.count {
+            let lead = escaped[position]
+            let length = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4
+            starts.append(position)
+            lengths.append(min(length, escaped.count - position))
+            position += length
+        }
+        let count = starts.count
+        var previous = (0..<count).map { $0 - 1 }, next = (0..<count).map { $0 + 1 }
+        var heap = BigramHeap()
+        func piece(_ start: Int, _ length: Int) -> String { String(decoding: escaped[start..<(start + length)], as: UTF8.self) }
+        func tryBigram(_ left: Int, _ right: Int) {
+            guard left >= 0, right < count else { return }
+            let text = piece(starts[left], lengths[left] + lengths[right])
+            guard let id = ids[text] else { return }
+            heap.push(Bigram(left: left, right: right, score: scores[id], size: lengths[left] + lengths[right]))
+        }
+        for i in 1..<max(1, count) { tryBigram(i - 1, i) }
+        while let bigram = heap.pop() {
+            let left = bigram.left, right = bigram.right
+            guard lengths[left] != 0, lengths[right] != 0, lengths[left] + lengths[right] == bigram.size else { continue }
+            lengths[left] += lengths[right]
+            lengths[right] = 0
+            next[left] = next[right]
+            if next[right] < count { previous[next[right]] = left }
+            tryBigram(previous[left], left)
+            tryBigram(left, next[left])
+        }
+        var symbol = count > 0 ? 0 : count
+        while symbol < count {
+            let text = piece(starts[symbol], lengths[symbol])
+            if let id = ids[text] {
+                output.append(id)
+            } else {
+                for byte in escaped[starts[symbol]..<(starts[symbol] + lengths[symbol])] where byteTokens[Int(byte)] >= 0 {
+                    output.append(byteTokens[Int(byte)])
+                }
+            }
+            symbol = next[symbol]
+        }
+    }
+
+    /// The text of `ids`: "▁" becomes a space, byte tokens become their bytes, control tokens are left out.
+    public func decode(_ ids: [Int]) -> String {
+        var bytes: [UInt8] = []
+        for id in ids where id >= 0 && id < tokens.count {
+            switch types[id] {
+            case .control, .unknown, .unused: continue
+            case .byte:
+                let hex = tokens[id].dropFirst(3).dropLast()
+                if let value = UInt8(hex, radix: 16) { bytes.append(value) }
+            default:
+                bytes += Array(tokens[id].replacingOccurrences(of: "▁", with: " ").utf8)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// A candidate merge of two adjacent symbols.
+struct Bigram {
+    let left: Int
+    let right: Int
+    let score: Float
+    let size: Int
+
+    /// Higher score first; on ties, the leftmost pair first (as llama.cpp orders them).
+    func precedes(_ other: Bigram) -> Bool { score > other.score || (score == other.score && left < other.left) }
+}
+
+/// A binary max-heap of bigrams.
+struct BigramHeap {
+    private var items: [Bigram] = []
+
+    mutating func push(_ item: Bigram) {
+        items.append(item)
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard items[child].precedes(items[parent]) else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() -> Bigram? {
+        guard !items.isEmpty else { return nil }
+        let top = items[0]
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var parent = 0
+            while true {
+                let left = 2 * parent + 1, right = left + 1
+                var best = parent
+                if left < items.count && items[left].precedes(items[best]) { best = left }
+                if right < items.count && items[right].precedes(items[best]) { best = right }
+                if best == parent { break }
+                items.swapAt(parent, best)
+                parent = best
+            }
+        }
+        return top
+    }
+}
