@@ -99,6 +99,11 @@ let package = Package(
             dependencies: ["ToolCommands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "lpk-bench",
+            dependencies: ["ToolCommands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
 
         .target(
             name: "TestSupport",

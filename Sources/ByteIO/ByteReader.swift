@@ -69,6 +69,29 @@ public struct ByteReader: Sendable {
         position += count
     }
 
+    /// Skips `count` strings that each start with a little-endian u64 length, checking every length against the
+    /// bytes left; one pass, no copies. On failure the reader stays where it was and the error gives the offset of
+    /// the string that does not fit.
+    public mutating func skipLengthPrefixedStrings(count: Int) throws(ByteReadError) {
+        var position = self.position
+        let end = view.count
+        let base = view.fileOffset
+        let failure: ByteReadError? = view.withUnsafeBytes { raw in
+            for _ in 0..<count {
+                guard end - position >= 8 else { return ByteReadError(offset: base + position, needed: 8, available: end - position) }
+                let length = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+                position += 8
+                guard length <= UInt64(end - position) else {
+                    return ByteReadError(offset: base + position - 8, needed: Int(clamping: length), available: end - position)
+                }
+                position += Int(length)
+            }
+            return nil
+        }
+        if let failure { throw failure }
+        self.position = position
+    }
+
     /// Moves to `position` (relative to the view), which must lie within it.
     public mutating func seek(to newPosition: Int) throws(ByteReadError) {
         guard newPosition >= 0, newPosition <= view.count else {

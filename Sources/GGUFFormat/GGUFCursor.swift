@@ -30,6 +30,10 @@ struct GGUFCursor {
         do { try reader.skip(count) } catch { throw truncated(error, what()) }
     }
 
+    mutating func skipStrings(count: Int, _ what: @autoclosure () -> String) throws(GGUFError) {
+        do { try reader.skipLengthPrefixedStrings(count: count) } catch { throw truncated(error, what()) }
+    }
+
     mutating func seek(to position: Int) throws(GGUFError) {
         do { try reader.seek(to: position) } catch { throw truncated(error, "data section") }
     }

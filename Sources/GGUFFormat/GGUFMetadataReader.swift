@@ -81,7 +81,7 @@ enum GGUFMetadataReader {
                 throw cursor.fail(.invalidValue(key: key, reason: "bool byte is neither 0 nor 1"), at: elements.fileOffset + bad)
             }
         } else if elementType == .string {
-            for _ in 0..<elementCount { _ = try readStringBytes(from: &cursor, what: "string in '\(key)'") }
+            try cursor.skipStrings(count: elementCount, "string in '\(key)'")
         } else {
             for _ in 0..<elementCount { _ = try readArray(from: &cursor, depth: depth + 1, limits: limits, key: key) }
         }

@@ -1,0 +1,119 @@
+import ArgumentParser
+import ByteIO
+import Conversion
+import Foundation
+import GemmaInference
+import PackFormat
+import Quantization
+import TensorModel
+import TensorTypes
+
+/// `lpk-bench`: in-process measurements that `make bench` collects (open time, PLE lookups, decode speed, memcpy).
+package struct BenchCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
+        commandName: "lpk-bench",
+        abstract: "Micro-measurements for make bench; prints one JSON object per run.",
+        subcommands: [Open.self, PLELookups.self, Decode.self, Memcpy.self])
+
+    package init() {}
+
+    static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+    static func emit(_ fields: [String: Double], label: String) throws {
+        var object: [String: String] = ["label": label]
+        for (key, value) in fields { object[key] = String(value) }
+        print(try Formatting.json(object).replacingOccurrences(of: "\n", with: ""))
+    }
+
+    /// Time to open a model and list its tensors (no tensor data touched).
+    struct Open: ParsableCommand {
+        @Argument var path: String
+        @Option var repeats = 20
+        func run() throws {
+            var times: [Double] = []
+            var count = 0
+            for _ in 0..<repeats {
+                let start = Date()
+                let source = try ModelSources.open(path)
+                count = source.tensors.count
+                times.append(Date().timeIntervalSince(start))
+            }
+            try BenchCommand.emit(["seconds": BenchCommand.median(times), "tensors": Double(count)], label: "open")
+        }
+    }
+
+    /// Random single-token PLE lookups from a pack: read one record, dequantize all layers.
+    struct PLELookups: ParsableCommand {
+        @Argument var path: String
+        @Option var lookups = 200_000
+        func run() throws {
+            let pack = try PackReader(path: path)
+            guard let table = pack.tensors.first(where: { $0.record.role == .perLayerEmbedding }),
+                  case .rows(let scheme) = table.record.encoding else {
+                throw ValidationError("\(path) has no quantized per-layer embedding table")
+            }
+            let rows = table.record.shape.rowCount, width = table.record.shape.rowLength, stride = table.record.rowStride
+            var output = [Float](repeating: 0, count: width)
+            var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+            var checksum: Float = 0
+            let start = Date()
+            table.data.withUnsafeBytes { raw in
+                output.withUnsafeMutableBufferPointer { out in
+                    for _ in 0..<lookups {
+                        state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                        let token = Int(state % UInt64(rows))
+                        RowDequantizer.dequantize(UnsafeRawBufferPointer(rebasing: raw[(token * stride)..<((token + 1) * stride)]), scheme: scheme, into: out)
+                        checksum += out[0]
+                    }
+                }
+            }
+            let seconds = Date().timeIntervalSince(start)
+            try BenchCommand.emit(["lookups_per_second": Double(lookups) / seconds, "record_bytes": Double(stride),
+                                   "layers_times_width": Double(width), "checksum": Double(checksum.isFinite ? 0 : 1)], label: "ple")
+        }
+    }
+
+    /// Prefill and greedy decode speed of the reference inference.
+    struct Decode: ParsableCommand {
+        @Argument var path: String
+        @Option var promptTokens = 128
+        @Option var generate = 32
+        func run() throws {
+            let source = try ModelSources.open(path)
+            let model = try ModelRegistry.model(for: source, contextLength: promptTokens + generate + 1)
+            let vocabulary = model.configuration.vocabularySize
+            let prompt = (0..<promptTokens).map { $0 == 0 ? 2 : 1000 + ($0 * 7919) % 20000 % vocabulary }
+            var start = Date()
+            var logits = try model.forward(prompt, allLogits: false)
+            let prefill = Date().timeIntervalSince(start)
+            start = Date()
+            for _ in 0..<generate {
+                let next = logits.indices.max { logits[$0] < logits[$1] }!
+                logits = try model.forward([next], allLogits: false)
+            }
+            let decode = Date().timeIntervalSince(start)
+            try BenchCommand.emit(["prefill_tokens_per_second": Double(promptTokens) / prefill,
+                                   "decode_tokens_per_second": Double(generate) / decode], label: "decode")
+        }
+    }
+
+    /// Single-thread memcpy bandwidth over 1 GiB buffers: the machine's limit for streaming conversion.
+    struct Memcpy: ParsableCommand {
+        @Option var megabytes = 1024
+        func run() throws {
+            let count = megabytes << 20
+            let source = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 64)
+            let destination = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 64)
+            defer { source.deallocate(); destination.deallocate() }
+            memset(source, 1, count)
+            memset(destination, 0, count)
+            var times: [Double] = []
+            for _ in 0..<5 {
+                let start = Date()
+                memcpy(destination, source, count)
+                times.append(Date().timeIntervalSince(start))
+            }
+            try BenchCommand.emit(["gigabytes_per_second": Double(count) / 1e9 / BenchCommand.median(times)], label: "memcpy")
+        }
+    }
+}

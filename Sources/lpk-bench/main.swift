@@ -1,0 +1,4 @@
+import ArgumentParser
+import ToolCommands
+
+BenchCommand.main()
