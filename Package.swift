@@ -152,7 +152,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ToolCommandsTests",
-            dependencies: ["ToolCommands", "TestSupport"],
+            dependencies: ["ToolCommands", "ByteIO", "StrictJSON", "TestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -64,6 +64,11 @@ public enum Exporter {
         case .ggml(let type): return type
         case .plain(.f16): return .f16
         case .plain(.bf16): return .bf16
+        case .plain(.i8): return .i8
+        case .plain(.i16): return .i16
+        case .plain(.i32): return .i32
+        case .plain(.i64): return .i64
+        case .plain(.f64): return .f64
         case .rows(let scheme):
             let blocksShareScales = tensor.shape.rowLength % 32 == 0 && (scheme.groupSize ?? tensor.shape.rowLength) % 32 == 0
             return blocksShareScales ? (scheme.bits == 8 ? .q8_0 : .q4_0) : .f32
@@ -75,7 +80,8 @@ public enum Exporter {
                                     to sink: AtomicFileWriter) throws {
         let rowLength = tensor.shape.rowLength
         switch (tensor.encoding, type) {
-        case (.ggml, _), (.plain(.f16), .f16), (.plain(.bf16), .bf16):
+        case (.ggml, _), (.plain(.f16), .f16), (.plain(.bf16), .bf16), (.plain(.i8), .i8), (.plain(.i16), .i16),
+             (.plain(.i32), .i32), (.plain(.i64), .i64), (.plain(.f64), .f64):
             try source.storedBytes(tensor.name).withUnsafeBytes { try sink.write($0) }
         case (.rows(let scheme), .q8_0), (.rows(let scheme), .q4_0):
             let stored = try source.storedBytes(tensor.name)

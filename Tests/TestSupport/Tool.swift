@@ -1,0 +1,28 @@
+import Foundation
+
+/// Runs one of the built executables and captures what it printed and how it exited.
+public struct ToolRun {
+    public let status: Int32
+    public let standardOutput: String
+    public let standardError: String
+
+    /// Runs `tool` (an executable beside the test bundle) with `arguments`.
+    public static func run(_ tool: String, _ arguments: [String]) throws -> ToolRun {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Fixtures.productsDirectory + "/" + tool)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read both pipes while the process runs so a full pipe cannot block it.
+        nonisolated(unsafe) var errorData = Data()
+        let reader = Thread { errorData = err.fileHandleForReading.readDataToEndOfFile() }
+        reader.start()
+        let outputData = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        while !reader.isFinished { usleep(1000) }
+        return ToolRun(status: process.terminationStatus, standardOutput: String(decoding: outputData, as: UTF8.self),
+                       standardError: String(decoding: errorData, as: UTF8.self))
+    }
+}

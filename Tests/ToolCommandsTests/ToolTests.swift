@@ -1,0 +1,86 @@
+import ByteIO
+import Foundation
+import StrictJSON
+import Testing
+import TestSupport
+
+/// The executables as a user runs them: output streams and exit codes.
+@Suite(.serialized) struct ToolTests {
+    @Test("lpk-inspect lists a GGUF file, as text and as JSON")
+    func inspectsGGUF() throws {
+        let path = Fixtures.path("gguf/types.gguf")
+        let text = try ToolRun.run("lpk-inspect", [path])
+        #expect(text.status == 0)
+        #expect(text.standardOutput.contains("t.q4_k") && text.standardOutput.contains("Q4_K") && text.standardOutput.contains("By role"))
+        let json = try ToolRun.run("lpk-inspect", [path, "--json"])
+        let report = try #require(try JSONParser.parse(json.standardOutput).objectValue)
+        #expect(report["schemaVersion"]?.intValue == 1)
+        #expect(report["tensors"]?.arrayValue?.count == 20)
+    }
+
+    @Test("lpk-inspect --tensor prints gguf-py's values for the requested rows")
+    func printsValues() throws {
+        let run = try ToolRun.run("lpk-inspect", [Fixtures.path("gguf/types.gguf"), "--tensor", "t.q8_0", "--rows", "1:2", "--json"])
+        #expect(run.status == 0)
+        let values = try #require(try JSONParser.parse(run.standardOutput).objectValue?["values"]?.arrayValue?.first?.arrayValue)
+        let expected = try #require(ExpectedValues.floats(try Fixtures.json("gguf/types.expected.json").objectValue?["tensors"]?
+            .objectValue?["t.q8_0"]?.objectValue?["values"]))
+        #expect(values.compactMap(\.doubleValue).map(Float.init) == expected[256..<512].map { Float($0) })
+    }
+
+    @Test("bad input exits 1 with the file and offset on stderr; usage errors exit 64")
+    func exitCodes() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var bytes = try MappedFile(path: Fixtures.path("gguf/types.gguf")).bytes.array
+        bytes.removeLast(100)
+        let truncated = try directory.write(bytes, to: "truncated.gguf")
+        let bad = try ToolRun.run("lpk-inspect", [truncated])
+        #expect(bad.status == 1)
+        #expect(bad.standardError.contains("truncated.gguf at offset 0x"))
+        #expect(bad.standardOutput.isEmpty)
+        #expect(try ToolRun.run("lpk-inspect", []).status == 64)
+        #expect(try ToolRun.run("lpk-inspect", [truncated, "--rows", "0:1"]).status == 64)
+        #expect(try ToolRun.run("lpk-quantize", [truncated, "-o", directory.path + "/x.lpk", "--group", "48"]).status == 64)
+        #expect(try ToolRun.run("lpk-verify", [truncated]).status == 64)
+    }
+
+    @Test("quantize, check, damage one tensor: --check exits 1 naming it; the input is untouched")
+    func quantizeAndCheck() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let source = Fixtures.path("gguf/llama-quantized.gguf")
+        let before = try MappedFile(path: source).bytes.array
+        let pack = directory.path + "/q.lpk"
+        let quantize = try ToolRun.run("lpk-quantize", [source, "-o", pack, "--core", "int4", "--group", "32", "--json"])
+        #expect(quantize.status == 0, "\(quantize.standardError)")
+        #expect(try JSONParser.parse(quantize.standardOutput).objectValue?["recipe"]?.objectValue?["core"]?.stringValue == "int4")
+        #expect(try ToolRun.run("lpk-inspect", [pack, "--check"]).status == 0)
+        #expect(try MappedFile(path: source).bytes.array == before)
+
+        var damaged = try MappedFile(path: pack).bytes.array
+        damaged[4096 + 10] ^= 0x01  // inside the first tensor of the core section
+        let damagedPath = try directory.write(damaged, to: "damaged.lpk")
+        let check = try ToolRun.run("lpk-inspect", [damagedPath, "--check"])
+        #expect(check.status == 1)
+        #expect(check.standardError.contains("checksum mismatch") && check.standardError.contains("tensor '"))
+    }
+
+    @Test("lpk-pack round trips: import, compress, decompress, export")
+    func packRoundTrip() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let source = Fixtures.path("gguf/llama-quantized.gguf")
+        let pack = directory.path + "/a.lpk"
+        #expect(try ToolRun.run("lpk-pack", [source, "-o", pack]).status == 0)
+        #expect(try ToolRun.run("lpk-pack", [pack, "-o", directory.path + "/a.lpkz", "--compress", "zstd"]).status == 0)
+        #expect(try ToolRun.run("lpk-pack", [directory.path + "/a.lpkz", "-o", directory.path + "/b.lpk"]).status == 0)
+        #expect(try MappedFile(path: pack).bytes.array == MappedFile(path: directory.path + "/b.lpk").bytes.array)
+        #expect(try ToolRun.run("lpk-pack", [pack, "-o", directory.path + "/a.gguf"]).status == 0)
+        #expect(try ToolRun.run("lpk-inspect", [directory.path + "/a.gguf", "--check"]).status == 0)
+        // Exported GGUF tensors are byte-identical to the source's (blocks carried verbatim).
+        let exported = try ToolRun.run("lpk-inspect", [directory.path + "/a.gguf", "--tensor", "llama.q3_k", "--json"])
+        let original = try ToolRun.run("lpk-inspect", [source, "--tensor", "llama.q3_k", "--json"])
+        #expect(exported.standardOutput == original.standardOutput)
+    }
+}
