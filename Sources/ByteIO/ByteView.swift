@@ -44,7 +44,11 @@ public struct ByteView: Sendable {
     public var array: [UInt8] { withUnsafeBytes { [UInt8]($0) } }
 
     /// How the pages of a view are about to be read; see ``advise(_:)``.
-    public enum AccessAdvice: Sendable { case sequential, random, willNeed }
+    public enum AccessAdvice: Sendable {
+        case sequential, random, willNeed
+        /// Done with these pages: drop them from this process (a mapped file's pages stay in the page cache).
+        case dontNeed
+    }
 
     /// Tells the kernel how this range will be read, so it can read ahead (or not).
     public func advise(_ advice: AccessAdvice) { file.advise(start: fileOffset, length: count, advice) }

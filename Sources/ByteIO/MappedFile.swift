@@ -85,12 +85,20 @@ public final class MappedFile: @unchecked Sendable {
     func advise(start: Int, length: Int, _ advice: ByteView.AccessAdvice) {
         guard storage == .mapped, let base, length > 0 else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let alignedStart = start / page * page
+        // Only whole pages inside the range are dropped, so neighbouring data is never discarded by accident.
+        let alignedStart = advice == .dontNeed ? (start + page - 1) / page * page : start / page * page
+        if advice == .dontNeed {
+            let end = (start + length) / page * page
+            guard end > alignedStart else { return }
+            _ = madvise(UnsafeMutableRawPointer(mutating: base + alignedStart), end - alignedStart, Int32(MADV_DONTNEED))
+            return
+        }
         let pointer = UnsafeMutableRawPointer(mutating: base + alignedStart)
         let flag: Int32 = switch advice {
         case .sequential: Int32(MADV_SEQUENTIAL)
         case .random: Int32(MADV_RANDOM)
         case .willNeed: Int32(MADV_WILLNEED)
+        case .dontNeed: Int32(MADV_DONTNEED)
         }
         _ = madvise(pointer, length + (start - alignedStart), flag)
     }

@@ -1,4 +1,5 @@
 import ByteIO
+import Dispatch
 import Foundation
 import GGUFFormat
 import PackFormat
@@ -109,26 +110,15 @@ public enum PackConverter {
                     let rows = values.count / rowLength
                     var records = [UInt8](repeating: 0, count: rows * stride)
                     var decoded = [Float](repeating: 0, count: values.count)
-                    try values.withUnsafeBufferPointer { input in
-                        try records.withUnsafeMutableBytes { output in
-                            try decoded.withUnsafeMutableBufferPointer { check in
-                                for row in 0..<rows {
-                                    let record = UnsafeMutableRawBufferPointer(rebasing: output[(row * stride)..<(row * stride + recordBytes)])
-                                    let rowValues = UnsafeBufferPointer(rebasing: input[(row * rowLength)..<((row + 1) * rowLength)])
-                                    do { try quantizer.quantize(rowValues, into: record) } catch {
-                                        throw Recipe.Invalid(description: "tensor '\(tensor.name)' row \(row): \(error)")
-                                    }
-                                    RowDequantizer.dequantize(UnsafeRawBufferPointer(record), scheme: scheme,
-                                                              into: UnsafeMutableBufferPointer(rebasing: check[(row * rowLength)..<((row + 1) * rowLength)]))
-                                }
-                            }
-                        }
-                    }
+                    try quantizeRows(values, rows: rows, rowLength: rowLength, recordBytes: recordBytes, stride: stride,
+                                     quantizer: quantizer, tensor: tensor.name, records: &records, decoded: &decoded)
                     try writer.append(records)
                     return decoded
                 }
                 try writer.endTensor()
             }
+            // Drop the source pages just read from this process, so resident memory stays near one tensor.
+            (try? source.storedBytes(tensor.name))?.advise(.dontNeed)
             let after = PackTensorRecord.expectedLength(encoding: encoding, shape: tensor.shape,
                                                         rowStride: encoding == tensor.encoding ? tensor.byteCount / max(1, tensor.shape.rowCount) : 0)
             reports.append(TensorReport(name: tensor.name, role: tensor.role, from: tensor.storage, to: encoding.description,
@@ -154,19 +144,50 @@ public enum PackConverter {
         return expected ?? tensor.byteCount
     }
 
+    /// Quantizes `rows` rows into records (and decodes them back for the error report), rows split among workers.
+    private static func quantizeRows(_ values: [Float], rows: Int, rowLength: Int, recordBytes: Int, stride: Int,
+                                     quantizer: RowQuantizer, tensor: String, records: inout [UInt8], decoded: inout [Float]) throws {
+        let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, rows / 16))
+        let perWorker = (rows + workers - 1) / workers
+        let failures = FailureSlot()
+        values.withUnsafeBufferPointer { input in
+            records.withUnsafeMutableBytes { output in
+                decoded.withUnsafeMutableBufferPointer { check in
+                    let shared = SharedBuffers(input: input, output: output, check: check)
+                    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                        for row in (worker * perWorker)..<min(rows, (worker + 1) * perWorker) {
+                            let record = UnsafeMutableRawBufferPointer(rebasing: shared.output[(row * stride)..<(row * stride + recordBytes)])
+                            let rowValues = UnsafeBufferPointer(rebasing: shared.input[(row * rowLength)..<((row + 1) * rowLength)])
+                            do { try quantizer.quantize(rowValues, into: record) } catch {
+                                failures.record("tensor '\(tensor)' row \(row): \(error)")
+                                return
+                            }
+                            RowDequantizer.dequantize(UnsafeRawBufferPointer(record), scheme: quantizer.scheme,
+                                                      into: UnsafeMutableBufferPointer(rebasing: shared.check[(row * rowLength)..<((row + 1) * rowLength)]))
+                        }
+                    }
+                }
+            }
+        }
+        if let message = failures.message { throw Recipe.Invalid(description: message) }
+    }
+
     /// Reads the tensor in chunks of whole rows, hands each to `body` (which returns the values as stored), and
     /// accumulates the error between the source values and the stored ones.
     private static func forEachChunk(of tensor: TensorDescriptor, in source: any TensorSource,
                                      _ body: ([Float]) throws -> [Float]) throws -> ErrorMetrics {
         var metrics = ErrorMetrics()
+        let stored = try source.storedBytes(tensor.name)
+        let rowBytes = stored.count / max(1, tensor.shape.rowCount)
         let rowLength = max(1, tensor.shape.rowLength)
         let rowsPerChunk = max(1, chunkFloats / rowLength)
         var row = 0
         while row < tensor.shape.rowCount {
             let end = min(tensor.shape.rowCount, row + rowsPerChunk)
             let values = try source.floats(tensor.name, rows: row..<end)
-            let stored = try body(values)
-            values.withUnsafeBufferPointer { reference in stored.withUnsafeBufferPointer { metrics.add(reference: reference, candidate: $0) } }
+            let result = try body(values)
+            values.withUnsafeBufferPointer { reference in result.withUnsafeBufferPointer { metrics.add(reference: reference, candidate: $0) } }
+            stored.slice(offset: row * rowBytes, length: (end - row) * rowBytes)?.advise(.dontNeed)
             row = end
         }
         return metrics
@@ -197,7 +218,15 @@ public enum PackConverter {
         let paths = Array(Set(source.tensors.filter { $0.encoding != .file }.map(\.file))).sorted()
         let files = try paths.map { path -> PackMetadata.SourceFile in
             let file = try MappedFile(path: path)
-            let hash = file.bytes.withUnsafeBytes { XXHash64.hash($0) }
+            var hasher = XXHash64()
+            var offset = 0
+            while offset < file.count {
+                let piece = file.bytes.slice(offset: offset, length: min(64 << 20, file.count - offset))!
+                piece.withUnsafeBytes { hasher.update($0) }
+                piece.advise(.dontNeed)
+                offset += piece.count
+            }
+            let hash = hasher.finalize()
             return .init(name: URL(fileURLWithPath: path).lastPathComponent, bytes: file.count, xxh64: String(hash, radix: 16))
         }
         return .init(format: source.formatName, files: files)
@@ -215,4 +244,22 @@ public enum PackConverter {
 /// The attached file holding a GGUF source's metadata: u64 key count, then the key/value bytes as stored.
 public enum GGUFAttachment {
     public static let name = "file:gguf-metadata"
+}
+
+/// The buffers workers share, each writing only its own rows.
+private struct SharedBuffers: @unchecked Sendable {
+    let input: UnsafeBufferPointer<Float>
+    let output: UnsafeMutableRawBufferPointer
+    let check: UnsafeMutableBufferPointer<Float>
+}
+
+/// The first failure among concurrent workers.
+private final class FailureSlot: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var message: String?
+    func record(_ text: String) {
+        lock.lock()
+        if message == nil { message = text }
+        lock.unlock()
+    }
 }

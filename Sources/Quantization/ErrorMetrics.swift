@@ -9,17 +9,28 @@ public struct ErrorMetrics: Sendable, Codable, Equatable {
 
     public init() {}
 
-    /// Adds a row (or any run) of original and reconstructed values.
+    /// Adds a row (or any run) of original and reconstructed values. Sums run in `Float` over blocks of 256
+    /// values and in `Double` across blocks, which keeps them exact enough and fast.
     public mutating func add(reference: UnsafeBufferPointer<Float>, candidate: UnsafeBufferPointer<Float>) {
         precondition(reference.count == candidate.count, "lengths differ")
-        for i in 0..<reference.count {
-            let r = Double(reference[i]), c = Double(candidate[i])
-            let e = r - c
-            sumSquaredError += e * e
-            sumSquaredReference += r * r
-            sumSquaredCandidate += c * c
-            dot += r * c
-            maxAbsoluteError = max(maxAbsoluteError, abs(e))
+        var start = 0
+        while start < reference.count {
+            let end = min(reference.count, start + 256)
+            var error: Float = 0, ref: Float = 0, cand: Float = 0, product: Float = 0, worst: Float = 0
+            for i in start..<end {
+                let r = reference[i], c = candidate[i], e = r - c
+                error += e * e
+                ref += r * r
+                cand += c * c
+                product += r * c
+                worst = max(worst, abs(e))
+            }
+            sumSquaredError += Double(error)
+            sumSquaredReference += Double(ref)
+            sumSquaredCandidate += Double(cand)
+            dot += Double(product)
+            maxAbsoluteError = max(maxAbsoluteError, Double(worst))
+            start = end
         }
         count += reference.count
     }
