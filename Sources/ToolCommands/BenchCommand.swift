@@ -44,6 +44,7 @@ package struct BenchCommand: ParsableCommand {
 
     /// Random single-token PLE lookups from a pack: read one record, dequantize all layers.
     struct PLELookups: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ple")
         @Argument var path: String
         @Option var lookups = 200_000
         func run() throws {

@@ -1,4 +1,5 @@
 import ArgumentParser
 import ToolCommands
 
+ToolSetup.prepareProcess()
 VerifyCommand.main()
