@@ -35,7 +35,7 @@ release: deps
 	$(SWIFT) build -c release
 
 test: deps model
-	$(SWIFT) test
+	$(SWIFT) test -c release
 
 demo: deps model release
 	@Scripts/demo.sh "$(GEMMA3_270M)"

@@ -147,7 +147,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GemmaInferenceTests",
-            dependencies: ["GemmaInference", "Conversion", "TensorModel", "TensorTypes", "TestSupport"],
+            dependencies: ["GemmaInference", "Conversion", "StrictJSON", "TensorModel", "TensorTypes", "TestSupport", "Verification"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

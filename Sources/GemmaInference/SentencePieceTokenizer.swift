@@ -20,7 +20,9 @@ public struct SentencePieceTokenizer: Sendable {
     public let eosID: Int
     public let addBOS: Bool
     public let addSpacePrefix: Bool
-    private let ids: [String: Int]
+    /// Token ids by their UTF-8 bytes (not by `String`, whose equality is canonical equivalence: "é" and "e\u{301}"
+    /// are different tokens).
+    private let ids: [[UInt8]: Int]
     private let byteTokens: [Int]
     /// Tokens cut out before merging, longest first: (text, id, isControl).
     private let specials: [(text: [UInt8], id: Int, control: Bool)]
@@ -41,14 +43,14 @@ public struct SentencePieceTokenizer: Sendable {
         self.eosID = eosID
         self.addBOS = addBOS
         self.addSpacePrefix = addSpacePrefix
-        var ids: [String: Int] = [:]
+        var ids: [[UInt8]: Int] = [:]
         ids.reserveCapacity(tokens.count)
-        for (id, token) in tokens.enumerated() where ids[token] == nil { ids[token] = id }
+        for (id, token) in tokens.enumerated() where ids[Array(token.utf8)] == nil { ids[Array(token.utf8)] = id }
         self.ids = ids
         var bytes = [Int](repeating: -1, count: 256)
         for value in 0..<256 {
             let hex = String(value, radix: 16, uppercase: true)
-            if let id = ids["<0x" + (hex.count == 1 ? "0" : "") + hex + ">"] { bytes[value] = id }
+            if let id = ids[Array(("<0x" + (hex.count == 1 ? "0" : "") + hex + ">").utf8)] { bytes[value] = id }
         }
         byteTokens = bytes
         specials = tokens.indices.compactMap { id -> (text: [UInt8], id: Int, control: Bool)? in
@@ -101,9 +103,12 @@ public struct SentencePieceTokenizer: Sendable {
 
     /// One run of text between special tokens.
     private func encodeFragment(_ utf8: [UInt8], prefixSpace: Bool, into output: inout [Int]) {
-        var text = String(decoding: utf8, as: UTF8.self)
-        if prefixSpace { text = " " + text }
-        let escaped = Array(text.replacingOccurrences(of: " ", with: "▁").utf8)
+        // Spaces become "▁" (E2 96 81), byte for byte.
+        var escaped: [UInt8] = prefixSpace ? [0xE2, 0x96, 0x81] : []
+        escaped.reserveCapacity(utf8.count + 16)
+        for byte in utf8 {
+            if byte == 0x20 { escaped += [0xE2, 0x96, 0x81] } else { escaped.append(byte) }
+        }
         // Symbols: UTF-8 characters, linked left to right.
         var starts: [Int] = [], lengths: [Int] = []
         var position = 0
@@ -117,7 +122,7 @@ public struct SentencePieceTokenizer: Sendable {
         let count = starts.count
         var previous = (0..<count).map { $0 - 1 }, next = (0..<count).map { $0 + 1 }
         var heap = BigramHeap()
-        func piece(_ start: Int, _ length: Int) -> String { String(decoding: escaped[start..<(start + length)], as: UTF8.self) }
+        func piece(_ start: Int, _ length: Int) -> [UInt8] { Array(escaped[start..<(start + length)]) }
         func tryBigram(_ left: Int, _ right: Int) {
             guard left >= 0, right < count else { return }
             let text = piece(starts[left], lengths[left] + lengths[right])
