@@ -126,7 +126,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TensorModelTests",
-            dependencies: ["TensorModel", "StrictJSON", "TensorTypes", "TestSupport"],
+            dependencies: ["TensorModel", "ByteIO", "Conversion", "PackFormat", "Quantization", "StrictJSON", "TensorTypes", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -152,7 +152,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ToolCommandsTests",
-            dependencies: ["ToolCommands", "ByteIO", "StrictJSON", "TestSupport"],
+            dependencies: ["ToolCommands", "ByteIO", "SafetensorsFormat", "StrictJSON", "TestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -83,6 +83,13 @@ extension ModelConfiguration {
             config.ropeLocalTheta = double("rope_local_base_freq") ?? config.ropeLocalTheta
         }
 
+        // Gemma 4 writes the full-attention head size per layer (`per_layer_config: {"2": {"head_dim": 32}}`).
+        if let perLayer = text["per_layer_config"]?.objectValue {
+            let sizes = Set(perLayer.members.compactMap { $0.value.objectValue?["head_dim"]?.intValue })
+            guard sizes.count <= 1 else { throw fail("per_layer_config gives several head sizes \(sizes.sorted())") }
+            if let size = sizes.first { config.globalHeadDimension = size }
+        }
+
         if let pattern = text["activation_sparsity_pattern"]?.arrayValue {
             config.activationSparsity = pattern.compactMap(\.doubleValue)
         }

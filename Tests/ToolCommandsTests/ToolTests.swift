@@ -1,5 +1,6 @@
 import ByteIO
 import Foundation
+import SafetensorsFormat
 import StrictJSON
 import Testing
 import TestSupport
@@ -82,5 +83,47 @@ import TestSupport
         let exported = try ToolRun.run("lpk-inspect", [directory.path + "/a.gguf", "--tensor", "llama.q3_k", "--json"])
         let original = try ToolRun.run("lpk-inspect", [source, "--tensor", "llama.q3_k", "--json"])
         #expect(exported.standardOutput == original.standardOutput)
+    }
+}
+
+/// lpk-verify as a CI gate on the tiny Gemma 3 that transformers wrote.
+@Suite(.serialized) struct VerifyGateTests {
+    let model = Fixtures.path("models/tiny-gemma3-f32")
+    let tokens = "2,17,300,45,511,9,128,77,3,250,400,6"
+
+    @Test("a good int8 conversion passes the gate; a damaged tensor fails it, naming the threshold")
+    func greenAndRed() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let pack = directory.path + "/good.lpk"
+        #expect(try ToolRun.run("lpk-quantize", [model, "-o", pack, "--quiet"]).status == 0)
+        let good = try ToolRun.run("lpk-verify", [model, pack, "--tokens", tokens, "--max-kld", "0.01", "--min-top1", "0.9", "--json"])
+        #expect(good.status == 0, "\(good.standardError)")
+        let report = try #require(try JSONParser.parse(good.standardOutput).objectValue)
+        #expect((report["logits"]?.objectValue?["meanKLD"]?.doubleValue ?? 1) < 0.01)
+        #expect(report["weights"]?.objectValue?["roles"]?.arrayValue?.isEmpty == false)
+
+        // Damage: flip the sign of every value of one attention matrix in a safetensors copy.
+        let export = directory.path + "/bad.safetensors"
+        #expect(try ToolRun.run("lpk-pack", [model, "-o", export, "--dtype", "f32", "--quiet"]).status == 0)
+        let file = try SafetensorsFile(path: export)
+        let tensor = try file.tensor(named: "model.layers.0.self_attn.q_proj.weight")
+        var bytes = try MappedFile(path: export).bytes.array
+        for index in stride(from: tensor.data.fileOffset + 3, to: tensor.data.fileOffset + tensor.data.count, by: 4) { bytes[index] ^= 0x80 }
+        try directory.write(bytes, to: "bad.safetensors")
+        try directory.write(try MappedFile(path: model + "/config.json").bytes.array, to: "config.json")
+        let bad = try ToolRun.run("lpk-verify", [model, export, "--tokens", tokens, "--max-kld", "0.01", "--min-top1", "0.9"])
+        #expect(bad.status == 1)
+        #expect(bad.standardError.contains("exceeds --max-kld") || bad.standardError.contains("below --min-top1"))
+        #expect(bad.standardOutput.contains("verdict: FAIL"))
+    }
+
+    @Test("--reference-logits compares one model with logits transformers saved")
+    func referenceLogits() throws {
+        let run = try ToolRun.run("lpk-verify", [model, "--reference-logits", model + "/logits.npy", "--tokens", tokens,
+                                                 "--max-abs-diff", "0.0001", "--min-top1", "1"])
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.standardOutput.contains("same top token 100.00%"))
+        #expect(try ToolRun.run("lpk-verify", [model, "--reference-logits", model + "/logits.npy"]).status == 64)
     }
 }
