@@ -25,6 +25,8 @@ public final class Gemma4TextModel: CausalLanguageModel {
 
     public let configuration: ModelConfiguration
     public private(set) var position = 0
+    /// The 4 KiB pages of the PLE table's file that lookups have read so far (when the table is mapped).
+    public private(set) var perLayerPagesRead = Set<Int>()
     let embedding, outputHead, perLayerTable, perLayerModelProjection: LinearWeight
     let finalNorm, perLayerProjectionNorm: [Float]
     let layers: [Layer]
@@ -41,6 +43,7 @@ public final class Gemma4TextModel: CausalLanguageModel {
         outputHead = embedding
         perLayerTable = try names.matrix(hf: "embed_tokens_per_layer.weight", gguf: "per_layer_token_embd.weight",
                                          rows: c.perLayerVocabularySize ?? c.vocabularySize, columns: layerCount * ple)
+        perLayerTable.adviseRandomAccess()  // a lookup table: one record per token, no read-ahead
         perLayerModelProjection = try names.matrix(hf: "per_layer_model_projection.weight", gguf: "per_layer_model_proj.weight",
                                                    rows: layerCount * ple, columns: d)
         perLayerProjectionNorm = try names.vector(hf: "per_layer_projection_norm.weight", gguf: "per_layer_proj_norm.weight", count: ple)
@@ -108,6 +111,9 @@ public final class Gemma4TextModel: CausalLanguageModel {
                     embedding.decodeRow(token, into: h.baseAddress! + t * d)
                     for i in 0..<d { h[t * d + i] *= embeddingScale }
                     perLayerTable.decodeRow(token, into: p.baseAddress! + t * layerCount * ple)  // one record per token
+                    if let range = perLayerTable.fileRange(ofRow: token) {
+                        for page in (range.lowerBound / 4096)...((range.upperBound - 1) / 4096) { perLayerPagesRead.insert(page) }
+                    }
                 }
             }
         }

@@ -33,6 +33,17 @@ public final class LinearWeight: @unchecked Sendable {
         }
     }
 
+    /// Tells the kernel rows will be read at random (no read-ahead), for lookup tables such as the PLE table.
+    public func adviseRandomAccess() {
+        if case .mapped(let bytes, _, _) = storage { bytes.advise(.random) }
+    }
+
+    /// The file offsets row `row` is read from, for mapped weights (nil for weights held in memory).
+    public func fileRange(ofRow row: Int) -> Range<Int>? {
+        guard case .mapped(let bytes, _, let stride) = storage else { return nil }
+        return (bytes.fileOffset + row * stride)..<(bytes.fileOffset + (row + 1) * stride)
+    }
+
     /// Decodes row `row` into `output` (`columns` floats).
     @inline(__always)
     public func decodeRow(_ row: Int, into output: UnsafeMutablePointer<Float>) {

@@ -83,7 +83,7 @@ package struct BenchCommand: ParsableCommand {
             let source = try ModelSources.open(path)
             let model = try ModelRegistry.model(for: source, contextLength: promptTokens + generate + 1)
             let vocabulary = model.configuration.vocabularySize
-            let prompt = (0..<promptTokens).map { $0 == 0 ? 2 : 1000 + ($0 * 7919) % 20000 % vocabulary }
+            let prompt = (0..<promptTokens).map { $0 == 0 ? 2 : (1000 + ($0 * 7919) % 20000) % vocabulary }
             var start = Date()
             var logits = try model.forward(prompt, allLogits: false)
             let prefill = Date().timeIntervalSince(start)
@@ -93,8 +93,33 @@ package struct BenchCommand: ParsableCommand {
                 logits = try model.forward([next], allLogits: false)
             }
             let decode = Date().timeIntervalSince(start)
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
             try BenchCommand.emit(["prefill_tokens_per_second": Double(promptTokens) / prefill,
-                                   "decode_tokens_per_second": Double(generate) / decode], label: "decode")
+                                   "decode_tokens_per_second": Double(generate) / decode,
+                                   "peak_rss_megabytes": Double(usage.ru_maxrss) / 1024,
+                                   "ple_file_resident_pages": Double(Self.residentPages(ofMappingsEndingWith: ".ple")),
+                                   "ple_pages_read": Double((model as? Gemma4TextModel)?.perLayerPagesRead.count ?? 0),
+                                   "tokens": Double(promptTokens + generate)], label: "decode")
+        }
+
+        /// Pages of this process's mappings of files ending with `suffix` that are resident in its page tables
+        /// (`Rss` in /proc/self/smaps): the pages the run actually touched.
+        static func residentPages(ofMappingsEndingWith suffix: String) -> Int {
+            // /proc files report size 0: read to the end instead of by size.
+            guard let handle = FileHandle(forReadingAtPath: "/proc/self/smaps") else { return -1 }
+            let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+            var total = 0
+            var inside = false
+            for line in text.split(separator: "\n") {
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                if let first = fields.first, first.contains("-"), fields.count >= 5 {
+                    inside = fields.count >= 6 && fields.last!.hasSuffix(suffix)
+                } else if inside, fields.first == "Rss:", fields.count >= 2, let kilobytes = Int(fields[1]) {
+                    total += kilobytes / 4
+                }
+            }
+            return total
         }
     }
 

@@ -127,3 +127,24 @@ import TestSupport
         #expect(try ToolRun.run("lpk-verify", [model, "--reference-logits", model + "/logits.npy"]).status == 64)
     }
 }
+
+/// Gemma 4 with its per-layer embedding table quantized on its own terms and served from a separate file.
+@Suite(.serialized) struct PLEVerifyTests {
+    @Test("int8 and int4 PLE packs of the tiny Gemma 4, PLE in a companion file, verified against the f32 original",
+          arguments: [("int8", 0.01), ("int4", 0.05)])
+    func plePacks(precision: String, maxKLD: Double) throws {
+        let model = Fixtures.path("models/tiny-gemma4-f32")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let pack = directory.path + "/g4.lpk"
+        let quantize = try ToolRun.run("lpk-quantize", [model, "-o", pack, "--core", "int8", "--embed", "int8", "--ple", precision, "--split-ple", "--quiet"])
+        #expect(quantize.status == 0, "\(quantize.standardError)")
+        #expect(FileManager.default.fileExists(atPath: pack + ".ple"))
+        let run = try ToolRun.run("lpk-verify", [model, pack, "--tokens", "2,17,300,45,511,9,128,77,3,250,400,6",
+                                                 "--max-kld", String(maxKLD), "--json"])
+        #expect(run.status == 0, "\(run.standardError)")
+        let logits = try #require(try JSONParser.parse(run.standardOutput).objectValue?["logits"]?.objectValue)
+        #expect((logits["meanKLD"]?.doubleValue ?? 1) <= maxKLD)
+        #expect((logits["top1Agreement"]?.doubleValue ?? 0) >= 0.75)
+    }
+}
