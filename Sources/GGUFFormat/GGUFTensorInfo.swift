@@ -20,5 +20,5 @@ public struct GGUFTensorInfo: Sendable {
     public var shape: TensorShape { TensorShape(ne.reversed())! }  // element count checked when parsed
 
     /// The number of elements.
-    public var elementCount: Int { ne.reduce(1, *) }
+    public var elementCount: Int { shape.elementCount }
 }

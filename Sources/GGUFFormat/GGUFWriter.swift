@@ -1,3 +1,4 @@
+import TensorTypes
 import ByteIO
 
 /// Writes a GGUF v3 file that llama.cpp's stricter loader accepts: names under 64 bytes, each offset the running
@@ -14,7 +15,7 @@ public enum GGUFWriter {
             self.type = type
             self.ne = ne
         }
-        var byteCount: Int? { type.byteCount(elements: ne.reduce(1, *)) }
+        var byteCount: Int? { TensorShape(ne).flatMap { type.byteCount(elements: $0.elementCount) } }
     }
 
     /// A writer misuse (bad names or shapes, a producer that wrote the wrong amount).

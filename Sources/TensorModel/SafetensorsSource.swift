@@ -50,6 +50,7 @@ public struct SafetensorsSource: TensorSource {
         guard rows.lowerBound >= 0, rows.upperBound <= tensor.shape.rowCount else {
             throw TensorSourceError.rowsOutOfRange(tensor: name, rows: rows, rowCount: tensor.shape.rowCount)
         }
+        guard !rows.isEmpty, rowLength > 0 else { return [] }  // empty tensors may declare huge row lengths
         guard tensor.dtype.convertsToFloat else {
             throw SafetensorsError(file: file.path, offset: tensor.data.fileOffset, kind: .noFloatConversion(tensor: name, dtype: tensor.dtype))
         }

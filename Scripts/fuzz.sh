@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# make fuzz: libFuzzer (+AddressSanitizer) on every parser for FUZZ_SECONDS each (default 120).
+# Seeds come from Fixtures/; crashes are copied to Fixtures/fuzz/TARGET/ (replayed by make test) and fail the run.
+set -uo pipefail
+seconds="${FUZZ_SECONDS:-120}"
+work="${LPK_FUZZ_DIR:-$HOME/.cache/layerpack/fuzz}"
+bin=.build-fuzz/release/lpk-fuzz
+swift build -c release --product lpk-fuzz --scratch-path .build-fuzz \
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING >/dev/null || exit 1
+status=0
+printf '| target | seconds | executions | crashes |\n|---|---|---|---|\n'
+for target in gguf safetensors index pack json recipe lpkz; do
+  corpus="$work/$target"
+  mkdir -p "$corpus" "$work/artifacts"
+  case "$target" in
+    gguf) cp Fixtures/gguf/*.gguf "$corpus"/ ;;
+    safetensors) cp Fixtures/safetensors/*.safetensors Fixtures/models/tiny-gemma3-f32/model.safetensors "$corpus"/ ;;
+    index) cp Fixtures/models/tiny-gemma3-bf16-sharded/model.safetensors.index.json "$corpus"/ ;;
+    json|recipe) cp Fixtures/models/*/config.json "$corpus"/ 2>/dev/null; echo '{"core":"int4","ple":"int4","group":64,"keep":["norm"]}' > "$corpus/recipe.json" ;;
+    pack|lpkz) [ -f "$work/seed.lpk" ] || .build/release/lpk-pack Fixtures/gguf/llama-quantized.gguf -o "$work/seed.lpk" --quiet >/dev/null
+               [ -f "$work/seed.lpkz" ] || .build/release/lpk-pack "$work/seed.lpk" -o "$work/seed.lpkz" --compress zstd --quiet >/dev/null
+               cp "$work/seed.lpk" "$work/seed.lpkz" "$corpus"/ ;;
+  esac
+  log="$work/$target.log"
+  LPK_FUZZ_TARGET=$target "$bin" "$corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -max_len=65536 -artifact_prefix="$work/artifacts/$target-" -print_final_stats=1 >"$log" 2>&1
+  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
+  crashes=$(ls "$work/artifacts" 2>/dev/null | grep -c "^$target-" || true)
+  if [ "$crashes" != "0" ]; then
+    status=1
+    mkdir -p "Fixtures/fuzz/$target"
+    for f in "$work/artifacts/$target-"*; do cp "$f" "Fixtures/fuzz/$target/"; done
+  fi
+  printf '| %s | %s | %s | %s |\n' "$target" "$seconds" "${runs:-?}" "$crashes"
+done
+exit $status

@@ -1,0 +1,92 @@
+// Fuzz targets for LayerPack's parsers. Built two ways:
+// - `make fuzz`: with `-sanitize=fuzzer,address -DFUZZING`, libFuzzer drives `LLVMFuzzerTestOneInput`;
+//   LPK_FUZZ_TARGET picks the parser (gguf, safetensors, index, pack, json, recipe, lpkz).
+// - normally: `lpk-fuzz TARGET FILE…` replays inputs (the regression corpus in Fixtures/fuzz).
+import ByteIO
+import Conversion
+import Foundation
+import GGUFFormat
+import PackFormat
+import SafetensorsFormat
+import StrictJSON
+import TensorTypes
+
+/// Runs one input through one parser; every outcome but a crash, hang or leak is fine.
+func exercise(_ target: String, _ bytes: [UInt8]) {
+    let file = MappedFile(bytes: bytes, name: "fuzz-input")
+    switch target {
+    case "gguf":
+        if let gguf = try? GGUFFile(file: file) {
+            try? gguf.validateAll()
+            for tensor in gguf.tensors.prefix(8) where tensor.elementCount <= 1 << 16 { _ = try? gguf.floats(tensor) }
+        }
+    case "safetensors":
+        if let safetensors = try? SafetensorsFile(file: file) {
+            for tensor in safetensors.tensors.prefix(8) where tensor.shape.elementCount <= 1 << 16 { _ = try? safetensors.floats(tensor) }
+        }
+    case "index":
+        // A sharded checkpoint's index, read from a scratch directory (the shards it names do not exist).
+        let directory = NSTemporaryDirectory() + "lpk-fuzz-index-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: directory + "/model.safetensors.index.json", contents: Data(bytes))
+        _ = try? SafetensorsCheckpoint(path: directory + "/model.safetensors.index.json")
+        try? FileManager.default.removeItem(atPath: directory)
+    case "pack":
+        if let pack = try? PackReader(file: file, companionPath: nil) {
+            _ = pack.verify()
+            _ = try? PackMetadata.decode(pack.metadataBytes)
+        }
+    case "json":
+        _ = try? JSONParser.parse(bytes)
+    case "recipe":
+        _ = try? Recipe.decode(json: bytes, file: "fuzz-input")
+    case "lpkz":
+        let directory = NSTemporaryDirectory() + "lpk-fuzz-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let input = directory + "/in.lpkz"
+        FileManager.default.createFile(atPath: input, contents: Data(bytes))
+        try? CompressedPack.decompress(input, to: directory + "/out.lpk")
+        try? FileManager.default.removeItem(atPath: directory)
+    default:
+        fatalError("unknown fuzz target \(target): gguf, safetensors, pack, json, recipe, lpkz")
+    }
+}
+
+#if FUZZING
+let fuzzTarget = ProcessInfo.processInfo.environment["LPK_FUZZ_TARGET"] ?? "gguf"
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    exercise(fuzzTarget, data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
+    return 0
+}
+
+/// libFuzzer's entry for programs that keep their own `main` (SwiftPM names an executable's main `lpk_fuzz_main`).
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzerDriver(
+    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
+
+@_cdecl("lpk_fuzz_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var count = argc
+    var vector = argv
+    return runFuzzerDriver(&count, &vector) { data, size in fuzzOneInput(data, size) }
+}
+#else
+@main
+struct Replay {
+    static func main() throws {
+        let arguments = CommandLine.arguments.dropFirst()
+        guard let target = arguments.first else {
+            print("usage: lpk-fuzz TARGET FILE…   (targets: gguf, safetensors, pack, json, recipe, lpkz)")
+            exit(64)
+        }
+        for path in arguments.dropFirst() {
+            exercise(target, Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+        }
+        print("replayed \(arguments.count - 1) inputs through \(target) without a crash")
+    }
+}
+#endif
