@@ -156,3 +156,27 @@ struct GGUFCase {
         #expect { try file.floats(file.tensor(named: "iq")) } throws: { "\($0)".contains("unsupported type IQ2_XXS in tensor 'iq'") }
     }
 }
+
+/// Inputs the fuzzer found (make fuzz), kept as hand-written cases.
+@Suite struct GGUFFuzzRegressionTests {
+    // libFuzzer, 2026-11-22: an empty tensor (ne = [~2^62, 0]) whose row length alone overflows a byte count made
+    // the row reader force-unwrap a nil size. Empty tensors now read as no values.
+    @Test("an empty tensor with an enormous row length reads as empty instead of trapping")
+    func emptyTensorWithHugeRow() throws {
+        var c = GGUFCase()
+        c.tensors = [("empty", [0x4017_57E5_7AFF_FF20, 0], 0, 0)]
+        c.dataBytes = 0
+        let file = try GGUFFile(file: MappedFile(bytes: c.bytes, name: "fuzz.gguf"))
+        let tensor = try file.tensor(named: "empty")
+        #expect(tensor.elementCount == 0)
+        #expect(try file.floats(tensor).isEmpty)
+    }
+
+    @Test("dimensions whose product overflows are refused even when another dimension is zero")
+    func zeroAfterHugeDimensions() throws {
+        var c = GGUFCase()
+        c.tensors = [("empty", [1 << 40, 1 << 40, 0], 0, 0)]
+        c.dataBytes = 0
+        #expect(throws: GGUFError.self) { try GGUFFile(file: MappedFile(bytes: c.bytes, name: "fuzz.gguf")) }
+    }
+}
