@@ -104,6 +104,11 @@ let package = Package(
             dependencies: ["ToolCommands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "lpk-fuzz",
+            dependencies: ["ByteIO", "Conversion", "GGUFFormat", "PackFormat", "SafetensorsFormat", "StrictJSON", "TensorTypes"],
+            swiftSettings: swiftSettings
+        ),
 
         .target(
             name: "TestSupport",
