@@ -170,33 +170,9 @@ public final class Gemma3TextModel: CausalLanguageModel {
 
     /// Causal (and for sliding layers windowed) attention of `count` new queries over the cache.
     private func attend(layer: Int, sliding: Bool, queries: [Float], count: Int, into output: inout [Float], scores: inout [Float]) {
-        let c = configuration
-        let hd = c.headDimension, heads = c.headCount, kvHeads = c.keyValueHeadCount
-        let group = heads / kvHeads
-        let keys = cache.keys[layer], values = cache.values[layer]
-        queries.withUnsafeBufferPointer { q in keys.withUnsafeBufferPointer { k in values.withUnsafeBufferPointer { v in
-            output.withUnsafeMutableBufferPointer { out in scores.withUnsafeMutableBufferPointer { s in
-                for t in 0..<count {
-                    let position = self.position + t
-                    let first = sliding ? max(0, position - c.slidingWindow + 1) : 0
-                    let span = position - first + 1
-                    for h in 0..<heads {
-                        let kvHead = h / group
-                        let query = q.baseAddress! + (t * heads + h) * hd
-                        for j in 0..<span {
-                            s[j] = Kernels.dot(query, k.baseAddress! + ((first + j) * kvHeads + kvHead) * hd, hd) * attentionScale
-                        }
-                        Kernels.softmax(s.baseAddress!, span)
-                        let result = out.baseAddress! + (t * heads + h) * hd
-                        result.update(repeating: 0, count: hd)
-                        for j in 0..<span {
-                            let weight = s[j]
-                            let row = v.baseAddress! + ((first + j) * kvHeads + kvHead) * hd
-                            for i in 0..<hd { result[i] += weight * row[i] }
-                        }
-                    }
-                }
-            } }
-        } } }
+        Attention.attend(queries: queries, keys: cache.keys[layer], values: cache.values[layer], count: count, start: position,
+                         heads: configuration.headCount, kvHeads: configuration.keyValueHeadCount,
+                         headDimension: configuration.headDimension, window: sliding ? configuration.slidingWindow : nil,
+                         scale: attentionScale, into: &output, scores: &scores)
     }
 }

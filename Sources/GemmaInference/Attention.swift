@@ -1,0 +1,33 @@
+/// Causal attention of new queries over a layer's KV cache, shared by every Gemma generation.
+enum Attention {
+    /// For each of `count` queries at positions `start ..< start + count`: softmax(scale · q·k) over the cached
+    /// positions it may see (all earlier ones, or the last `window` on sliding layers), times the cached values.
+    static func attend(queries: [Float], keys: [Float], values: [Float], count: Int, start: Int, heads: Int, kvHeads: Int,
+                       headDimension hd: Int, window: Int?, scale: Float, into output: inout [Float], scores: inout [Float]) {
+        let group = heads / kvHeads
+        queries.withUnsafeBufferPointer { q in keys.withUnsafeBufferPointer { k in values.withUnsafeBufferPointer { v in
+            output.withUnsafeMutableBufferPointer { out in scores.withUnsafeMutableBufferPointer { s in
+                for t in 0..<count {
+                    let position = start + t
+                    let first = window.map { max(0, position - $0 + 1) } ?? 0
+                    let span = position - first + 1
+                    for h in 0..<heads {
+                        let kvHead = h / group
+                        let query = q.baseAddress! + (t * heads + h) * hd
+                        for j in 0..<span {
+                            s[j] = Kernels.dot(query, k.baseAddress! + ((first + j) * kvHeads + kvHead) * hd, hd) * scale
+                        }
+                        Kernels.softmax(s.baseAddress!, span)
+                        let result = out.baseAddress! + (t * heads + h) * hd
+                        result.update(repeating: 0, count: hd)
+                        for j in 0..<span {
+                            let weight = s[j]
+                            let row = v.baseAddress! + ((first + j) * kvHeads + kvHead) * hd
+                            for i in 0..<hd { result[i] += weight * row[i] }
+                        }
+                    }
+                }
+            } }
+        } } }
+    }
+}
