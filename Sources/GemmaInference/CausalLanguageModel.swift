@@ -41,8 +41,8 @@ public enum ModelRegistry {
         guard let configuration = source.configuration else { throw InferenceError.noConfiguration(source.path) }
         switch configuration.architecture {
         case .gemma3: return try Gemma3TextModel(source: source, configuration: configuration, contextLength: contextLength)
+        case .gemma3n: return try Gemma3nTextModel(source: source, configuration: configuration, contextLength: contextLength)
         case .gemma4: return try Gemma4TextModel(source: source, configuration: configuration, contextLength: contextLength)
-        default: throw InferenceError.unsupportedArchitecture(configuration.modelType)
         }
     }
 }

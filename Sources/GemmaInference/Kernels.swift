@@ -84,3 +84,45 @@ public enum Kernels {
         for i in 0..<count { x[i] *= inverse }
     }
 }
+
+extension Kernels {
+    /// RMS-normalises each of `rows` rows of `width` values in place, times `weight` (Gemma 3n / 4 convention).
+    public static func rmsNormRows(_ x: inout [Float], rows: Int, width: Int, weight: [Float]?, epsilon: Float) {
+        x.withUnsafeMutableBufferPointer { buffer in
+            for row in 0..<rows { rmsNorm(buffer.baseAddress! + row * width, width, weight: weight, offset: 0, epsilon: epsilon) }
+        }
+    }
+
+    /// sqrt(mean(x²)) of `count` values starting at `start`.
+    public static func rootMeanSquare(_ x: [Float], from start: Int, count: Int) -> Float {
+        var sum: Float = 0
+        for i in start..<(start + count) { sum += x[i] * x[i] }
+        return (sum / Float(count)).squareRoot()
+    }
+
+    /// Gaussian top-k: in each row, relu(x − (mean + cutoff · std)), std the population standard deviation.
+    /// With cutoff = Φ⁻¹(p), about a fraction p of normally distributed activations become zero.
+    public static func gaussianTopK(_ x: inout [Float], rows: Int, width: Int, cutoff: Float) {
+        for row in 0..<rows {
+            let range = (row * width)..<((row + 1) * width)
+            var sum: Float = 0
+            for i in range { sum += x[i] }
+            let mean = sum / Float(width)
+            var squares: Float = 0
+            for i in range { squares += (x[i] - mean) * (x[i] - mean) }
+            let threshold = mean + (squares / Float(width)).squareRoot() * cutoff
+            for i in range { x[i] = max(0, x[i] - threshold) }
+        }
+    }
+
+    /// Φ⁻¹(p), the standard normal quantile, for 0 < p < 1: √2·erfinv(2p − 1) by Newton's method on erf.
+    public static func standardNormalQuantile(_ p: Double) -> Double {
+        precondition(p > 0 && p < 1, "a quantile needs 0 < p < 1")
+        let y = 2 * p - 1
+        // Start from a logarithmic approximation of erfinv, then polish.
+        let a = 0.147, l = log(1 - y * y), t = 2 / (Double.pi * a) + l / 2
+        var x = (y < 0 ? -1.0 : 1.0) * (((t * t - l / a).squareRoot() - t).squareRoot())
+        for _ in 0..<4 { x -= (erf(x) - y) / (2 / Double.pi.squareRoot() * exp(-x * x)) }
+        return x * 2.0.squareRoot()
+    }
+}

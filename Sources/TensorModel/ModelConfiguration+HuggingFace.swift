@@ -45,6 +45,7 @@ extension ModelConfiguration {
             activationSparsity: [], tieWordEmbeddings: (root["tie_word_embeddings"] ?? text["tie_word_embeddings"])?.boolValue ?? true,
             normWeightOffset: architecture == .gemma3 ? 1 : 0)
         if config.perLayerInputSize == 0 { config.perLayerInputSize = nil }
+        config.altupCorrectScale = text["altup_correct_scale"]?.boolValue ?? true
 
         // Layer types: explicit, else Gemma 3's sliding_window_pattern.
         if let types = text["layer_types"]?.arrayValue {

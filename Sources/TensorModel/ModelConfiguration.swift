@@ -47,6 +47,8 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
     public var altupInputCount: Int?
     public var altupActiveIndex: Int?
     public var laurelRank: Int?
+    /// Whether Gemma 3n scales the corrected active stream by `correct_output_scale` before the per-layer gate.
+    public var altupCorrectScale = true
     /// Gaussian top-k sparsity per layer (0 = dense).
     public var activationSparsity: [Double]
     public var tieWordEmbeddings: Bool

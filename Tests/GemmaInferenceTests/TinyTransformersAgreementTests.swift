@@ -21,7 +21,7 @@ import Verification
         zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
     }
 
-    @Test("f32 weights: full-sequence and token-by-token logits within 1e-4 of transformers", arguments: ["tiny-gemma3-f32", "tiny-gemma4-f32"])
+    @Test("f32 weights: full-sequence and token-by-token logits within 1e-4 of transformers", arguments: ["tiny-gemma3-f32", "tiny-gemma3n-f32", "tiny-gemma4-f32"])
     func float32Agrees(directory: String) throws {
         let (tokens, _) = try reference(directory)
         let source = try ModelSources.open(Fixtures.path("models/" + directory))
@@ -35,7 +35,7 @@ import Verification
     }
 
     @Test("bf16 weights (one file and sharded): f32 arithmetic matches transformers' f32-compute run, and bf16 within its own f32/bf16 gap",
-          arguments: ["tiny-gemma3-bf16", "tiny-gemma3-bf16-sharded", "tiny-gemma4-bf16"])
+          arguments: ["tiny-gemma3-bf16", "tiny-gemma3-bf16-sharded", "tiny-gemma3n-bf16", "tiny-gemma4-bf16"])
     func bfloat16Agrees(directory: String) throws {
         let (tokens, object) = try reference(directory)
         let source = try ModelSources.open(Fixtures.path("models/" + directory))
