@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # make fuzz: libFuzzer (+AddressSanitizer) on every parser for FUZZ_SECONDS each (default 120).
 # Seeds come from Fixtures/; crashes are copied to Fixtures/fuzz/TARGET/ (replayed by make test) and fail the run.
+# Inputs are capped at 64 KiB and any single malloc above FUZZ_MALLOC_MB (default 16 MiB) counts as a crash,
+# so a clean run shows that no claim inside a file makes a reader allocate far beyond the file's own size.
 set -uo pipefail
 seconds="${FUZZ_SECONDS:-120}"
+malloc_mb="${FUZZ_MALLOC_MB:-16}"
 work="${LPK_FUZZ_DIR:-$HOME/.cache/layerpack/fuzz}"
 bin=.build-fuzz/release/lpk-fuzz
 swift build -c release --product lpk-fuzz --scratch-path .build-fuzz \
   -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING >/dev/null || exit 1
 status=0
-printf '| target | seconds | executions | crashes |\n|---|---|---|---|\n'
+printf '| target | seconds | executions | crashes | peak RSS (MB) | slowest input (s) |\n|---|---|---|---|---|---|\n'
 for target in gguf safetensors index pack json recipe lpkz; do
   corpus="$work/$target"
   mkdir -p "$corpus" "$work/artifacts"
@@ -22,15 +25,17 @@ for target in gguf safetensors index pack json recipe lpkz; do
                cp "$work/seed.lpk" "$work/seed.lpkz" "$corpus"/ ;;
   esac
   log="$work/$target.log"
-  LPK_FUZZ_TARGET=$target "$bin" "$corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -max_len=65536 -artifact_prefix="$work/artifacts/$target-" -print_final_stats=1 >"$log" 2>&1
+  LPK_FUZZ_TARGET=$target "$bin" "$corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb="$malloc_mb" \
+    -report_slow_units=1 -max_len=65536 -artifact_prefix="$work/artifacts/$target-" -print_final_stats=1 >"$log" 2>&1
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
+  rss=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$log" | grep -o '[0-9]*$')
+  slowest=$(grep -o 'Slowest unit: [0-9.]* s' "$log" | tail -1 | grep -o '[0-9.]* ' | tr -d ' ')
   crashes=$(ls "$work/artifacts" 2>/dev/null | grep -c "^$target-" || true)
   if [ "$crashes" != "0" ]; then
     status=1
     mkdir -p "Fixtures/fuzz/$target"
     for f in "$work/artifacts/$target-"*; do cp "$f" "Fixtures/fuzz/$target/"; done
   fi
-  printf '| %s | %s | %s | %s |\n' "$target" "$seconds" "${runs:-?}" "$crashes"
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$target" "$seconds" "${runs:-?}" "$crashes" "${rss:-?}" "${slowest:-<1}"
 done
 exit $status

@@ -128,12 +128,13 @@ import TestSupport
     }
 }
 
-/// Gemma 4 with its per-layer embedding table quantized on its own terms and served from a separate file.
+/// Gemma 3n and Gemma 4 with their per-layer embedding tables quantized on their own terms and served from a separate file.
 @Suite(.serialized) struct PLEVerifyTests {
-    @Test("int8 and int4 PLE packs of the tiny Gemma 4, PLE in a companion file, verified against the f32 original",
-          arguments: [("int8", 0.01), ("int4", 0.05)])
-    func plePacks(precision: String, maxKLD: Double) throws {
-        let model = Fixtures.path("models/tiny-gemma4-f32")
+    @Test("int8 and int4 PLE packs of the tiny Gemma 3n and Gemma 4, PLE in a companion file, verified against the f32 original",
+          arguments: ["tiny-gemma3n-f32", "tiny-gemma4-f32"], [("int8", 0.01), ("int4", 0.05)])
+    func plePacks(directory: String, ple: (precision: String, maxKLD: Double)) throws {
+        let (precision, maxKLD) = ple
+        let model = Fixtures.path("models/" + directory)
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let pack = directory.path + "/g4.lpk"
