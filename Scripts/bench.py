@@ -72,34 +72,12 @@ def synthetic_e2b(work):
     return directory
 
 
-def synthetic_gemma4(work):
-    """A Gemma 4 text model with the real vocabulary (262,144) and E2B's per-layer width (256) but a small core
-    (hidden 256, 4 layers): its PLE table (262,144 × 1,024) is most of the model, as in E2B."""
-    directory = work / "synthetic-gemma4"
-    if (directory / "model.safetensors").exists():
-        return directory
+def write_synthetic(directory, shapes, config, seed):
+    """Writes seeded random bf16 weights (norm-like vectors near 1, matrices N(0, 0.05²)) and config.json."""
     import ml_dtypes
     from safetensors.numpy import save_file
     directory.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(1)
-    vocab, hidden, layers, ple, heads, kv, hd, ghd, inter = 262144, 256, 4, 256, 2, 1, 128, 256, 1024
-    types = ["sliding_attention", "full_attention", "sliding_attention", "full_attention"]
-    p = "model."
-    shapes = {p + "embed_tokens.weight": (vocab, hidden), p + "embed_tokens_per_layer.weight": (vocab, layers * ple),
-              p + "per_layer_model_projection.weight": (layers * ple, hidden), p + "per_layer_projection_norm.weight": (ple,),
-              p + "norm.weight": (hidden,)}
-    for i, kind in enumerate(types):
-        d = ghd if kind == "full_attention" else hd
-        l = f"{p}layers.{i}."
-        shapes.update({l + "self_attn.q_proj.weight": (heads * d, hidden), l + "self_attn.k_proj.weight": (kv * d, hidden),
-                       l + "self_attn.v_proj.weight": (kv * d, hidden), l + "self_attn.o_proj.weight": (hidden, heads * d),
-                       l + "self_attn.q_norm.weight": (d,), l + "self_attn.k_norm.weight": (d,),
-                       l + "mlp.gate_proj.weight": (inter, hidden), l + "mlp.up_proj.weight": (inter, hidden),
-                       l + "mlp.down_proj.weight": (hidden, inter), l + "per_layer_input_gate.weight": (ple, hidden),
-                       l + "per_layer_projection.weight": (hidden, ple), l + "layer_scalar": (1,)})
-        for norm in ["input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
-                     "post_feedforward_layernorm", "post_per_layer_input_norm"]:
-            shapes[l + norm + ".weight"] = (hidden,)
+    rng = np.random.default_rng(seed)
     tensors = {}
     for name, shape in shapes.items():
         if len(shape) == 1:
@@ -107,15 +85,107 @@ def synthetic_gemma4(work):
         else:
             tensors[name] = (rng.standard_normal(shape, dtype=np.float32) * 0.05).astype(ml_dtypes.bfloat16)
     save_file(tensors, str(directory / "model.safetensors"), metadata={"format": "pt"})
-    config = {"model_type": "gemma4_text", "vocab_size": vocab, "vocab_size_per_layer_input": vocab, "hidden_size": hidden,
-              "hidden_size_per_layer_input": ple, "num_hidden_layers": layers, "num_attention_heads": heads,
-              "num_key_value_heads": kv, "head_dim": hd, "per_layer_config": {"1": {"head_dim": ghd}, "3": {"head_dim": ghd}},
-              "intermediate_size": inter, "layer_types": types, "sliding_window": 512, "num_kv_shared_layers": 0,
+    (directory / "config.json").write_text(json.dumps(config))
+    return directory
+
+
+# The small PLE models: the real vocabulary (262,144) and E2B's per-layer width (256) around a small core
+# (hidden 256), so the PLE table is most of the model, as in E2B.
+VOCAB, HIDDEN, PLE, HEADS, KV, HD, INTER = 262144, 256, 256, 2, 1, 128, 1024
+NORMS = ["input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm",
+         "post_per_layer_input_norm"]
+
+
+def ple_globals(layers):
+    p = "model."
+    return {p + "embed_tokens.weight": (VOCAB, HIDDEN), p + "embed_tokens_per_layer.weight": (VOCAB, layers * PLE),
+            p + "per_layer_model_projection.weight": (layers * PLE, HIDDEN), p + "per_layer_projection_norm.weight": (PLE,),
+            p + "norm.weight": (HIDDEN,)}
+
+
+def ple_layer(i, head_dim, kv_shared=False):
+    l = f"model.layers.{i}."
+    shapes = {l + "self_attn.q_proj.weight": (HEADS * head_dim, HIDDEN), l + "self_attn.o_proj.weight": (HIDDEN, HEADS * head_dim),
+              l + "self_attn.q_norm.weight": (head_dim,),
+              l + "mlp.gate_proj.weight": (INTER, HIDDEN), l + "mlp.up_proj.weight": (INTER, HIDDEN),
+              l + "mlp.down_proj.weight": (HIDDEN, INTER), l + "per_layer_input_gate.weight": (PLE, HIDDEN),
+              l + "per_layer_projection.weight": (HIDDEN, PLE)}
+    if not kv_shared:
+        shapes.update({l + "self_attn.k_proj.weight": (KV * head_dim, HIDDEN), l + "self_attn.v_proj.weight": (KV * head_dim, HIDDEN),
+                       l + "self_attn.k_norm.weight": (head_dim,)})
+    shapes.update({l + norm + ".weight": (HIDDEN,) for norm in NORMS})
+    return shapes
+
+
+def synthetic_gemma4(work):
+    """A Gemma 4 text model: 4 layers, full-attention layers with head size 256 and proportional RoPE."""
+    directory = work / "synthetic-gemma4"
+    if (directory / "model.safetensors").exists():
+        return directory
+    types = ["sliding_attention", "full_attention", "sliding_attention", "full_attention"]
+    shapes = ple_globals(len(types))
+    for i, kind in enumerate(types):
+        shapes.update(ple_layer(i, 256 if kind == "full_attention" else HD))
+        shapes[f"model.layers.{i}.layer_scalar"] = (1,)
+    config = {"model_type": "gemma4_text", "vocab_size": VOCAB, "vocab_size_per_layer_input": VOCAB, "hidden_size": HIDDEN,
+              "hidden_size_per_layer_input": PLE, "num_hidden_layers": len(types), "num_attention_heads": HEADS,
+              "num_key_value_heads": KV, "head_dim": HD, "per_layer_config": {"1": {"head_dim": 256}, "3": {"head_dim": 256}},
+              "intermediate_size": INTER, "layer_types": types, "sliding_window": 512, "num_kv_shared_layers": 0,
               "final_logit_softcapping": 30.0, "rms_norm_eps": 1e-6,
               "rope_parameters": {"full_attention": {"rope_type": "proportional", "partial_rotary_factor": 0.25, "rope_theta": 1e6},
                                   "sliding_attention": {"rope_type": "default", "rope_theta": 1e4}}}
-    (directory / "config.json").write_text(json.dumps(config))
-    return directory
+    return write_synthetic(directory, shapes, config, seed=1)
+
+
+def synthetic_gemma3n(work):
+    """A Gemma 3n text model: 5 layers with AltUp (4 streams), LAuReL (rank 64), sparsity on the first two and
+    the last two reusing earlier layers' keys and values."""
+    directory = work / "synthetic-gemma3n"
+    if (directory / "model.safetensors").exists():
+        return directory
+    types = ["sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "full_attention"]
+    shapes = ple_globals(len(types))
+    for k in range(3):
+        shapes[f"model.altup_projections.{k}.weight"] = (HIDDEN, HIDDEN)
+        shapes[f"model.altup_unembed_projections.{k}.weight"] = (HIDDEN, HIDDEN)
+    for i in range(len(types)):
+        shapes.update(ple_layer(i, HD, kv_shared=i >= 3))
+        l = f"model.layers.{i}."
+        shapes.update({l + "laurel.linear_left.weight": (64, HIDDEN), l + "laurel.linear_right.weight": (HIDDEN, 64),
+                       l + "laurel.post_laurel_norm.weight": (HIDDEN,), l + "altup.correct_output_scale": (HIDDEN,),
+                       l + "altup.correction_coefs.weight": (4, 4), l + "altup.prediction_coefs.weight": (16, 4),
+                       l + "altup.modality_router.weight": (4, HIDDEN), l + "altup.router_norm.weight": (HIDDEN,)})
+    config = {"model_type": "gemma3n_text", "vocab_size": VOCAB, "vocab_size_per_layer_input": VOCAB, "hidden_size": HIDDEN,
+              "hidden_size_per_layer_input": PLE, "num_hidden_layers": len(types), "num_attention_heads": HEADS,
+              "num_key_value_heads": KV, "head_dim": HD, "intermediate_size": INTER, "layer_types": types,
+              "sliding_window": 512, "num_kv_shared_layers": 2, "laurel_rank": 64, "altup_num_inputs": 4,
+              "activation_sparsity_pattern": [0.95, 0.95, 0, 0, 0], "final_logit_softcapping": 30.0, "rms_norm_eps": 1e-6,
+              "rope_parameters": {"full_attention": {"rope_type": "default", "rope_theta": 1e6},
+                                  "sliding_attention": {"rope_type": "default", "rope_theta": 1e4}}}
+    return write_synthetic(directory, shapes, config, seed=2)
+
+
+def ple_model_rows(lpk, work, label, directory):
+    """Speed, pages touched and resident memory of a PLE model whose table is mapped from its own .ple file,
+    against the same model with the table held in RAM as f32."""
+    split = work / f"{directory.name}.int4.lpk"
+    run([lpk["lpk-quantize"], str(directory), "-o", str(split), "--core", "int8", "--ple", "int4", "--embed", "int8", "--split-ple", "--quiet"], capture=False)
+    dense = work / f"{directory.name}.ple-f32.lpk"
+    run([lpk["lpk-quantize"], str(directory), "-o", str(dense), "--core", "int8", "--ple", "f32", "--embed", "int8", "--quiet"], capture=False)
+    table_bytes = os.path.getsize(str(split) + ".ple")
+    mapped = bench_json(lpk["lpk-bench"], "decode", str(split))
+    resident = bench_json(lpk["lpk-bench"], "decode", str(dense))
+    record = table_bytes // VOCAB
+    row(f"{label}, PLE from its own mapped .ple file: prefill / decode",
+        f"{mapped['prefill_tokens_per_second']:.0f} / {mapped['decode_tokens_per_second']:.1f} tokens/s")
+    row(f"pages of its {table_bytes / 1e6:.0f} MB .ple file read by PLE lookups over {int(mapped['tokens'])} tokens",
+        f"{int(mapped['ple_pages_read'])} pages ({mapped['ple_pages_read'] / mapped['tokens']:.2f} per token)",
+        "", f"1 record of {record} bytes per token: 1–2 pages")
+    row("…and mapped into the process by the kernel (its 64 KiB fault-around over cached pages)",
+        f"{int(mapped['ple_file_resident_pages'])} pages ({mapped['ple_file_resident_pages'] / mapped['tokens']:.1f} per token)",
+        "", f"whole file {table_bytes // 4096} pages")
+    row("peak resident memory of that run: PLE mapped from its file vs the table held in RAM (f32)",
+        f"{mapped['peak_rss_megabytes']:.0f} MB vs {resident['peak_rss_megabytes']:.0f} MB")
 
 
 def main():
@@ -176,25 +246,9 @@ def main():
             f"{result['lookups_per_second'] / 1e6:.2f} M/s",
             "", f"{memcpy * 1e9 / result['record_bytes'] / 1e6:.1f} M/s at memcpy speed")
 
-    # A PLE model served from a separate, mapped PLE file: speed, pages touched, resident memory.
-    gemma4 = synthetic_gemma4(work)
-    split = work / "synthetic-gemma4.int4.lpk"
-    run([lpk["lpk-quantize"], str(gemma4), "-o", str(split), "--core", "int8", "--ple", "int4", "--embed", "int8", "--split-ple", "--quiet"], capture=False)
-    dense = work / "synthetic-gemma4.ple-f32.lpk"
-    run([lpk["lpk-quantize"], str(gemma4), "-o", str(dense), "--core", "int8", "--ple", "f32", "--embed", "int8", "--quiet"], capture=False)
-    table_bytes = os.path.getsize(str(split) + ".ple")
-    mapped = bench_json(lpk["lpk-bench"], "decode", str(split))
-    resident = bench_json(lpk["lpk-bench"], "decode", str(dense))
-    row("Gemma-4-shaped model (vocab 262,144, PLE 4 × 256), PLE from its own mapped .ple file: prefill / decode",
-        f"{mapped['prefill_tokens_per_second']:.0f} / {mapped['decode_tokens_per_second']:.1f} tokens/s")
-    row(f"pages of the {table_bytes / 1e6:.0f} MB .ple file read by PLE lookups over {int(mapped['tokens'])} tokens",
-        f"{int(mapped['ple_pages_read'])} pages ({mapped['ple_pages_read'] / mapped['tokens']:.2f} per token)",
-        "", "1 record of 576 bytes per token: 1–2 pages")
-    row("…and mapped into the process by the kernel (its 64 KiB fault-around over cached pages)",
-        f"{int(mapped['ple_file_resident_pages'])} pages ({mapped['ple_file_resident_pages'] / mapped['tokens']:.1f} per token)",
-        "", f"whole file {table_bytes // 4096} pages")
-    row("peak resident memory of that run: PLE mapped from its file vs the table held in RAM (f32)",
-        f"{mapped['peak_rss_megabytes']:.0f} MB vs {resident['peak_rss_megabytes']:.0f} MB")
+    # PLE models served from a separate, mapped PLE file: speed, pages touched, resident memory.
+    ple_model_rows(lpk, work, "Gemma-3n-shaped model (vocab 262,144, PLE 5 × 256, AltUp, LAuReL)", synthetic_gemma3n(work))
+    ple_model_rows(lpk, work, "Gemma-4-shaped model (vocab 262,144, PLE 4 × 256)", synthetic_gemma4(work))
 
     # Size and error per recipe on the real model, with the KLD against the original.
     for preset in ["int8", "int4", "int4-row", "mobile"]:

@@ -33,6 +33,13 @@ echo
 
 step "6. Export the int8 pack back to GGUF (int8 rows become Q8_0 exactly; lpk-pack)"
 "$bin/lpk-pack" "$out/gemma3-270m.int8.lpk" -o "$out/gemma3-270m.int8.gguf" --quiet
+
+step "7. A PLE model: the bundled tiny Gemma 4, its per-layer table in int4 rows in its own .ple file"
+tiny=Fixtures/models/tiny-gemma4-f32
+tokens=$(tr -d ' \n' < "$tiny/reference.json" | grep -o '"tokens":\[[0-9,]*\]' | grep -o '[0-9,]*[0-9]')
+"$bin/lpk-quantize" "$tiny" -o "$out/tiny-gemma4.lpk" --core int8 --embed int8 --ple int4 --split-ple | sed -n '1,2p;/per-layer/p'
+"$bin/lpk-inspect" "$out/tiny-gemma4.lpk" | grep -i -E '^(sections|ple|  ple)|per-layer embedding table' | head -4
+"$bin/lpk-verify" "$tiny" "$out/tiny-gemma4.lpk" --tokens "$tokens" --max-kld 0.05 --no-weights
 echo
 echo "outputs in $out:"
 ls -l "$out" | awk 'NR > 1 {printf "  %-32s %12d bytes\n", $9, $5}'

@@ -129,8 +129,9 @@ public enum PackConverter {
         if !attached { try attachFiles(of: source, to: writer) }
         let metadata = PackMetadata(source: try describeSource(source), configuration: source.configuration, recipe: options.recipe)
         try writer.finish(metadata: try metadata.encoded())
-        let packBytes = (try? MappedFile(path: destination).count) ?? 0
-            + ((try? MappedFile(path: PackLayout.companionPath(of: destination)).count) ?? 0) * (options.splitPLE ? 1 : 0)
+        let mainBytes = (try? MappedFile(path: destination).count) ?? 0
+        let companionBytes = options.splitPLE ? (try? MappedFile(path: PackLayout.companionPath(of: destination)).count) ?? 0 : 0
+        let packBytes = mainBytes + companionBytes
         return Report(source: source.path, destination: destination, tensors: reports, sourceBytes: source.fileBytes,
                       packBytes: packBytes, seconds: Date().timeIntervalSince(started))
     }

@@ -11,7 +11,7 @@ import TensorTypes
 ///
 /// The PLE table is read one token record at a time (token ids past its vocabulary read row 0, as transformers
 /// does); from a pack that record is mapped and dequantized on the fly.
-public final class Gemma3nTextModel: CausalLanguageModel {
+public final class Gemma3nTextModel: PerLayerEmbeddingModel {
     struct Layer {
         let inputNorm, postAttentionNorm, preFeedforwardNorm, postFeedforwardNorm, postPerLayerNorm: [Float]
         let queryNorm, routerNorm, laurelPostNorm, correctOutputScale: [Float]

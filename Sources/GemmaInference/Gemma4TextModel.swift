@@ -9,7 +9,7 @@ import TensorTypes
 ///
 /// The PLE table is read one token row at a time; from a pack that row is one contiguous record (token-major),
 /// mapped from the file (or the companion `.ple` file) and dequantized on the fly.
-public final class Gemma4TextModel: CausalLanguageModel {
+public final class Gemma4TextModel: PerLayerEmbeddingModel {
     struct Layer {
         let inputNorm, postAttentionNorm, preFeedforwardNorm, postFeedforwardNorm, postPerLayerNorm, queryNorm: [Float]
         let keyNorm: [Float]?

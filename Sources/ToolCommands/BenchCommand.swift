@@ -99,7 +99,7 @@ package struct BenchCommand: ParsableCommand {
                                    "decode_tokens_per_second": Double(generate) / decode,
                                    "peak_rss_megabytes": Double(usage.ru_maxrss) / 1024,
                                    "ple_file_resident_pages": Double(Self.residentPages(ofMappingsEndingWith: ".ple")),
-                                   "ple_pages_read": Double((model as? Gemma4TextModel)?.perLayerPagesRead.count ?? 0),
+                                   "ple_pages_read": Double((model as? any PerLayerEmbeddingModel)?.perLayerPagesRead.count ?? 0),
                                    "tokens": Double(promptTokens + generate)], label: "decode")
         }
 

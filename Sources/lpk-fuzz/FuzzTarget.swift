@@ -28,7 +28,7 @@ func exercise(_ target: String, _ bytes: [UInt8]) {
         // A sharded checkpoint's index, read from a scratch directory (the shards it names do not exist).
         let directory = NSTemporaryDirectory() + "lpk-fuzz-index-\(getpid())"
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: directory + "/model.safetensors.index.json", contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: directory + "/model.safetensors.index.json", contents: Data(bytes))
         _ = try? SafetensorsCheckpoint(path: directory + "/model.safetensors.index.json")
         try? FileManager.default.removeItem(atPath: directory)
     case "pack":
@@ -44,7 +44,7 @@ func exercise(_ target: String, _ bytes: [UInt8]) {
         let directory = NSTemporaryDirectory() + "lpk-fuzz-\(getpid())"
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let input = directory + "/in.lpkz"
-        FileManager.default.createFile(atPath: input, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: input, contents: Data(bytes))
         try? CompressedPack.decompress(input, to: directory + "/out.lpk")
         try? FileManager.default.removeItem(atPath: directory)
     default:
