@@ -107,8 +107,14 @@ public enum CompressedPack {
                 let size = try read(UInt64.self), compressedSize = try read(UInt64.self)
                 guard size <= UInt64(maxSegmentBytes), method <= 1, width >= 1, width <= 8, size % UInt64(width) == 0,
                       compressedSize <= UInt64(reader.remaining) else { throw fail("invalid segment header") }
+                let segmentStart = reader.fileOffset
                 let compressed = try reader.readView(count: Int(compressedSize))
-                var bytes = try compressed.withUnsafeBytes { try Zstd.decompress($0, size: Int(size)) }
+                var bytes: [UInt8]
+                do {
+                    bytes = try compressed.withUnsafeBytes { try Zstd.decompress($0, size: Int(size)) }
+                } catch {
+                    throw PackError(file: path, offset: segmentStart, "compressed segment: \(error)")
+                }
                 if method == 1 { bytes = ByteGrouping.ungroup(bytes, width: Int(width)) }
                 hasher.update(bytes)
                 try sink.write(bytes)

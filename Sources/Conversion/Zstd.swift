@@ -19,8 +19,13 @@ public enum Zstd {
         return output
     }
 
-    /// Decompresses `input`, which must decode to exactly `size` bytes.
+    /// Decompresses `input`, one frame that must decode to exactly `size` bytes.
+    /// The frame's own content size is checked first, so a header that lies about `size` allocates nothing.
     public static func decompress(_ input: UnsafeRawBufferPointer, size: Int) throws(Failure) -> [UInt8] {
+        let declared = ZSTD_getFrameContentSize(input.baseAddress, input.count)
+        guard declared == UInt64(size) else {
+            throw Failure(description: "zstd: the frame does not declare the expected \(size) bytes")
+        }
         var output = [UInt8](repeating: 0, count: size)
         let written = output.withUnsafeMutableBytes { out in
             ZSTD_decompress(out.baseAddress, size, input.baseAddress, input.count)
