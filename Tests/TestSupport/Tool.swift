@@ -8,8 +8,17 @@ public struct ToolRun {
 
     /// Runs `tool` (an executable beside the test bundle) with `arguments`.
     public static func run(_ tool: String, _ arguments: [String]) throws -> ToolRun {
+        try launch(Fixtures.productsDirectory + "/" + tool, arguments)
+    }
+
+    /// Runs `/bin/sh -c script` with `$0`, `$1`, … set to `arguments` (for limits, namespaces and mounts).
+    public static func shell(_ script: String, _ arguments: [String]) throws -> ToolRun {
+        try launch("/bin/sh", ["-c", script] + arguments)
+    }
+
+    private static func launch(_ executable: String, _ arguments: [String]) throws -> ToolRun {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Fixtures.productsDirectory + "/" + tool)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out

@@ -3,8 +3,11 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Faults while writing: killed runs, a full disk (a file-size limit that makes writes fail), and the promise that
-/// nothing partial or temporary is left and the input is never touched.
+/// Faults while writing: killed runs, a full disk (a real 64 KiB tmpfs, and a file-size limit), a read-only output
+/// directory, and the promise that nothing partial or temporary is left and the input is never touched.
+///
+/// The tmpfs and the read-only directory are mounts in a private user and mount namespace (`unshare -rm`), which
+/// needs no privileges and also binds root, who ignores permission bits.
 @Suite(.serialized) struct FaultInjectionTests {
     func inputHash(_ path: String) throws -> UInt64 {
         try MappedFile(path: path).bytes.withUnsafeBytes { XXHash64.hash($0) }
@@ -55,6 +58,42 @@ import TestSupport
         #expect(message.contains("out.lpk") && message.contains("write failed") && message.contains("File too large"), "\(message)")
         #expect(try directory.contents() == [])
         #expect(try inputHash(source) == before)
+    }
+
+    static let privateMountsAvailable = (try? ToolRun.shell("exec unshare -rm true", []).status) == 0
+
+    /// Runs `lpk-quantize SOURCE -o DIR/out.lpk` inside a private namespace after `mount` prepared DIR; prints
+    /// what DIR holds afterwards (seen from inside, where the mount exists) after a `--- left:` line.
+    func quantizeInPrivateMount(_ mount: String, source: String) throws -> (run: ToolRun, left: [String]) {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let script = "exec unshare -rm sh -c '" + mount + "; \"$1\" \"$2\" -o \"$0/out.lpk\" --quiet; s=$?; echo \"--- left:\"; ls -A \"$0\"; exit $s' \"$0\" \"$1\" \"$2\""
+        let run = try ToolRun.shell(script, [directory.path, Fixtures.productsDirectory + "/lpk-quantize", source])
+        let left = run.standardOutput.components(separatedBy: "--- left:\n").last?.split(separator: "\n").map(String.init) ?? ["?"]
+        return (run, left)
+    }
+
+    @Test("a full disk (a 64 KiB tmpfs): clear error, exit 1, nothing left, input untouched",
+          .enabled(if: privateMountsAvailable, "needs unshare -rm (user and mount namespaces)"))
+    func fullDisk() throws {
+        let source = Fixtures.path("models/tiny-gemma3-f32")
+        let before = try inputHash(source + "/model.safetensors")
+        let (run, left) = try quantizeInPrivateMount("mount -t tmpfs -o size=64k tmpfs \"$0\" || exit 99", source: source)
+        #expect(run.status == 1, "\(run.standardError)")
+        #expect(run.standardError.contains("out.lpk") && run.standardError.contains("No space left on device"), "\(run.standardError)")
+        #expect(left == [], "left behind: \(left)")
+        #expect(try inputHash(source + "/model.safetensors") == before)
+    }
+
+    @Test("a read-only output directory: clear error, exit 1, nothing written",
+          .enabled(if: privateMountsAvailable, "needs unshare -rm (user and mount namespaces)"))
+    func readOnlyDirectory() throws {
+        let source = Fixtures.path("models/tiny-gemma3-f32")
+        let (run, left) = try quantizeInPrivateMount(
+            "mount --bind \"$0\" \"$0\" && mount -o remount,bind,ro \"$0\" || exit 99", source: source)
+        #expect(run.status == 1, "\(run.standardError)")
+        #expect(run.standardError.contains("Read-only file system"), "\(run.standardError)")
+        #expect(left == [], "left behind: \(left)")
     }
 
     @Test("a destination in a missing directory fails before any work, naming the directory")
