@@ -27,6 +27,7 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]
         ),
+        .target(name: "CDotKernels"),
         .target(name: "TensorTypes", swiftSettings: swiftSettings),
         .target(name: "ByteIO", swiftSettings: swiftSettings),
         .target(name: "StrictJSON", swiftSettings: swiftSettings),
@@ -57,7 +58,7 @@ let package = Package(
         ),
         .target(
             name: "GemmaInference",
-            dependencies: ["ByteIO", "TensorTypes", "TensorModel", "Quantization", "GGUFFormat"],
+            dependencies: ["CDotKernels", "ByteIO", "TensorTypes", "TensorModel", "Quantization", "GGUFFormat"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -152,7 +153,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GemmaInferenceTests",
-            dependencies: ["GemmaInference", "Conversion", "StrictJSON", "TensorModel", "TensorTypes", "TestSupport", "Verification"],
+            dependencies: ["GemmaInference", "GGUFFormat", "Conversion", "StrictJSON", "TensorModel", "TensorTypes", "TestSupport", "Verification"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import CDotKernels
 import Foundation
 
 /// The numeric kernels of the reference inference: each has a plain scalar version beside the fast one, and tests
@@ -10,30 +11,10 @@ public enum Kernels {
         return sum
     }
 
-    /// Σ a[i]·b[i] with four 8-wide accumulators.
+    /// Σ a[i]·b[i]: AVX2/FMA where the CPU has them, else portable C (CDotKernels).
     @inline(__always)
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
-        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
-        let rawA = UnsafeRawPointer(a), rawB = UnsafeRawPointer(b)
-        var i = 0
-        while i + 32 <= count {
-            let offset = i * 4
-            s0 += rawA.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * rawB.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
-            s1 += rawA.loadUnaligned(fromByteOffset: offset + 32, as: SIMD8<Float>.self) * rawB.loadUnaligned(fromByteOffset: offset + 32, as: SIMD8<Float>.self)
-            s2 += rawA.loadUnaligned(fromByteOffset: offset + 64, as: SIMD8<Float>.self) * rawB.loadUnaligned(fromByteOffset: offset + 64, as: SIMD8<Float>.self)
-            s3 += rawA.loadUnaligned(fromByteOffset: offset + 96, as: SIMD8<Float>.self) * rawB.loadUnaligned(fromByteOffset: offset + 96, as: SIMD8<Float>.self)
-            i += 32
-        }
-        while i + 8 <= count {
-            s0 += rawA.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * rawB.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            i += 8
-        }
-        var sum = ((s0 + s1) + (s2 + s3)).sum()
-        while i < count {
-            sum += a[i] * b[i]
-            i += 1
-        }
-        return sum
+        lpk_dot_f32(a, b, count)
     }
 
     /// y = x / sqrt(mean(x²) + eps) · (offset + w), in place over `count` values (w nil: no weight).

@@ -1,4 +1,5 @@
 import ByteIO
+import CDotKernels
 import Dispatch
 import GGUFFormat
 import Quantization
@@ -86,9 +87,44 @@ public final class LinearWeight: @unchecked Sendable {
                 }
                 return
             }
+            if count <= Self.fusedInputLimit, case .mapped(let bytes, let encoding, let stride) = storage,
+               let kernel = FusedKernel(encoding, columns: columns) {
+                bytes.withUnsafeBytes { raw in
+                    for r in start..<end {
+                        let record = raw.baseAddress! + r * stride
+                        for t in 0..<count { outputs.pointer[t * rows + r] = kernel.dot(record, inputs.pointer + t * columns, columns: columns) }
+                    }
+                }
+                return
+            }
             for r in start..<end {
                 decodeRow(r, into: row)
                 for t in 0..<count { outputs.pointer[t * rows + r] = Kernels.dot(row, inputs.pointer + t * columns, columns) }
+            }
+        }
+    }
+
+    /// Up to this many inputs, a quantized row is multiplied in place; beyond, decoding it once is cheaper.
+    static let fusedInputLimit = 2
+
+    /// The encodings with a fused dot product (in CDotKernels).
+    enum FusedKernel {
+        case q8_0
+        case int8(QuantizationScheme)
+
+        init?(_ encoding: TensorEncoding, columns: Int) {
+            switch encoding {
+            case .ggml(.q8_0) where columns % 32 == 0: self = .q8_0
+            case .rows(let scheme) where scheme.bits == 8: self = .int8(scheme)
+            default: return nil
+            }
+        }
+
+        @inline(__always)
+        func dot(_ record: UnsafeRawPointer, _ x: UnsafePointer<Float>, columns: Int) -> Float {
+            switch self {
+            case .q8_0: lpk_dot_q8_0(record, x, columns)
+            case .int8(let scheme): lpk_dot_i8_groups(record, x, columns, scheme.columnsPerGroup(rowLength: columns))
             }
         }
     }

@@ -5,7 +5,19 @@ public enum FloatConversion {
     /// IEEE 754 binary16.
     @inline(__always)
     public static func float(fromHalf bits: UInt16) -> Float {
-        Float(Float16(bitPattern: bits))
+        // Integer arithmetic instead of Float(Float16(bitPattern:)), which is a libcall on x86-64 without F16C.
+        // Exponent rebias; infinities and NaNs keep an all-ones exponent; subnormals renormalise via a float subtract.
+        let exponentMask: UInt32 = 0x7C00 << 13
+        var magnitude = UInt32(bits & 0x7FFF) << 13
+        let exponent = magnitude & exponentMask
+        magnitude &+= (127 - 15) << 23
+        if exponent == exponentMask {
+            magnitude &+= (128 - 16) << 23
+        } else if exponent == 0 {
+            magnitude &+= 1 << 23
+            magnitude = (Float(bitPattern: magnitude) - Float(bitPattern: 113 << 23)).bitPattern
+        }
+        return Float(bitPattern: magnitude | UInt32(bits & 0x8000) << 16)
     }
 
     /// bfloat16: the upper half of a binary32.

@@ -10,6 +10,14 @@ import TensorTypes
         #expect(FloatConversion.float(fromBFloat16: FloatConversion.bfloat16(from: .nan)).isNaN)
     }
 
+    @Test("binary16 widens exactly for all 65,536 bit patterns, as Float16 does")
+    func half() {
+        for bits in 0...UInt16.max {
+            let expected = Float(Float16(bitPattern: bits)), actual = FloatConversion.float(fromHalf: bits)
+            #expect(expected.isNaN ? actual.isNaN : actual.bitPattern == expected.bitPattern, "0x\(String(bits, radix: 16))")
+        }
+    }
+
     @Test("FP8 and FP4 decode the documented extremes", arguments: [
         (UInt8(0x7E), Float(448), "E4M3 max"), (0x7F, .nan, "E4M3 NaN"), (0x01, 0.001953125, "E4M3 min subnormal"),
     ])

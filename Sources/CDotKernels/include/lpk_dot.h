@@ -1,0 +1,19 @@
+// Dot-product kernels of the reference inference, in C so that they can use AVX2/FMA/F16C where the CPU has them
+// (chosen once at run time) and plain C elsewhere. Callers guarantee every length; nothing here checks bounds.
+#ifndef LPK_DOT_H
+#define LPK_DOT_H
+#include <stddef.h>
+
+/// Σ a[i]·b[i] over n floats.
+float lpk_dot_f32(const float *a, const float *b, size_t n);
+
+/// ggml Q8_0 row (blocks of: f16 scale, 32 signed bytes) · x, for `columns` values (a multiple of 32).
+float lpk_dot_q8_0(const void *row, const float *x, size_t columns);
+
+/// LayerPack int8 row record (`columns / group` f16 scales, then one signed byte per value) · x.
+float lpk_dot_i8_groups(const void *record, const float *x, size_t columns, size_t group);
+
+/// 1 when the AVX2/FMA/F16C versions are in use.
+int lpk_dot_uses_avx2(void);
+
+#endif

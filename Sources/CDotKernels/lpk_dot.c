@@ -1,0 +1,152 @@
+// See include/lpk_dot.h. Each kernel has a portable version and, on x86-64, an AVX2/FMA/F16C version compiled
+// for that target alone; lpk_dot_uses_avx2 decides once which one runs.
+#include "lpk_dot.h"
+#include <stdint.h>
+#include <string.h>
+
+static float half_to_float(uint16_t h) {
+    uint32_t magnitude = (uint32_t)(h & 0x7FFF) << 13;
+    uint32_t exponent = magnitude & (0x7C00u << 13);
+    magnitude += (127u - 15u) << 23;
+    if (exponent == (0x7C00u << 13)) {
+        magnitude += (128u - 16u) << 23;
+    } else if (exponent == 0) {
+        float f, magic;
+        uint32_t m = 113u << 23;
+        magnitude += 1u << 23;
+        memcpy(&f, &magnitude, 4);
+        memcpy(&magic, &m, 4);
+        f -= magic;
+        memcpy(&magnitude, &f, 4);
+    }
+    magnitude |= (uint32_t)(h & 0x8000) << 16;
+    float out;
+    memcpy(&out, &magnitude, 4);
+    return out;
+}
+
+static uint16_t load_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+
+static float dot_f32_portable(const float *a, const float *b, size_t n) {
+    float s[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) s[k] += a[i + k] * b[i + k];
+    float sum = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    for (; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+static float dot_q8_0_portable(const void *row, const float *x, size_t columns) {
+    const uint8_t *p = row;
+    float total = 0;
+    for (size_t b = 0; b < columns / 32; b++, p += 34, x += 32) {
+        const int8_t *q = (const int8_t *)(p + 2);
+        float sum = 0;
+        for (int i = 0; i < 32; i++) sum += (float)q[i] * x[i];
+        total += sum * half_to_float(load_u16(p));
+    }
+    return total;
+}
+
+static float dot_i8_groups_portable(const void *record, const float *x, size_t columns, size_t group) {
+    const uint8_t *scales = record;
+    const int8_t *q = (const int8_t *)(scales + 2 * (columns / group));
+    float total = 0;
+    for (size_t g = 0; g < columns / group; g++) {
+        float sum = 0;
+        for (size_t i = g * group; i < (g + 1) * group; i++) sum += (float)q[i] * x[i];
+        total += sum * half_to_float(load_u16(scales + 2 * g));
+    }
+    return total;
+}
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <immintrin.h>
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+AVX2 static float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 static float dot_f32_avx2(const float *a, const float *b, size_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float sum = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+/// 8 signed bytes at p, widened to floats.
+AVX2 static __m256 bytes_to_floats(const int8_t *p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+
+AVX2 static float dot_q8_0_avx2(const void *row, const float *x, size_t columns) {
+    const uint8_t *p = row;
+    __m256 total = _mm256_setzero_ps();
+    for (size_t b = 0; b < columns / 32; b++, p += 34, x += 32) {
+        const int8_t *q = (const int8_t *)(p + 2);
+        __m256 sum = _mm256_mul_ps(bytes_to_floats(q), _mm256_loadu_ps(x));
+        sum = _mm256_fmadd_ps(bytes_to_floats(q + 8), _mm256_loadu_ps(x + 8), sum);
+        sum = _mm256_fmadd_ps(bytes_to_floats(q + 16), _mm256_loadu_ps(x + 16), sum);
+        sum = _mm256_fmadd_ps(bytes_to_floats(q + 24), _mm256_loadu_ps(x + 24), sum);
+        total = _mm256_fmadd_ps(sum, _mm256_set1_ps(_cvtsh_ss(load_u16(p))), total);
+    }
+    return hsum(total);
+}
+
+AVX2 static float dot_i8_groups_avx2(const void *record, const float *x, size_t columns, size_t group) {
+    if (group % 8 != 0) return dot_i8_groups_portable(record, x, columns, group);
+    const uint8_t *scales = record;
+    const int8_t *q = (const int8_t *)(scales + 2 * (columns / group));
+    __m256 total = _mm256_setzero_ps();
+    for (size_t g = 0; g < columns / group; g++) {
+        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+        size_t i = g * group, end = i + group;
+        for (; i + 16 <= end; i += 16) {
+            s0 = _mm256_fmadd_ps(bytes_to_floats(q + i), _mm256_loadu_ps(x + i), s0);
+            s1 = _mm256_fmadd_ps(bytes_to_floats(q + i + 8), _mm256_loadu_ps(x + i + 8), s1);
+        }
+        if (i < end) s0 = _mm256_fmadd_ps(bytes_to_floats(q + i), _mm256_loadu_ps(x + i), s0);
+        total = _mm256_fmadd_ps(_mm256_add_ps(s0, s1), _mm256_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g))), total);
+    }
+    return hsum(total);
+}
+
+int lpk_dot_uses_avx2(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    }
+    return cached;
+}
+
+float lpk_dot_f32(const float *a, const float *b, size_t n) {
+    return lpk_dot_uses_avx2() ? dot_f32_avx2(a, b, n) : dot_f32_portable(a, b, n);
+}
+float lpk_dot_q8_0(const void *row, const float *x, size_t columns) {
+    return lpk_dot_uses_avx2() ? dot_q8_0_avx2(row, x, columns) : dot_q8_0_portable(row, x, columns);
+}
+float lpk_dot_i8_groups(const void *record, const float *x, size_t columns, size_t group) {
+    return lpk_dot_uses_avx2() ? dot_i8_groups_avx2(record, x, columns, group) : dot_i8_groups_portable(record, x, columns, group);
+}
+#else
+int lpk_dot_uses_avx2(void) { return 0; }
+float lpk_dot_f32(const float *a, const float *b, size_t n) { return dot_f32_portable(a, b, n); }
+float lpk_dot_q8_0(const void *row, const float *x, size_t columns) { return dot_q8_0_portable(row, x, columns); }
+float lpk_dot_i8_groups(const void *record, const float *x, size_t columns, size_t group) {
+    return dot_i8_groups_portable(record, x, columns, group);
+}
+#endif

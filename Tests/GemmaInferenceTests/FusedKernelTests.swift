@@ -1,0 +1,49 @@
+import Conversion
+import Foundation
+import GemmaInference
+import GGUFFormat
+import TensorModel
+import Testing
+import TestSupport
+import TensorTypes
+
+/// The fused quantized dot products (one input: decoding a token) against decoding the row and a scalar dot.
+@Suite struct FusedKernelTests {
+    /// Every row of `weight` · a fixed input, through `multiply` with one input, against the scalar reference.
+    func check(_ weight: LinearWeight) {
+        let x = (0..<weight.columns).map { Float(sin(Double($0) * 0.37)) }
+        var fused = [Float](repeating: 0, count: weight.rows)
+        weight.multiply(x, count: 1, into: &fused, scratch: Scratch(workers: 2, width: weight.columns))
+        var row = [Float](repeating: 0, count: weight.columns)
+        var worst: Float = 0
+        for r in 0..<weight.rows {
+            row.withUnsafeMutableBufferPointer { weight.decodeRow(r, into: $0.baseAddress!) }
+            let expected = Kernels.dotReference(row, x, weight.columns)
+            let scale = row.map(abs).reduce(0, +) + 1e-6
+            worst = max(worst, abs(fused[r] - expected) / scale)
+        }
+        #expect(worst < 1e-5, "\(weight.name): worst relative error \(worst)")
+    }
+
+    @Test("ggml Q8_0 rows (the real 270M's blocks)")
+    func q8_0() throws {
+        let source = try ModelSources.open(Fixtures.path("gguf/gemma3-270m.blocks.gguf"))
+        let names = source.tensors.filter { $0.encoding == .ggml(.q8_0) }.map(\.name)
+        #expect(!names.isEmpty)
+        for name in names { check(try LinearWeight(source: source, name: name)) }
+    }
+
+    @Test("LayerPack int8 rows, per-row scales and groups of 32", arguments: [nil, 32])
+    func int8Rows(group: Int?) throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let source = try ModelSources.open(Fixtures.path("models/tiny-gemma3-f32"))
+        var recipe = try #require(Recipe.presets["int8"])
+        recipe.group = group
+        _ = try PackConverter.convert(source, to: directory.path + "/m.lpk", options: .init(recipe: recipe))
+        let pack = try ModelSources.open(directory.path + "/m.lpk")
+        let matrices = pack.tensors.filter { $0.shape.rank == 2 }
+        #expect(!matrices.isEmpty)
+        for tensor in matrices { check(try LinearWeight(source: pack, name: tensor.name)) }
+    }
+}
