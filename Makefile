@@ -48,10 +48,17 @@ $(VENV)/.complete: Fixtures/scripts/requirements.txt
 	CMAKE_BUILD_PARALLEL_LEVEL=2 $(VENV)/bin/pip install -q --disable-pip-version-check llama-cpp-python==0.3.36
 	touch $@
 
-fixtures: venv model
+fixtures: venv model $(LLAMA_CPP_SDIST)
 	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_safetensors_fixtures.py
 	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_gguf_fixtures.py
 	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_tiny_models.py
+	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_gemma3n_gguf.py
+
+# llama.cpp's sources (convert_hf_to_gguf.py) as vendored by the llama-cpp-python sdist, for make_gemma3n_gguf.py.
+LLAMA_CPP_SDIST := $(CACHE)/llama_cpp_python-0.3.36
+$(LLAMA_CPP_SDIST): | venv
+	$(VENV)/bin/pip download -q --disable-pip-version-check llama-cpp-python==0.3.36 --no-binary llama-cpp-python --no-deps -d $(CACHE)/sdist
+	tar xzf $(CACHE)/sdist/llama_cpp_python-0.3.36.tar.gz -C $(CACHE)
 
 bench: venv model release
 	@HF_HUB_OFFLINE=1 $(PY) Scripts/bench.py --gguf "$(GEMMA3_270M)" --bin .build/release
