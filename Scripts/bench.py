@@ -19,16 +19,35 @@ def row(what, ours, peer="", limit=""):
 
 
 def run(cmd, capture=True):
-    """Runs a command, returning (stdout, seconds, peak RSS in bytes) measured with wait4."""
+    """Runs a command, returning (stdout, seconds, peak RSS in bytes).
+
+    The peak is the child's VmHWM from /proc, read until it exits: that belongs to the child's own address space.
+    (wait4's ru_maxrss would include this Python process's own high-water mark, inherited across exec.)"""
+    import threading
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE if capture else subprocess.DEVNULL, stderr=subprocess.PIPE)
-    out = proc.stdout.read() if capture else b""
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    streams = {}
+    readers = [threading.Thread(target=lambda: streams.__setitem__("err", proc.stderr.read()))]
+    if capture:
+        readers.append(threading.Thread(target=lambda: streams.__setitem__("out", proc.stdout.read())))
+    for reader in readers:
+        reader.start()
+    peak = 0
+    while proc.poll() is None:
+        try:
+            with open(f"/proc/{proc.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]) * 1024)
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+        time.sleep(0.02)
+    for reader in readers:
+        reader.join()
     seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{cmd} failed: {err.decode()[-2000:]}")
-    return out.decode(), seconds, usage.ru_maxrss * 1024
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd} failed: {streams.get('err', b'').decode()[-2000:]}")
+    return streams.get("out", b"").decode(), seconds, peak
 
 
 def bench_json(binary, *args):

@@ -61,6 +61,21 @@ static float dot_i8_groups_portable(const void *record, const float *x, size_t c
     return total;
 }
 
+static float dot_i4_groups_portable(const void *record, const float *x, size_t columns, size_t group) {
+    const uint8_t *scales = record;
+    const uint8_t *q = scales + 2 * (columns / group);
+    float total = 0;
+    for (size_t g = 0; g < columns / group; g++) {
+        float sum = 0;
+        for (size_t i = g * group; i < (g + 1) * group; i += 2) {
+            uint8_t byte = q[i / 2];
+            sum += (float)((int)(byte & 0xF) - 8) * x[i] + (float)((int)(byte >> 4) - 8) * x[i + 1];
+        }
+        total += sum * half_to_float(load_u16(scales + 2 * g));
+    }
+    return total;
+}
+
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -124,6 +139,29 @@ AVX2 static float dot_i8_groups_avx2(const void *record, const float *x, size_t 
     return hsum(total);
 }
 
+AVX2 static float dot_i4_groups_avx2(const void *record, const float *x, size_t columns, size_t group) {
+    if (group % 16 != 0) return dot_i4_groups_portable(record, x, columns, group);
+    const uint8_t *scales = record;
+    const uint8_t *q = scales + 2 * (columns / group);
+    const __m128i low_mask = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
+    __m256 total = _mm256_setzero_ps();
+    for (size_t g = 0; g < columns / group; g++) {
+        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+        for (size_t i = g * group; i < (g + 1) * group; i += 16) {
+            __m128i packed = _mm_loadl_epi64((const __m128i *)(q + i / 2));
+            __m128i lo = _mm_and_si128(packed, low_mask);
+            __m128i hi = _mm_and_si128(_mm_srli_epi16(packed, 4), low_mask);
+            __m128i values = _mm_sub_epi8(_mm_unpacklo_epi8(lo, hi), eight);  // 16 columns in order
+            __m256 first = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(values));
+            __m256 second = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(values, 8)));
+            s0 = _mm256_fmadd_ps(first, _mm256_loadu_ps(x + i), s0);
+            s1 = _mm256_fmadd_ps(second, _mm256_loadu_ps(x + i + 8), s1);
+        }
+        total = _mm256_fmadd_ps(_mm256_add_ps(s0, s1), _mm256_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g))), total);
+    }
+    return hsum(total);
+}
+
 int lpk_dot_uses_avx2(void) {
     static int cached = -1;
     if (cached < 0) {
@@ -142,8 +180,14 @@ float lpk_dot_q8_0(const void *row, const float *x, size_t columns) {
 float lpk_dot_i8_groups(const void *record, const float *x, size_t columns, size_t group) {
     return lpk_dot_uses_avx2() ? dot_i8_groups_avx2(record, x, columns, group) : dot_i8_groups_portable(record, x, columns, group);
 }
+float lpk_dot_i4_groups(const void *record, const float *x, size_t columns, size_t group) {
+    return lpk_dot_uses_avx2() ? dot_i4_groups_avx2(record, x, columns, group) : dot_i4_groups_portable(record, x, columns, group);
+}
 #else
 int lpk_dot_uses_avx2(void) { return 0; }
+float lpk_dot_i4_groups(const void *record, const float *x, size_t columns, size_t group) {
+    return dot_i4_groups_portable(record, x, columns, group);
+}
 float lpk_dot_f32(const float *a, const float *b, size_t n) { return dot_f32_portable(a, b, n); }
 float lpk_dot_q8_0(const void *row, const float *x, size_t columns) { return dot_q8_0_portable(row, x, columns); }
 float lpk_dot_i8_groups(const void *record, const float *x, size_t columns, size_t group) {

@@ -111,11 +111,13 @@ public final class LinearWeight: @unchecked Sendable {
     enum FusedKernel {
         case q8_0
         case int8(QuantizationScheme)
+        case int4(QuantizationScheme)
 
         init?(_ encoding: TensorEncoding, columns: Int) {
             switch encoding {
             case .ggml(.q8_0) where columns % 32 == 0: self = .q8_0
             case .rows(let scheme) where scheme.bits == 8: self = .int8(scheme)
+            case .rows(let scheme) where scheme.bits == 4: self = .int4(scheme)
             default: return nil
             }
         }
@@ -125,6 +127,7 @@ public final class LinearWeight: @unchecked Sendable {
             switch self {
             case .q8_0: lpk_dot_q8_0(record, x, columns)
             case .int8(let scheme): lpk_dot_i8_groups(record, x, columns, scheme.columnsPerGroup(rowLength: columns))
+            case .int4(let scheme): lpk_dot_i4_groups(record, x, columns, scheme.columnsPerGroup(rowLength: columns))
             }
         }
     }

@@ -93,14 +93,25 @@ package struct BenchCommand: ParsableCommand {
                 logits = try model.forward([next], allLogits: false)
             }
             let decode = Date().timeIntervalSince(start)
-            var usage = rusage()
-            getrusage(RUSAGE_SELF.rawValue, &usage)
             try BenchCommand.emit(["prefill_tokens_per_second": Double(promptTokens) / prefill,
                                    "decode_tokens_per_second": Double(generate) / decode,
-                                   "peak_rss_megabytes": Double(usage.ru_maxrss) / 1024,
+                                   "peak_rss_megabytes": Self.peakResidentMegabytes(),
                                    "ple_file_resident_pages": Double(Self.residentPages(ofMappingsEndingWith: ".ple")),
                                    "ple_pages_read": Double((model as? any PerLayerEmbeddingModel)?.perLayerPagesRead.count ?? 0),
                                    "tokens": Double(promptTokens + generate)], label: "decode")
+        }
+
+        /// This process's peak resident memory: `VmHWM` of /proc/self/status, which belongs to the address space and
+        /// starts afresh at exec (`ru_maxrss` keeps the high-water mark of the process that spawned us).
+        static func peakResidentMegabytes() -> Double {
+            guard let handle = FileHandle(forReadingAtPath: "/proc/self/status") else { return -1 }
+            let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+            for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+                if let kilobytes = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap({ Double($0) }) {
+                    return kilobytes / 1024
+                }
+            }
+            return -1
         }
 
         /// Pages of this process's mappings of files ending with `suffix` that are resident in its page tables

@@ -33,13 +33,13 @@ import TensorTypes
         for name in names { check(try LinearWeight(source: source, name: name)) }
     }
 
-    @Test("LayerPack int8 rows, per-row scales and groups of 32", arguments: [nil, 32])
-    func int8Rows(group: Int?) throws {
+    @Test("LayerPack int8 and int4 rows, per-row scales and groups of 32",
+          arguments: [Recipe.Precision.int8, .int4], [nil, 32])
+    func packedRows(precision: Recipe.Precision, group: Int?) throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let source = try ModelSources.open(Fixtures.path("models/tiny-gemma3-f32"))
-        var recipe = try #require(Recipe.presets["int8"])
-        recipe.group = group
+        let recipe = Recipe(core: precision, ple: precision, embed: precision, group: group)
         _ = try PackConverter.convert(source, to: directory.path + "/m.lpk", options: .init(recipe: recipe))
         let pack = try ModelSources.open(directory.path + "/m.lpk")
         let matrices = pack.tensors.filter { $0.shape.rank == 2 }

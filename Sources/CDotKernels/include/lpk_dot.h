@@ -13,6 +13,10 @@ float lpk_dot_q8_0(const void *row, const float *x, size_t columns);
 /// LayerPack int8 row record (`columns / group` f16 scales, then one signed byte per value) · x.
 float lpk_dot_i8_groups(const void *record, const float *x, size_t columns, size_t group);
 
+/// LayerPack int4 row record (`columns / group` f16 scales, then two values per byte: even column in the low
+/// nibble, stored as value + 8) · x.
+float lpk_dot_i4_groups(const void *record, const float *x, size_t columns, size_t group);
+
 /// 1 when the AVX2/FMA/F16C versions are in use.
 int lpk_dot_uses_avx2(void);
 
