@@ -97,7 +97,7 @@ public final class Gemma3TextModel: CausalLanguageModel {
 
         for (index, layer) in layers.enumerated() {
             // Attention.
-            normed = hidden
+            normed.overwrite(with: hidden)
             normed.withUnsafeMutableBufferPointer { x in
                 for t in 0..<count { Kernels.rmsNorm(x.baseAddress! + t * d, d, weight: layer.inputNorm, offset: offset, epsilon: epsilon) }
             }
@@ -129,7 +129,7 @@ public final class Gemma3TextModel: CausalLanguageModel {
             addNormed(&hidden, &projected, layer.postAttentionNorm, count: count)
 
             // MLP.
-            normed = hidden
+            normed.overwrite(with: hidden)
             normed.withUnsafeMutableBufferPointer { x in
                 for t in 0..<count { Kernels.rmsNorm(x.baseAddress! + t * d, d, weight: layer.preFeedforwardNorm, offset: offset, epsilon: epsilon) }
             }

@@ -177,14 +177,16 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
         var gated = [Float](repeating: 0, count: count * ple)
         var modalities = [Float](repeating: 0, count: count * streamCount)
         var scores = [Float](repeating: 0, count: cache.capacity)
+        var activated = [Float](repeating: 0, count: count * d)
+        var mix = [Float](repeating: 0, count: streamCount * streamCount)
 
         for (index, layer) in layers.enumerated() {
             let hd = c.headDimension, heads = c.headCount, kvHeads = c.keyValueHeadCount
             routerModalities(layer, streams[activeStream], count: count, into: &modalities, normed: &normed)
-            predict(layer, streams: streams, modalities: modalities, count: count, into: &predictions)
+            predict(layer, streams: streams, modalities: modalities, count: count, mix: &mix, into: &predictions)
             let active = predictions[activeStream]
 
-            normed = active
+            normed.overwrite(with: active)
             Kernels.rmsNormRows(&normed, rows: count, width: d, weight: layer.inputNorm, epsilon: epsilon)
             // LAuReL: x + norm(R·L·x), on the normed input.
             layer.laurelLeft.multiply(normed, count: count, into: &low, scratch: scratch)
@@ -223,11 +225,11 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
             layer.output.multiply(attended, count: count, into: &sublayer, scratch: scratch)
             Kernels.rmsNormRows(&sublayer, rows: count, width: d, weight: layer.postAttentionNorm, epsilon: epsilon)
             // (active + attention + laurel) / √2
-            var activated = active
+            activated.overwrite(with: active)
             let root2 = Float(2.0.squareRoot())
             for i in 0..<(count * d) { activated[i] = ((activated[i] + sublayer[i]) + laurel[i]) / root2 }
 
-            normed = activated
+            normed.overwrite(with: activated)
             Kernels.rmsNormRows(&normed, rows: count, width: d, weight: layer.preFeedforwardNorm, epsilon: epsilon)
             let width = c.intermediateSizes[index]
             layer.gate.multiply(normed, count: count, into: &gates, scratch: scratch)
@@ -280,7 +282,7 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
     /// tanh(router · rmsnorm(x) / D): the per-token mixing weights of AltUp (`count × streams`).
     private func routerModalities(_ layer: Layer, _ x: [Float], count: Int, into modalities: inout [Float], normed: inout [Float]) {
         let d = configuration.hiddenSize
-        normed = x
+        normed.overwrite(with: x)
         Kernels.rmsNormRows(&normed, rows: count, width: d, weight: layer.routerNorm, epsilon: Float(configuration.rmsNormEpsilon))
         let inputScale = Float(1 / Double(d))
         for i in 0..<(count * d) { normed[i] *= inputScale }
@@ -289,9 +291,9 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
     }
 
     /// prediction_j = stream_j + Σ_i P[j·n + i] · stream_i, with P the prediction coefficients times the modalities.
-    private func predict(_ layer: Layer, streams: [[Float]], modalities: [Float], count: Int, into predictions: inout [[Float]]) {
+    private func predict(_ layer: Layer, streams: [[Float]], modalities: [Float], count: Int, mix: inout [Float],
+                         into predictions: inout [[Float]]) {
         let n = streamCount, d = configuration.hiddenSize
-        var mix = [Float](repeating: 0, count: n * n)
         for t in 0..<count {
             for k in 0..<(n * n) {
                 var sum: Float = 0

@@ -208,7 +208,7 @@ public final class Gemma4TextModel: PerLayerEmbeddingModel {
     }
 
     private func normRows(from source: [Float], into target: inout [Float], weight: [Float], count: Int, width: Int) {
-        target = source
+        target.overwrite(with: source)
         target.withUnsafeMutableBufferPointer { x in
             for t in 0..<count {
                 Kernels.rmsNorm(x.baseAddress! + t * width, width, weight: weight, offset: 0, epsilon: Float(configuration.rmsNormEpsilon))
