@@ -37,6 +37,10 @@ static float dot_f32_portable(const float *a, const float *b, size_t n) {
     return sum;
 }
 
+static void dot_f32_x4_portable(const float *a, const float *b, size_t n, float *out) {
+    for (int k = 0; k < 4; k++) out[k] = dot_f32_portable(a, b + k * n, n);
+}
+
 static float dot_q8_0_portable(const void *row, const float *x, size_t columns) {
     const uint8_t *p = row;
     float total = 0;
@@ -100,6 +104,23 @@ AVX2 static float dot_f32_avx2(const float *a, const float *b, size_t n) {
     float sum = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
     for (; i < n; i++) sum += a[i] * b[i];
     return sum;
+}
+
+AVX2 static void dot_f32_x4_avx2(const float *a, const float *b, size_t n, float *out) {
+    const float *b0 = b, *b1 = b + n, *b2 = b + 2 * n, *b3 = b + 3 * n;
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 w = _mm256_loadu_ps(a + i);
+        s0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(b0 + i), s0);
+        s1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(b1 + i), s1);
+        s2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(b2 + i), s2);
+        s3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(b3 + i), s3);
+    }
+    out[0] = hsum(s0); out[1] = hsum(s1); out[2] = hsum(s2); out[3] = hsum(s3);
+    for (; i < n; i++) {
+        out[0] += a[i] * b0[i]; out[1] += a[i] * b1[i]; out[2] += a[i] * b2[i]; out[3] += a[i] * b3[i];
+    }
 }
 
 /// 8 signed bytes at p, widened to floats.
@@ -174,6 +195,9 @@ int lpk_dot_uses_avx2(void) {
 float lpk_dot_f32(const float *a, const float *b, size_t n) {
     return lpk_dot_uses_avx2() ? dot_f32_avx2(a, b, n) : dot_f32_portable(a, b, n);
 }
+void lpk_dot_f32_x4(const float *a, const float *b, size_t n, float *out) {
+    if (lpk_dot_uses_avx2()) dot_f32_x4_avx2(a, b, n, out); else dot_f32_x4_portable(a, b, n, out);
+}
 float lpk_dot_q8_0(const void *row, const float *x, size_t columns) {
     return lpk_dot_uses_avx2() ? dot_q8_0_avx2(row, x, columns) : dot_q8_0_portable(row, x, columns);
 }
@@ -185,6 +209,7 @@ float lpk_dot_i4_groups(const void *record, const float *x, size_t columns, size
 }
 #else
 int lpk_dot_uses_avx2(void) { return 0; }
+void lpk_dot_f32_x4(const float *a, const float *b, size_t n, float *out) { dot_f32_x4_portable(a, b, n, out); }
 float lpk_dot_i4_groups(const void *record, const float *x, size_t columns, size_t group) {
     return dot_i4_groups_portable(record, x, columns, group);
 }

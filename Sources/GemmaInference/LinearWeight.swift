@@ -81,9 +81,7 @@ public final class LinearWeight: @unchecked Sendable {
             let row = scratch.row(worker)
             if case .dense(let values) = storage {
                 values.withUnsafeBufferPointer { weights in
-                    for r in start..<end {
-                        for t in 0..<count { outputs.pointer[t * rows + r] = Kernels.dot(weights.baseAddress! + r * columns, inputs.pointer + t * columns, columns) }
-                    }
+                    for r in start..<end { rowTimesInputs(weights.baseAddress! + r * columns, r, inputs.pointer, count, outputs.pointer) }
                 }
                 return
             }
@@ -99,8 +97,28 @@ public final class LinearWeight: @unchecked Sendable {
             }
             for r in start..<end {
                 decodeRow(r, into: row)
-                for t in 0..<count { outputs.pointer[t * rows + r] = Kernels.dot(row, inputs.pointer + t * columns, columns) }
+                rowTimesInputs(row, r, inputs.pointer, count, outputs.pointer)
             }
+        }
+    }
+
+    /// y[t, r] = row · x[t] for every input, four inputs at a time.
+    @inline(__always)
+    private func rowTimesInputs(_ row: UnsafePointer<Float>, _ r: Int, _ x: UnsafePointer<Float>, _ count: Int,
+                                _ y: UnsafeMutablePointer<Float>) {
+        var t = 0
+        var four: (Float, Float, Float, Float) = (0, 0, 0, 0)
+        while t + 4 <= count {
+            withUnsafeMutableBytes(of: &four) { lpk_dot_f32_x4(row, x + t * columns, columns, $0.baseAddress!.assumingMemoryBound(to: Float.self)) }
+            y[t * rows + r] = four.0
+            y[(t + 1) * rows + r] = four.1
+            y[(t + 2) * rows + r] = four.2
+            y[(t + 3) * rows + r] = four.3
+            t += 4
+        }
+        while t < count {
+            y[t * rows + r] = Kernels.dot(row, x + t * columns, columns)
+            t += 1
         }
     }
 

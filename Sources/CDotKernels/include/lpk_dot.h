@@ -7,6 +7,10 @@
 /// Σ a[i]·b[i] over n floats.
 float lpk_dot_f32(const float *a, const float *b, size_t n);
 
+/// out[k] = Σ a[i]·b[k·n + i] for k = 0…3: one row against four consecutive inputs (a batch of tokens), so the
+/// row is loaded once per four products.
+void lpk_dot_f32_x4(const float *a, const float *b, size_t n, float *out);
+
 /// ggml Q8_0 row (blocks of: f16 scale, 32 signed bytes) · x, for `columns` values (a multiple of 32).
 float lpk_dot_q8_0(const void *row, const float *x, size_t columns);
 
