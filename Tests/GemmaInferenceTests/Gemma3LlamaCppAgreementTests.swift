@@ -101,4 +101,29 @@ import TestSupport
             }
         }
     }
+
+    @Test("ids equal Hugging Face tokenizers' (built by transformers from the GGUF) except its documented differences")
+    func tokenizersAgree() throws {
+        guard let path = Fixtures.realGemma3 else {
+            print(Fixtures.realGemma3Missing)
+            return
+        }
+        let tokenizer = try SentencePieceTokenizer.from(source: try ModelSources.open(path))
+        let texts = try #require(try Fixtures.json("llama/tokenizer-cases.json").objectValue?["cases"]?.arrayValue)
+        let fixture = try #require(try Fixtures.json("llama/tokenizer-cases-hf.json").objectValue)
+        let cases = try #require(fixture["cases"]?.arrayValue)
+        let known = Set(fixture["known_differences"]?.objectValue?.keys.map { $0 } ?? [])
+        #expect(known.count <= 2 && cases.count == texts.count)
+        var compared = 0
+        for (entry, textEntry) in zip(cases, texts) {
+            let name = try #require(entry.objectValue?["name"]?.stringValue)
+            let text = try #require(textEntry.objectValue?["text"]?.stringValue)
+            #expect(textEntry.objectValue?["name"]?.stringValue == name)
+            guard !known.contains(name) else { continue }
+            // tokenizers always matches added tokens inside the text: llama.cpp's parse_special mode.
+            #expect(tokenizer.encode(text, addBOS: false, parseSpecial: true) == entry.objectValue?["ids"]?.arrayValue?.compactMap(\.intValue), "\(name)")
+            compared += 1
+        }
+        #expect(compared >= 40)
+    }
 }
