@@ -85,13 +85,11 @@ package struct BenchCommand: ParsableCommand {
             let vocabulary = model.configuration.vocabularySize
             let prompt = (0..<promptTokens).map { $0 == 0 ? 2 : (1000 + ($0 * 7919) % 20000) % vocabulary }
             var start = Date()
-            var logits = try model.forward(prompt, allLogits: false)
+            let logits = try model.forward(prompt, allLogits: false)
             let prefill = Date().timeIntervalSince(start)
             start = Date()
-            for _ in 0..<generate {
-                let next = logits.indices.max { logits[$0] < logits[$1] }!
-                logits = try model.forward([next], allLogits: false)
-            }
+            var sampler = Sampler.greedy
+            _ = try model.generate(continuing: logits, count: generate + 1, sampler: &sampler)  // forwards `generate` tokens
             let decode = Date().timeIntervalSince(start)
             try BenchCommand.emit(["prefill_tokens_per_second": Double(promptTokens) / prefill,
                                    "decode_tokens_per_second": Double(generate) / decode,

@@ -39,7 +39,11 @@ package struct VerifyCommand: ParsableCommand {
     @Option(help: "Fail when fewer positions than this fraction (0-1) agree on the top token.") var minTop1: Double?
     @Option(help: "Fail when the mean logit cosine is below this.") var minCosine: Double?
     @Option(help: "Fail when any logit differs by more than this (with --reference-logits).") var maxAbsDiff: Double?
-    @Option(help: "Also generate this many tokens greedily from each model and show the text.") var generate = 0
+    @Option(help: "Also generate this many tokens from each model and show the text (greedy unless --temperature).") var generate = 0
+    @Option(help: "Sample --generate tokens at this temperature (0: greedy).") var temperature: Float = 0
+    @Option(help: "Sample only from this many most likely tokens.") var topK: Int?
+    @Option(help: "Sample only from the most likely tokens whose probabilities add up to this (0-1).") var topP: Float?
+    @Option(help: "Seed of the sampler: the same seed gives the same samples.") var seed: UInt64 = 0
     @Flag(help: "Skip the per-tensor weight comparison.") var noWeights = false
     @OptionGroup var outputOptions: OutputOptions
 
@@ -55,6 +59,9 @@ package struct VerifyCommand: ParsableCommand {
         }
         if let tokens, Self.parseTokens(tokens) == nil { throw ValidationError("--tokens must be comma-separated non-negative integers") }
         if let minTop1, !(0...1).contains(minTop1) { throw ValidationError("--min-top1 is a fraction between 0 and 1") }
+        if temperature < 0 { throw ValidationError("--temperature must be 0 or more") }
+        if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p is a fraction in (0, 1]") }
+        if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1") }
     }
 
     static func parseTokens(_ text: String) -> [Int]? {
@@ -79,7 +86,7 @@ package struct VerifyCommand: ParsableCommand {
     package func run() throws {
         let referenceSource = try ModelSources.open(reference)
         let ids = try resolveTokens(referenceSource)
-        let referenceRun = try Self.run(referenceSource, ids, generate: generate)
+        let referenceRun = try Self.run(referenceSource, ids, generate: generate, sampler: sampler)
         var report = VerifyReport(reference: reference, candidate: candidate ?? referenceLogits!, tokens: ids.count)
         report.referenceSpeed = referenceRun.tokensPerSecond
         report.referenceContinuation = referenceRun.continuation
@@ -92,7 +99,7 @@ package struct VerifyCommand: ParsableCommand {
             report.logits = LogitComparison(reference: saved.values, candidate: referenceRun.logits, vocabulary: vocabulary)
         } else if let candidate {
             let candidateSource = try ModelSources.open(candidate)
-            let candidateRun = try Self.run(candidateSource, ids, generate: generate)
+            let candidateRun = try Self.run(candidateSource, ids, generate: generate, sampler: sampler)
             guard candidateRun.vocabulary == referenceRun.vocabulary else {
                 throw ValidationError("vocabularies differ: \(referenceRun.vocabulary) vs \(candidateRun.vocabulary)")
             }
@@ -143,22 +150,19 @@ package struct VerifyCommand: ParsableCommand {
         let continuation: String?
     }
 
-    /// Runs all tokens in one prefill, then optional greedy generation.
-    static func run(_ source: any TensorSource, _ ids: [Int], generate: Int) throws -> Run {
+    /// The sampler of `--generate`: greedy, or seeded sampling (each model starts from the same seed).
+    var sampler: Sampler { Sampler(temperature: temperature, topK: topK, topP: topP, seed: seed) }
+
+    /// Runs all tokens in one prefill, then optional generation.
+    static func run(_ source: any TensorSource, _ ids: [Int], generate: Int, sampler: Sampler) throws -> Run {
         let model = try ModelRegistry.model(for: source, contextLength: ids.count + generate + 1)
         let start = Date()
         let logits = try model.forward(ids, allLogits: true)
         let seconds = Date().timeIntervalSince(start)
         var continuation: String?
         if generate > 0 {
-            let vocabulary = model.configuration.vocabularySize
-            var last = Array(logits.suffix(vocabulary))
-            var produced: [Int] = []
-            for _ in 0..<generate {
-                let next = last.indices.max { last[$0] < last[$1] }!
-                produced.append(next)
-                last = try model.forward([next], allLogits: false)
-            }
+            var sampler = sampler
+            let produced = try model.generate(continuing: logits, count: generate, sampler: &sampler)
             continuation = (try? SentencePieceTokenizer.from(source: source))?.decode(produced) ?? produced.map(String.init).joined(separator: ",")
         }
         return Run(logits: logits, vocabulary: model.configuration.vocabularySize,
