@@ -80,6 +80,82 @@ static float dot_i4_groups_portable(const void *record, const float *x, size_t c
     return total;
 }
 
+// ggml block decoders (the layouts of ggml-quants.c; GGUFFormat's Swift dequantizers are the reference in tests).
+
+/// Q5_0: f16 d, 4 bytes of fifth bits, 16 bytes of nibbles; x = (q − 16)·d.
+static inline void block_q5_0(const uint8_t *b, float *y) {
+    float d = half_to_float(load_u16(b));
+    uint32_t high = (uint32_t)b[2] | (uint32_t)b[3] << 8 | (uint32_t)b[4] << 16 | (uint32_t)b[5] << 24;
+    for (int j = 0; j < 16; j++) {
+        int q0 = (b[6 + j] & 0xF) | (int)((high >> j) & 1) << 4;
+        int q1 = (b[6 + j] >> 4) | (int)((high >> (j + 16)) & 1) << 4;
+        y[j] = (float)(q0 - 16) * d;
+        y[j + 16] = (float)(q1 - 16) * d;
+    }
+}
+
+/// The 6-bit scale and min of sub-block j of a Q4_K/Q5_K block.
+static inline void scale_min_k4(int j, const uint8_t *q, uint8_t *scale, uint8_t *min) {
+    if (j < 4) {
+        *scale = q[j] & 63;
+        *min = q[j + 4] & 63;
+    } else {
+        *scale = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        *min = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+/// Q4_K: f16 d, f16 dmin, 12 bytes of scales/mins, 128 bytes of nibbles; x = d·sc·q − dmin·m.
+static inline void block_q4_k(const uint8_t *b, float *y) {
+    float d = half_to_float(load_u16(b)), dmin = half_to_float(load_u16(b + 2));
+    const uint8_t *scales = b + 4, *q = b + 16;
+    for (int group = 0; group < 4; group++, q += 32, y += 64) {
+        uint8_t sc1, m1, sc2, m2;
+        scale_min_k4(2 * group, scales, &sc1, &m1);
+        scale_min_k4(2 * group + 1, scales, &sc2, &m2);
+        float d1 = d * sc1, min1 = dmin * m1, d2 = d * sc2, min2 = dmin * m2;
+        for (int l = 0; l < 32; l++) y[l] = d1 * (float)(q[l] & 0xF) - min1;
+        for (int l = 0; l < 32; l++) y[32 + l] = d2 * (float)(q[l] >> 4) - min2;
+    }
+}
+
+/// Q6_K: 128 bytes of low 4 bits, 64 bytes of high 2 bits, 16 signed scales, f16 d; x = d·sc·(q − 32).
+static inline void block_q6_k(const uint8_t *b, float *y) {
+    const uint8_t *ql = b, *qh = b + 128;
+    const int8_t *sc = (const int8_t *)(b + 192);
+    float d = half_to_float(load_u16(b + 208));
+    for (int half = 0; half < 2; half++, ql += 64, qh += 32, sc += 8, y += 128) {
+        for (int l = 0; l < 32; l++) {
+            int is = l / 16;
+            int q1 = (int)((ql[l] & 0xF) | ((qh[l] >> 0) & 3) << 4) - 32;
+            int q2 = (int)((ql[l + 32] & 0xF) | ((qh[l] >> 2) & 3) << 4) - 32;
+            int q3 = (int)((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32;
+            int q4 = (int)((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32;
+            y[l] = d * sc[is] * q1;
+            y[l + 32] = d * sc[is + 2] * q2;
+            y[l + 64] = d * sc[is + 4] * q3;
+            y[l + 96] = d * sc[is + 6] * q4;
+        }
+    }
+}
+
+/// Defines NAME(row, x, columns) = Σ over blocks of DECODE(block) · x, with DOT the dot product to use.
+#define BLOCK_DOT(NAME, ATTRIBUTES, DECODE, BLOCK_BYTES, BLOCK_LENGTH, DOT) \
+    ATTRIBUTES static float NAME(const void *row, const float *x, size_t columns) { \
+        const uint8_t *p = row; \
+        float buffer[BLOCK_LENGTH]; \
+        float total = 0; \
+        for (size_t i = 0; i < columns; i += BLOCK_LENGTH, p += BLOCK_BYTES) { \
+            DECODE(p, buffer); \
+            total += DOT(buffer, x + i, BLOCK_LENGTH); \
+        } \
+        return total; \
+    }
+
+BLOCK_DOT(dot_q5_0_portable, , block_q5_0, 22, 32, dot_f32_portable)
+BLOCK_DOT(dot_q4_k_portable, , block_q4_k, 144, 256, dot_f32_portable)
+BLOCK_DOT(dot_q6_k_portable, , block_q6_k, 210, 256, dot_f32_portable)
+
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -183,6 +259,10 @@ AVX2 static float dot_i4_groups_avx2(const void *record, const float *x, size_t 
     return hsum(total);
 }
 
+BLOCK_DOT(dot_q5_0_avx2, AVX2, block_q5_0, 22, 32, dot_f32_avx2)
+BLOCK_DOT(dot_q4_k_avx2, AVX2, block_q4_k, 144, 256, dot_f32_avx2)
+BLOCK_DOT(dot_q6_k_avx2, AVX2, block_q6_k, 210, 256, dot_f32_avx2)
+
 int lpk_dot_uses_avx2(void) {
     static int cached = -1;
     if (cached < 0) {
@@ -207,8 +287,20 @@ float lpk_dot_i8_groups(const void *record, const float *x, size_t columns, size
 float lpk_dot_i4_groups(const void *record, const float *x, size_t columns, size_t group) {
     return lpk_dot_uses_avx2() ? dot_i4_groups_avx2(record, x, columns, group) : dot_i4_groups_portable(record, x, columns, group);
 }
+float lpk_dot_q5_0(const void *row, const float *x, size_t columns) {
+    return lpk_dot_uses_avx2() ? dot_q5_0_avx2(row, x, columns) : dot_q5_0_portable(row, x, columns);
+}
+float lpk_dot_q4_k(const void *row, const float *x, size_t columns) {
+    return lpk_dot_uses_avx2() ? dot_q4_k_avx2(row, x, columns) : dot_q4_k_portable(row, x, columns);
+}
+float lpk_dot_q6_k(const void *row, const float *x, size_t columns) {
+    return lpk_dot_uses_avx2() ? dot_q6_k_avx2(row, x, columns) : dot_q6_k_portable(row, x, columns);
+}
 #else
 int lpk_dot_uses_avx2(void) { return 0; }
+float lpk_dot_q5_0(const void *row, const float *x, size_t columns) { return dot_q5_0_portable(row, x, columns); }
+float lpk_dot_q4_k(const void *row, const float *x, size_t columns) { return dot_q4_k_portable(row, x, columns); }
+float lpk_dot_q6_k(const void *row, const float *x, size_t columns) { return dot_q6_k_portable(row, x, columns); }
 void lpk_dot_f32_x4(const float *a, const float *b, size_t n, float *out) { dot_f32_x4_portable(a, b, n, out); }
 float lpk_dot_i4_groups(const void *record, const float *x, size_t columns, size_t group) {
     return dot_i4_groups_portable(record, x, columns, group);

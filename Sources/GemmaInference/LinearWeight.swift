@@ -127,13 +127,16 @@ public final class LinearWeight: @unchecked Sendable {
 
     /// The encodings with a fused dot product (in CDotKernels).
     enum FusedKernel {
-        case q8_0
+        case q8_0, q5_0, q4_K, q6_K
         case int8(QuantizationScheme)
         case int4(QuantizationScheme)
 
         init?(_ encoding: TensorEncoding, columns: Int) {
             switch encoding {
             case .ggml(.q8_0) where columns % 32 == 0: self = .q8_0
+            case .ggml(.q5_0) where columns % 32 == 0: self = .q5_0
+            case .ggml(.q4_K) where columns % 256 == 0: self = .q4_K
+            case .ggml(.q6_K) where columns % 256 == 0: self = .q6_K
             case .rows(let scheme) where scheme.bits == 8: self = .int8(scheme)
             case .rows(let scheme) where scheme.bits == 4: self = .int4(scheme)
             default: return nil
@@ -144,6 +147,9 @@ public final class LinearWeight: @unchecked Sendable {
         func dot(_ record: UnsafeRawPointer, _ x: UnsafePointer<Float>, columns: Int) -> Float {
             switch self {
             case .q8_0: lpk_dot_q8_0(record, x, columns)
+            case .q5_0: lpk_dot_q5_0(record, x, columns)
+            case .q4_K: lpk_dot_q4_k(record, x, columns)
+            case .q6_K: lpk_dot_q6_k(record, x, columns)
             case .int8(let scheme): lpk_dot_i8_groups(record, x, columns, scheme.columnsPerGroup(rowLength: columns))
             case .int4(let scheme): lpk_dot_i4_groups(record, x, columns, scheme.columnsPerGroup(rowLength: columns))
             }

@@ -25,12 +25,15 @@ import TensorTypes
         #expect(worst < 1e-5, "\(weight.name): worst relative error \(worst)")
     }
 
-    @Test("ggml Q8_0 rows (the real 270M's blocks)")
-    func q8_0() throws {
+    @Test("ggml Q8_0, Q5_0, Q4_K and Q6_K rows (real blocks of the 270M)")
+    func ggmlBlocks() throws {
         let source = try ModelSources.open(Fixtures.path("gguf/gemma3-270m.blocks.gguf"))
-        let names = source.tensors.filter { $0.encoding == .ggml(.q8_0) }.map(\.name)
-        #expect(!names.isEmpty)
-        for name in names { check(try LinearWeight(source: source, name: name)) }
+        let types = source.tensors.compactMap { tensor -> GGMLType? in
+            if case .ggml(let type) = tensor.encoding { return type }
+            return nil
+        }
+        #expect(Set(types) == [.q8_0, .q5_0, .q4_K, .q6_K])
+        for tensor in source.tensors where tensor.shape.rank == 2 { check(try LinearWeight(source: source, name: tensor.name)) }
     }
 
     @Test("LayerPack int8 and int4 rows, per-row scales and groups of 32",

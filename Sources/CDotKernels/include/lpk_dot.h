@@ -14,6 +14,12 @@ void lpk_dot_f32_x4(const float *a, const float *b, size_t n, float *out);
 /// ggml Q8_0 row (blocks of: f16 scale, 32 signed bytes) · x, for `columns` values (a multiple of 32).
 float lpk_dot_q8_0(const void *row, const float *x, size_t columns);
 
+/// ggml Q5_0 (22-byte blocks of 32), Q4_K and Q6_K (144- and 210-byte blocks of 256) rows · x: each block is
+/// decoded into a buffer on the stack and multiplied while it is in cache. `columns` is a multiple of the block.
+float lpk_dot_q5_0(const void *row, const float *x, size_t columns);
+float lpk_dot_q4_k(const void *row, const float *x, size_t columns);
+float lpk_dot_q6_k(const void *row, const float *x, size_t columns);
+
 /// LayerPack int8 row record (`columns / group` f16 scales, then one signed byte per value) · x.
 float lpk_dot_i8_groups(const void *record, const float *x, size_t columns, size_t group);
 
