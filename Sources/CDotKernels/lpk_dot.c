@@ -83,7 +83,7 @@ static float dot_i4_groups_portable(const void *record, const float *x, size_t c
 // ggml block decoders (the layouts of ggml-quants.c; GGUFFormat's Swift dequantizers are the reference in tests).
 
 /// Q5_0: f16 d, 4 bytes of fifth bits, 16 bytes of nibbles; x = (q − 16)·d.
-static inline void block_q5_0(const uint8_t *b, float *y) {
+static inline __attribute__((always_inline)) void block_q5_0(const uint8_t *b, float *y) {
     float d = half_to_float(load_u16(b));
     uint32_t high = (uint32_t)b[2] | (uint32_t)b[3] << 8 | (uint32_t)b[4] << 16 | (uint32_t)b[5] << 24;
     for (int j = 0; j < 16; j++) {
@@ -95,7 +95,7 @@ static inline void block_q5_0(const uint8_t *b, float *y) {
 }
 
 /// The 6-bit scale and min of sub-block j of a Q4_K/Q5_K block.
-static inline void scale_min_k4(int j, const uint8_t *q, uint8_t *scale, uint8_t *min) {
+static inline __attribute__((always_inline)) void scale_min_k4(int j, const uint8_t *q, uint8_t *scale, uint8_t *min) {
     if (j < 4) {
         *scale = q[j] & 63;
         *min = q[j + 4] & 63;
@@ -106,7 +106,7 @@ static inline void scale_min_k4(int j, const uint8_t *q, uint8_t *scale, uint8_t
 }
 
 /// Q4_K: f16 d, f16 dmin, 12 bytes of scales/mins, 128 bytes of nibbles; x = d·sc·q − dmin·m.
-static inline void block_q4_k(const uint8_t *b, float *y) {
+static inline __attribute__((always_inline)) void block_q4_k(const uint8_t *b, float *y) {
     float d = half_to_float(load_u16(b)), dmin = half_to_float(load_u16(b + 2));
     const uint8_t *scales = b + 4, *q = b + 16;
     for (int group = 0; group < 4; group++, q += 32, y += 64) {
@@ -120,7 +120,7 @@ static inline void block_q4_k(const uint8_t *b, float *y) {
 }
 
 /// Q6_K: 128 bytes of low 4 bits, 64 bytes of high 2 bits, 16 signed scales, f16 d; x = d·sc·(q − 32).
-static inline void block_q6_k(const uint8_t *b, float *y) {
+static inline __attribute__((always_inline)) void block_q6_k(const uint8_t *b, float *y) {
     const uint8_t *ql = b, *qh = b + 128;
     const int8_t *sc = (const int8_t *)(b + 192);
     float d = half_to_float(load_u16(b + 208));
