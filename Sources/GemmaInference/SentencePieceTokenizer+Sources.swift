@@ -1,9 +1,11 @@
 import ByteIO
+import Foundation
 import GGUFFormat
 import TensorModel
 
 extension SentencePieceTokenizer {
-    /// The tokenizer a model source carries: GGUF metadata, or the GGUF metadata a pack kept from its source.
+    /// The tokenizer a model source carries: GGUF metadata, the `tokenizer.json` beside a safetensors checkpoint, or
+    /// either one a pack kept from its source.
     public static func from(source: any TensorSource) throws -> SentencePieceTokenizer {
         if let gguf = source as? GGUFSource { return try from(gguf: gguf.file) }
         if source.tensors.contains(where: { $0.name == "file:gguf-metadata" }) {
@@ -16,7 +18,16 @@ extension SentencePieceTokenizer {
             let bytes = header + carried.slice(offset: 8, length: carried.count - 8)!.array
             return try from(gguf: GGUFFile(file: MappedFile(bytes: bytes, name: source.path + " (carried GGUF metadata)")))
         }
-        throw Invalid(description: "\(source.path): carries no tokenizer (GGUF vocabulary); pass token ids instead")
+        if source is SafetensorsSource {
+            // The checkpoint's directory, or the directory of the file or index it was opened by.
+            for directory in [source.path, (source.path as NSString).deletingLastPathComponent] {
+                if let file = try? MappedFile(path: directory + "/tokenizer.json") { return try from(tokenizerJSON: file.bytes, name: file.path) }
+            }
+        }
+        if source.tensors.contains(where: { $0.name == "file:tokenizer.json" }) {
+            return try from(tokenizerJSON: try source.storedBytes("file:tokenizer.json"), name: source.path + " (carried tokenizer.json)")
+        }
+        throw Invalid(description: "\(source.path): carries no tokenizer (GGUF vocabulary or tokenizer.json); pass token ids instead")
     }
 
     /// Reads `tokenizer.ggml.*` from a GGUF file.

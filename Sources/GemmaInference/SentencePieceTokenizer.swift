@@ -26,13 +26,19 @@ public struct SentencePieceTokenizer: Sendable {
     private let byteTokens: [Int]
     /// Tokens cut out before merging, longest first: (text, id, isControl).
     private let specials: [(text: [UInt8], id: Int, control: Bool)]
+    /// For vocabularies with a merge list (`tokenizer.json`): the rank of each allowed pair, keyed by the left
+    /// piece's bytes, 0xFF (never in UTF-8), the right piece's bytes. Nil: any pair whose text is a token merges,
+    /// by the token's score (SentencePiece).
+    private let mergeRanks: [[UInt8]: Int]?
 
     /// A vocabulary that does not make a tokenizer.
     public struct Invalid: Error, CustomStringConvertible {
         public let description: String
     }
 
-    public init(tokens: [String], scores: [Float], types: [Int32], bosID: Int, eosID: Int, addBOS: Bool, addSpacePrefix: Bool) throws {
+    /// - Parameter merges: the allowed pairs in merge order, for BPE vocabularies that list them (scores are then unused).
+    public init(tokens: [String], scores: [Float], types: [Int32], bosID: Int, eosID: Int, addBOS: Bool, addSpacePrefix: Bool,
+                merges: [(String, String)]? = nil) throws {
         guard tokens.count == scores.count, tokens.count == types.count, !tokens.isEmpty else {
             throw Invalid(description: "tokens, scores and token types differ in length (\(tokens.count), \(scores.count), \(types.count))")
         }
@@ -58,6 +64,14 @@ public struct SentencePieceTokenizer: Sendable {
             guard type == .userDefined || type == .control, !tokens[id].isEmpty else { return nil }
             return (Array(tokens[id].utf8), id, type == .control)
         }.sorted { $0.text.count > $1.text.count }
+        mergeRanks = merges.map { list in
+            var ranks: [[UInt8]: Int] = [:]
+            ranks.reserveCapacity(list.count)
+            for (rank, pair) in list.enumerated() where ranks[Array(pair.0.utf8) + [0xFF] + Array(pair.1.utf8)] == nil {
+                ranks[Array(pair.0.utf8) + [0xFF] + Array(pair.1.utf8)] = rank
+            }
+            return ranks
+        }
     }
 
     /// Token ids of `text`; `parseSpecial` also matches control tokens such as `<start_of_turn>`.
@@ -127,7 +141,12 @@ public struct SentencePieceTokenizer: Sendable {
             guard left >= 0, right < count else { return }
             let text = piece(starts[left], lengths[left] + lengths[right])
             guard let id = ids[text] else { return }
-            heap.push(Bigram(left: left, right: right, score: scores[id], size: lengths[left] + lengths[right]))
+            var score = scores[id]
+            if let mergeRanks {
+                guard let rank = mergeRanks[piece(starts[left], lengths[left]) + [0xFF] + piece(starts[right], lengths[right])] else { return }
+                score = -Float(rank)  // lower rank first; exact below 2^24 ranks
+            }
+            heap.push(Bigram(left: left, right: right, score: score, size: lengths[left] + lengths[right]))
         }
         for i in 1..<max(1, count) { tryBigram(i - 1, i) }
         while let bigram = heap.pop() {

@@ -83,7 +83,7 @@ public struct JSONParser {
         guard depth <= limits.maxDepth else { throw error("nesting deeper than \(limits.maxDepth)") }
         position += 1
         var members: [JSONMember] = []
-        var index: [String: Int] = [:]
+        var index: [JSONObject.Key: Int] = [:]
         skipWhitespace()
         if current == UInt8(ascii: "}") {
             position += 1
@@ -94,13 +94,13 @@ public struct JSONParser {
             let keyOffset = position
             guard current == UInt8(ascii: "\"") else { throw error("expected a string key") }
             let key = try parseString()
-            guard index[key] == nil else { throw error("duplicate key \"\(key)\"", at: keyOffset) }
+            guard index[JSONObject.Key(key)] == nil else { throw error("duplicate key \"\(key)\"", at: keyOffset) }
             skipWhitespace()
             guard current == UInt8(ascii: ":") else { throw error("expected ':'") }
             position += 1
             skipWhitespace()
             let value = try parseValue(depth: depth)
-            index[key] = members.count
+            index[JSONObject.Key(key)] = members.count
             members.append(JSONMember(key: key, value: value, offset: keyOffset))
             skipWhitespace()
             switch current {

@@ -34,21 +34,30 @@ public struct JSONMember: Sendable, Equatable {
 }
 
 /// A JSON object whose keys are unique (the parser refuses duplicates), in document order.
+///
+/// Keys compare as JSON defines them, code point by code point: "é" and "e\u{301}" are different keys (Swift's
+/// `String` equality, canonical equivalence, would make them one).
 public struct JSONObject: Sendable, Equatable {
+    /// A key compared by its Unicode scalars.
+    struct Key: Hashable, Sendable {
+        let scalars: [Unicode.Scalar]
+        init(_ key: String) { scalars = Array(key.unicodeScalars) }
+    }
+
     /// The members in the order they were written.
     public let members: [JSONMember]
-    private let index: [String: Int]
+    private let index: [Key: Int]
 
-    init(members: [JSONMember], index: [String: Int]) {
+    init(members: [JSONMember], index: [Key: Int]) {
         self.members = members
         self.index = index
     }
 
     /// The value for `key`, if present.
-    public subscript(key: String) -> JSONValue? { index[key].map { members[$0].value } }
+    public subscript(key: String) -> JSONValue? { index[Key(key)].map { members[$0].value } }
 
     /// The member for `key`, if present.
-    public func member(_ key: String) -> JSONMember? { index[key].map { members[$0] } }
+    public func member(_ key: String) -> JSONMember? { index[Key(key)].map { members[$0] } }
 
     /// The keys in document order.
     public var keys: [String] { members.map(\.key) }

@@ -13,6 +13,14 @@ import Testing
         #expect(object["s"]?.stringValue == "é😀\n")
     }
 
+    @Test("keys compare code point by code point: canonically equivalent keys are two keys, not a duplicate")
+    func keysAreCodePoints() throws {
+        let object = try #require(try JSONParser.parse("{\"\u{E9}\": 1, \"e\u{301}\": 2}").objectValue)
+        #expect(object.members.count == 2)
+        #expect(object["\u{E9}"]?.intValue == 1 && object["e\u{301}"]?.intValue == 2)
+        #expect(throws: JSONError.self) { try JSONParser.parse("{\"\u{E9}\": 1, \"\u{E9}\": 2}") }
+    }
+
     @Test("refuses malformed text with the offset of the problem", arguments: [
         (#"{"a": 1, "a": 2}"#, "duplicate key", 9),
         (#"{"a": 1,}"#, "expected a string key", 8),
