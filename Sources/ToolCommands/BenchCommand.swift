@@ -13,7 +13,7 @@ package struct BenchCommand: ParsableCommand {
     package static let configuration = CommandConfiguration(
         commandName: "lpk-bench",
         abstract: "Micro-measurements for make bench; prints one JSON object per run.",
-        subcommands: [Open.self, PLELookups.self, Decode.self, Memcpy.self])
+        subcommands: [Open.self, PLELookups.self, Decode.self, Memcpy.self, ReadBandwidth.self])
 
     package init() {}
 
@@ -151,4 +151,41 @@ package struct BenchCommand: ParsableCommand {
             try BenchCommand.emit(["gigabytes_per_second": Double(count) / 1e9 / BenchCommand.median(times)], label: "memcpy")
         }
     }
+
+    /// Memory read bandwidth on all cores: every core sums its share of a 1 GiB buffer (the limit of decoding,
+    /// which reads every weight once per token).
+    struct ReadBandwidth: ParsableCommand {
+        @Option var megabytes = 1024
+        func run() throws {
+            let floats = (megabytes << 20) / 4
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: floats)
+            defer { buffer.deallocate() }
+            buffer.initialize(repeating: 1, count: floats)
+            let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+            let share = floats / workers
+            let data = SendableFloats(pointer: buffer)
+            var times: [Double] = []
+            for _ in 0..<5 {
+                let start = Date()
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    // Σ x·x over the share: one stream of loads (both operands are the same address).
+                    let chunk = data.pointer + worker * share
+                    blackHole(Kernels.dot(chunk, chunk, share))
+                }
+                times.append(Date().timeIntervalSince(start))
+            }
+            try BenchCommand.emit(["gigabytes_per_second": Double(share * workers * 4) / 1e9 / BenchCommand.median(times),
+                                   "threads": Double(workers)], label: "read-bandwidth")
+        }
+    }
+}
+
+/// A buffer the bandwidth workers read concurrently (read-only).
+private struct SendableFloats: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+}
+
+/// Keeps a result alive so the work producing it is not optimised away.
+@inline(never) private func blackHole(_ value: Float) {
+    if value.isNaN { print("") }
 }
