@@ -153,7 +153,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GemmaInferenceTests",
-            dependencies: ["GemmaInference", "GGUFFormat", "Conversion", "StrictJSON", "TensorModel", "TensorTypes", "TestSupport", "Verification"],
+            dependencies: ["ByteIO", "GemmaInference", "GGUFFormat", "Quantization", "Conversion", "StrictJSON", "TensorModel", "TensorTypes", "TestSupport", "Verification"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -156,6 +156,27 @@ BLOCK_DOT(dot_q5_0_portable, , block_q5_0, 22, 32, dot_f32_portable)
 BLOCK_DOT(dot_q4_k_portable, , block_q4_k, 144, 256, dot_f32_portable)
 BLOCK_DOT(dot_q6_k_portable, , block_q6_k, 210, 256, dot_f32_portable)
 
+static void decode_i8_groups_portable(const void *record, float *out, size_t columns, size_t group) {
+    const uint8_t *scales = record;
+    const int8_t *q = (const int8_t *)(scales + 2 * (columns / group));
+    for (size_t g = 0; g < columns / group; g++) {
+        float scale = half_to_float(load_u16(scales + 2 * g));
+        for (size_t i = g * group; i < (g + 1) * group; i++) out[i] = (float)q[i] * scale;
+    }
+}
+
+static void decode_i4_groups_portable(const void *record, float *out, size_t columns, size_t group) {
+    const uint8_t *scales = record;
+    const uint8_t *q = scales + 2 * (columns / group);
+    for (size_t g = 0; g < columns / group; g++) {
+        float scale = half_to_float(load_u16(scales + 2 * g));
+        for (size_t i = g * group; i < (g + 1) * group; i += 2) {
+            out[i] = (float)((int)(q[i / 2] & 0xF) - 8) * scale;
+            out[i + 1] = (float)((int)(q[i / 2] >> 4) - 8) * scale;
+        }
+    }
+}
+
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -263,6 +284,33 @@ BLOCK_DOT(dot_q5_0_avx2, AVX2, block_q5_0, 22, 32, dot_f32_avx2)
 BLOCK_DOT(dot_q4_k_avx2, AVX2, block_q4_k, 144, 256, dot_f32_avx2)
 BLOCK_DOT(dot_q6_k_avx2, AVX2, block_q6_k, 210, 256, dot_f32_avx2)
 
+AVX2 static void decode_i8_groups_avx2(const void *record, float *out, size_t columns, size_t group) {
+    if (group % 8 != 0) { decode_i8_groups_portable(record, out, columns, group); return; }
+    const uint8_t *scales = record;
+    const int8_t *q = (const int8_t *)(scales + 2 * (columns / group));
+    for (size_t g = 0; g < columns / group; g++) {
+        __m256 scale = _mm256_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g)));
+        for (size_t i = g * group; i < (g + 1) * group; i += 8) _mm256_storeu_ps(out + i, _mm256_mul_ps(bytes_to_floats(q + i), scale));
+    }
+}
+
+AVX2 static void decode_i4_groups_avx2(const void *record, float *out, size_t columns, size_t group) {
+    if (group % 16 != 0) { decode_i4_groups_portable(record, out, columns, group); return; }
+    const uint8_t *scales = record;
+    const uint8_t *q = scales + 2 * (columns / group);
+    const __m128i low_mask = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
+    for (size_t g = 0; g < columns / group; g++) {
+        __m256 scale = _mm256_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g)));
+        for (size_t i = g * group; i < (g + 1) * group; i += 16) {
+            __m128i packed = _mm_loadl_epi64((const __m128i *)(q + i / 2));
+            __m128i lo = _mm_and_si128(packed, low_mask), hi = _mm_and_si128(_mm_srli_epi16(packed, 4), low_mask);
+            __m128i values = _mm_sub_epi8(_mm_unpacklo_epi8(lo, hi), eight);
+            _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(values)), scale));
+            _mm256_storeu_ps(out + i + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(values, 8))), scale));
+        }
+    }
+}
+
 int lpk_dot_uses_avx2(void) {
     static int cached = -1;
     if (cached < 0) {
@@ -296,8 +344,16 @@ float lpk_dot_q4_k(const void *row, const float *x, size_t columns) {
 float lpk_dot_q6_k(const void *row, const float *x, size_t columns) {
     return lpk_dot_uses_avx2() ? dot_q6_k_avx2(row, x, columns) : dot_q6_k_portable(row, x, columns);
 }
+void lpk_decode_i8_groups(const void *record, float *out, size_t columns, size_t group) {
+    if (lpk_dot_uses_avx2()) decode_i8_groups_avx2(record, out, columns, group); else decode_i8_groups_portable(record, out, columns, group);
+}
+void lpk_decode_i4_groups(const void *record, float *out, size_t columns, size_t group) {
+    if (lpk_dot_uses_avx2()) decode_i4_groups_avx2(record, out, columns, group); else decode_i4_groups_portable(record, out, columns, group);
+}
 #else
 int lpk_dot_uses_avx2(void) { return 0; }
+void lpk_decode_i8_groups(const void *record, float *out, size_t columns, size_t group) { decode_i8_groups_portable(record, out, columns, group); }
+void lpk_decode_i4_groups(const void *record, float *out, size_t columns, size_t group) { decode_i4_groups_portable(record, out, columns, group); }
 float lpk_dot_q5_0(const void *row, const float *x, size_t columns) { return dot_q5_0_portable(row, x, columns); }
 float lpk_dot_q4_k(const void *row, const float *x, size_t columns) { return dot_q4_k_portable(row, x, columns); }
 float lpk_dot_q6_k(const void *row, const float *x, size_t columns) { return dot_q6_k_portable(row, x, columns); }

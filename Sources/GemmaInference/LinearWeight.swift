@@ -56,6 +56,10 @@ public final class LinearWeight: @unchecked Sendable {
                 let record = UnsafeRawBufferPointer(rebasing: raw[(row * stride)..<((row + 1) * stride)])
                 let out = UnsafeMutableBufferPointer(start: output, count: columns)
                 switch encoding {
+                case .rows(let scheme) where scheme.bits == 8:
+                    lpk_decode_i8_groups(record.baseAddress!, output, columns, scheme.columnsPerGroup(rowLength: columns))
+                case .rows(let scheme) where scheme.bits == 4:
+                    lpk_decode_i4_groups(record.baseAddress!, output, columns, scheme.columnsPerGroup(rowLength: columns))
                 case .rows(let scheme): RowDequantizer.dequantize(record, scheme: scheme, into: out)
                 case .ggml(let type): GGMLDequantizer.dequantize(type, record, into: out)
                 case .plain(let dtype):

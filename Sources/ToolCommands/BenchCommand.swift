@@ -48,24 +48,22 @@ package struct BenchCommand: ParsableCommand {
         @Argument var path: String
         @Option var lookups = 200_000
         func run() throws {
-            let pack = try PackReader(path: path)
-            guard let table = pack.tensors.first(where: { $0.record.role == .perLayerEmbedding }),
-                  case .rows(let scheme) = table.record.encoding else {
+            // The path the models take: the table as a mapped LinearWeight, one record decoded per lookup.
+            let source = try ModelSources.open(path)
+            guard let table = source.tensors.first(where: { $0.role == .perLayerEmbedding }), case .rows = table.encoding else {
                 throw ValidationError("\(path) has no quantized per-layer embedding table")
             }
-            let rows = table.record.shape.rowCount, width = table.record.shape.rowLength, stride = table.record.rowStride
+            let weight = try LinearWeight(source: source, name: table.name)
+            let rows = weight.rows, width = weight.columns, stride = table.byteCount / rows
             var output = [Float](repeating: 0, count: width)
             var state: UInt64 = 0x9E37_79B9_7F4A_7C15
             var checksum: Float = 0
             let start = Date()
-            table.data.withUnsafeBytes { raw in
-                output.withUnsafeMutableBufferPointer { out in
-                    for _ in 0..<lookups {
-                        state ^= state << 13; state ^= state >> 7; state ^= state << 17
-                        let token = Int(state % UInt64(rows))
-                        RowDequantizer.dequantize(UnsafeRawBufferPointer(rebasing: raw[(token * stride)..<((token + 1) * stride)]), scheme: scheme, into: out)
-                        checksum += out[0]
-                    }
+            output.withUnsafeMutableBufferPointer { out in
+                for _ in 0..<lookups {
+                    state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                    weight.decodeRow(Int(state % UInt64(rows)), into: out.baseAddress!)
+                    checksum += out[0]
                 }
             }
             let seconds = Date().timeIntervalSince(start)

@@ -1,7 +1,9 @@
+import ByteIO
 import Conversion
 import Foundation
 import GemmaInference
 import GGUFFormat
+import Quantization
 import TensorModel
 import Testing
 import TestSupport
@@ -47,6 +49,24 @@ import TensorTypes
         let pack = try ModelSources.open(directory.path + "/m.lpk")
         let matrices = pack.tensors.filter { $0.shape.rank == 2 }
         #expect(!matrices.isEmpty)
-        for tensor in matrices { check(try LinearWeight(source: pack, name: tensor.name)) }
+        for tensor in matrices {
+            let weight = try LinearWeight(source: pack, name: tensor.name)
+            check(weight)
+            // The C row decoder against the scalar reference decoder, value for value.
+            guard case .rows(let scheme) = tensor.encoding else { continue }
+            let stored = try pack.storedBytes(tensor.name)
+            let stride = stored.count / weight.rows
+            var fast = [Float](repeating: 0, count: weight.columns), reference = fast
+            try stored.withUnsafeBytes { raw in
+                for r in 0..<weight.rows {
+                    fast.withUnsafeMutableBufferPointer { weight.decodeRow(r, into: $0.baseAddress!) }
+                    reference.withUnsafeMutableBufferPointer {
+                        RowDequantizer.dequantizeReference(UnsafeRawBufferPointer(rebasing: raw[(r * stride)..<((r + 1) * stride)]), scheme: scheme, into: $0)
+                    }
+                    #expect(fast == reference, "\(tensor.name) row \(r)")
+                    if fast != reference { return }
+                }
+            }
+        }
     }
 }

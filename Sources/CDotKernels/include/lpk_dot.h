@@ -27,6 +27,10 @@ float lpk_dot_i8_groups(const void *record, const float *x, size_t columns, size
 /// nibble, stored as value + 8) · x.
 float lpk_dot_i4_groups(const void *record, const float *x, size_t columns, size_t group);
 
+/// Decodes a LayerPack int8 / int4 row record (layouts as above) into `columns` floats.
+void lpk_decode_i8_groups(const void *record, float *out, size_t columns, size_t group);
+void lpk_decode_i4_groups(const void *record, float *out, size_t columns, size_t group);
+
 /// 1 when the AVX2/FMA/F16C versions are in use.
 int lpk_dot_uses_avx2(void);
 
