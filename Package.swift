@@ -107,7 +107,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "lpk-fuzz",
-            dependencies: ["ByteIO", "Conversion", "GGUFFormat", "PackFormat", "SafetensorsFormat", "StrictJSON", "TensorTypes"],
+            dependencies: ["ByteIO", "Conversion", "GemmaInference", "GGUFFormat", "PackFormat", "SafetensorsFormat", "StrictJSON", "TensorTypes"],
             swiftSettings: swiftSettings
         ),
 

@@ -14,13 +14,14 @@ swift build -c release --product lpk-fuzz --scratch-path .build-fuzz \
   -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING >/dev/null || exit 1
 status=0
 printf '| target | seconds | executions | crashes | largest malloc allowed (MiB) | peak RSS (MB) | slowest input (s) |\n|---|---|---|---|---|---|---|\n'
-for target in ${FUZZ_TARGETS:-gguf safetensors index pack json recipe lpkz}; do
+for target in ${FUZZ_TARGETS:-gguf safetensors index pack json recipe lpkz tokenizer}; do
   corpus="$work/$target"
   mkdir -p "$corpus" "$work/artifacts"
   case "$target" in
     gguf) cp Fixtures/gguf/*.gguf "$corpus"/ ;;
     safetensors) cp Fixtures/safetensors/*.safetensors Fixtures/models/tiny-gemma3-f32/model.safetensors "$corpus"/ ;;
     index) cp Fixtures/models/tiny-gemma3-bf16-sharded/model.safetensors.index.json "$corpus"/ ;;
+    tokenizer) cp Fixtures/tokenizers/tiny-bpe/tokenizer.json "$corpus"/ ;;
     json|recipe) cp Fixtures/models/*/config.json "$corpus"/ 2>/dev/null; echo '{"core":"int4","ple":"int4","group":64,"keep":["norm"]}' > "$corpus/recipe.json" ;;
     pack|lpkz) [ -f "$work/seed.lpk" ] || .build/release/lpk-pack Fixtures/gguf/llama-quantized.gguf -o "$work/seed.lpk" --quiet >/dev/null
                [ -f "$work/seed.lpkz" ] || .build/release/lpk-pack "$work/seed.lpk" -o "$work/seed.lpkz" --compress zstd --quiet >/dev/null

@@ -1,10 +1,11 @@
 // Fuzz targets for LayerPack's parsers. Built two ways:
 // - `make fuzz`: with `-sanitize=fuzzer,address -DFUZZING`, libFuzzer drives `LLVMFuzzerTestOneInput`;
-//   LPK_FUZZ_TARGET picks the parser (gguf, safetensors, index, pack, json, recipe, lpkz).
+//   LPK_FUZZ_TARGET picks the parser (gguf, safetensors, index, pack, json, recipe, lpkz, tokenizer).
 // - normally: `lpk-fuzz TARGET FILE…` replays inputs (the regression corpus in Fixtures/fuzz).
 import ByteIO
 import Conversion
 import Foundation
+import GemmaInference
 import GGUFFormat
 import PackFormat
 import SafetensorsFormat
@@ -38,6 +39,11 @@ func exercise(_ target: String, _ bytes: [UInt8]) {
         }
     case "json":
         _ = try? JSONParser.parse(bytes)
+    case "tokenizer":
+        // A Hugging Face tokenizer.json; when it loads, encode and decode a text full of edge cases.
+        if let tokenizer = try? SentencePieceTokenizer.from(tokenizerJSON: file.bytes, name: "fuzz-input") {
+            _ = tokenizer.decode(tokenizer.encode("Hello  wörld <bos>\t\n😀 \u{0}", addBOS: true, parseSpecial: true))
+        }
     case "recipe":
         _ = try? Recipe.decode(json: bytes, file: "fuzz-input")
     case "lpkz":
@@ -48,7 +54,7 @@ func exercise(_ target: String, _ bytes: [UInt8]) {
         try? CompressedPack.decompress(input, to: directory + "/out.lpk")
         try? FileManager.default.removeItem(atPath: directory)
     default:
-        fatalError("unknown fuzz target \(target): gguf, safetensors, pack, json, recipe, lpkz")
+        fatalError("unknown fuzz target \(target): gguf, safetensors, index, pack, json, recipe, lpkz, tokenizer")
     }
 }
 
@@ -80,7 +86,7 @@ struct Replay {
     static func main() throws {
         let arguments = CommandLine.arguments.dropFirst()
         guard let target = arguments.first else {
-            print("usage: lpk-fuzz TARGET FILE…   (targets: gguf, safetensors, pack, json, recipe, lpkz)")
+            print("usage: lpk-fuzz TARGET FILE…   (targets: gguf, safetensors, index, pack, json, recipe, lpkz, tokenizer)")
             exit(64)
         }
         for path in arguments.dropFirst() {
