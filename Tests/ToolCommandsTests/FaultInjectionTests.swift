@@ -22,7 +22,13 @@ import TestSupport
         let before = try inputHash(model)
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        for delay in [0.05, 0.3, 0.8, 1.5, 2.5] {
+        // Five spread moments, then three drawn by a seeded xorshift (reproducible "random points" in 0–3 s).
+        var state: UInt64 = 20_261_122
+        let drawn = (0..<3).map { _ -> Double in
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return 0.01 + Double(state % 2990) / 1000
+        }
+        for delay in [0.05, 0.3, 0.8, 1.5, 2.5] + drawn {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: Fixtures.productsDirectory + "/lpk-quantize")
             process.arguments = [model, "-o", directory.path + "/out.lpk", "--quiet"]
