@@ -158,7 +158,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ToolCommandsTests",
-            dependencies: ["ToolCommands", "ByteIO", "SafetensorsFormat", "StrictJSON", "TestSupport"],
+            dependencies: ["ToolCommands", "ByteIO", "SafetensorsFormat", "StrictJSON", "TestSupport", "Verification"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -45,6 +45,8 @@ package struct VerifyCommand: ParsableCommand {
     @Option(help: "Sample only from the most likely tokens whose probabilities add up to this (0-1).") var topP: Float?
     @Option(help: "Seed of the sampler: the same seed gives the same samples.") var seed: UInt64 = 0
     @Flag(help: "Skip the per-tensor weight comparison.") var noWeights = false
+    @Option(help: "Save REFERENCE's logits as NumPy float32 [tokens, vocab], to compare in another framework.")
+    var saveLogits: String?
     @OptionGroup var outputOptions: OutputOptions
 
     package init() {}
@@ -90,6 +92,9 @@ package struct VerifyCommand: ParsableCommand {
         var report = VerifyReport(reference: reference, candidate: candidate ?? referenceLogits!, tokens: ids.count)
         report.referenceSpeed = referenceRun.tokensPerSecond
         report.referenceContinuation = referenceRun.continuation
+        if let saveLogits {
+            try NumpyArray.write(referenceRun.logits, shape: [ids.count, referenceRun.vocabulary], to: saveLogits)
+        }
         if let referenceLogits {
             let saved = try NumpyArray(path: referenceLogits)
             let vocabulary = referenceRun.vocabulary

@@ -43,4 +43,21 @@ public struct NumpyArray: Sendable {
         self.shape = shape
         values = data.withUnsafeBytes { raw in (0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) } }
     }
+
+    /// Writes `values` with `shape` as a float32 C-order `.npy` file (format 1.0, header padded to 64 bytes as
+    /// NumPy writes it), atomically: a temporary file renamed into place when complete.
+    public static func write(_ values: [Float], shape: [Int], to path: String) throws {
+        precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not hold \(values.count) values")
+        let dims = shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? "," : "")
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(dims)), }"
+        let unpadded = 10 + header.utf8.count + 1
+        header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
+        var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
+        withUnsafeBytes(of: UInt16(header.utf8.count).littleEndian) { bytes += $0 }
+        bytes += Array(header.utf8)
+        let sink = try AtomicFileWriter(destination: path)
+        try sink.write(bytes)
+        try values.map { $0.bitPattern.littleEndian }.withUnsafeBytes { try sink.write($0) }
+        try sink.commit()
+    }
 }

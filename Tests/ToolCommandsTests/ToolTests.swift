@@ -4,6 +4,7 @@ import SafetensorsFormat
 import StrictJSON
 import Testing
 import TestSupport
+import Verification
 
 /// The executables as a user runs them: output streams and exit codes.
 @Suite(.serialized) struct ToolTests {
@@ -125,6 +126,21 @@ import TestSupport
         #expect(run.status == 0, "\(run.standardError)")
         #expect(run.standardOutput.contains("same top token 100.00%"))
         #expect(try ToolRun.run("lpk-verify", [model, "--reference-logits", model + "/logits.npy"]).status == 64)
+    }
+
+    @Test("--save-logits writes our logits as a NumPy file that reads back as transformers' numbers")
+    func saveLogits() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let saved = directory.path + "/ours.npy"
+        let run = try ToolRun.run("lpk-verify", [model, "--reference-logits", model + "/logits.npy", "--tokens", tokens, "--save-logits", saved])
+        #expect(run.status == 0, "\(run.standardError)")
+        let bytes = try MappedFile(path: saved).bytes.array
+        let headerEnd = 10 + Int(bytes[8]) + Int(bytes[9]) << 8
+        #expect(headerEnd % 64 == 0 && bytes[headerEnd - 1] == UInt8(ascii: "\n"))  // NumPy's own header layout
+        let ours = try NumpyArray(path: saved), theirs = try NumpyArray(path: model + "/logits.npy")
+        #expect(ours.shape == theirs.shape)
+        #expect(zip(ours.values, theirs.values).allSatisfy { abs($0 - $1) <= 1e-4 })
     }
 }
 
