@@ -1,5 +1,20 @@
 /// Causal attention of new queries over a layer's KV cache, shared by every Gemma generation.
 enum Attention {
+    /// Each of `count × heads` heads of `x`: RMS norm with `offset + weight`, then RoPE at its position
+    /// (`start + token`). The query and key preparation of every Gemma generation.
+    static func normAndRotate(_ x: inout [Float], count: Int, heads: Int, headDimension hd: Int, weight: [Float], offset: Float,
+                              epsilon: Float, start: Int, inverseFrequencies: [Float]) {
+        x.withUnsafeMutableBufferPointer { buffer in
+            for t in 0..<count {
+                for h in 0..<heads {
+                    let head = buffer.baseAddress! + (t * heads + h) * hd
+                    Kernels.rmsNorm(head, hd, weight: weight, offset: offset, epsilon: epsilon)
+                    Kernels.rope(head, headDimension: hd, position: start + t, inverseFrequencies: inverseFrequencies)
+                }
+            }
+        }
+    }
+
     /// For each of `count` queries at positions `start ..< start + count`: softmax(scale · q·k) over the cached
     /// positions it may see (all earlier ones, or the last `window` on sliding layers), times the cached values.
     static func attend(queries: [Float], keys: [Float], values: [Float], count: Int, start: Int, heads: Int, kvHeads: Int,

@@ -104,26 +104,11 @@ public final class Gemma3TextModel: CausalLanguageModel {
             layer.query.multiply(normed, count: count, into: &queries, scratch: scratch)
             layer.key.multiply(normed, count: count, into: &keys, scratch: scratch)
             layer.value.multiply(normed, count: count, into: &values, scratch: scratch)
-            for t in 0..<count {
-                let position = self.position + t
-                queries.withUnsafeMutableBufferPointer { q in
-                    for h in 0..<heads {
-                        let head = q.baseAddress! + (t * heads + h) * hd
-                        Kernels.rmsNorm(head, hd, weight: layer.queryNorm, offset: offset, epsilon: epsilon)
-                        Kernels.rope(head, headDimension: hd, position: position, inverseFrequencies: layer.inverseFrequencies)
-                    }
-                }
-                keys.withUnsafeMutableBufferPointer { k in
-                    for h in 0..<kvHeads {
-                        let head = k.baseAddress! + (t * kvHeads + h) * hd
-                        Kernels.rmsNorm(head, hd, weight: layer.keyNorm, offset: offset, epsilon: epsilon)
-                        Kernels.rope(head, headDimension: hd, position: position, inverseFrequencies: layer.inverseFrequencies)
-                    }
-                }
-                keys.withUnsafeBufferPointer { k in values.withUnsafeBufferPointer { v in
-                    cache.store(layer: index, position: position, key: k.baseAddress! + t * kvHeads * hd, value: v.baseAddress! + t * kvHeads * hd)
-                } }
-            }
+            Attention.normAndRotate(&queries, count: count, heads: heads, headDimension: hd, weight: layer.queryNorm, offset: offset,
+                                    epsilon: epsilon, start: position, inverseFrequencies: layer.inverseFrequencies)
+            Attention.normAndRotate(&keys, count: count, heads: kvHeads, headDimension: hd, weight: layer.keyNorm, offset: offset,
+                                    epsilon: epsilon, start: position, inverseFrequencies: layer.inverseFrequencies)
+            cache.store(layer: index, start: position, count: count, keys: keys, values: values)
             attend(layer: index, sliding: layer.sliding, queries: queries, count: count, into: &attended, scores: &scores)
             layer.output.multiply(attended, count: count, into: &projected, scratch: scratch)
             addNormed(&hidden, &projected, layer.postAttentionNorm, count: count)

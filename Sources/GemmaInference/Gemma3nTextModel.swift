@@ -1,7 +1,6 @@
 // Reference: huggingface/transformers models/gemma3n/modeling_gemma3n.py (Gemma3nForCausalLM, text only).
 import Foundation
 import TensorModel
-import TensorTypes
 
 /// Gemma 3n text decoder: the hidden state travels as `altup_num_inputs` streams (AltUp). Each layer predicts all
 /// streams from a learned mix, runs attention and MLP on the active one (with a LAuReL low-rank side path and,
@@ -14,30 +13,23 @@ import TensorTypes
 public final class Gemma3nTextModel: PerLayerEmbeddingModel {
     struct Layer {
         let inputNorm, postAttentionNorm, preFeedforwardNorm, postFeedforwardNorm, postPerLayerNorm: [Float]
-        let queryNorm, routerNorm, laurelPostNorm, correctOutputScale: [Float]
-        let keyNorm: [Float]?
-        let query, output, gate, up, down, perLayerGate, perLayerProjection, laurelLeft, laurelRight, router: LinearWeight
-        let key, value: LinearWeight?
+        let routerNorm, laurelPostNorm, correctOutputScale: [Float]
+        let attention: PerLayerSelfAttention
+        let gate, up, down, perLayerGate, perLayerProjection, laurelLeft, laurelRight, router: LinearWeight
         /// AltUp coefficients from the router's modalities: prediction `[n·n, n]`, correction `[n, n]`.
         let predictionCoefficients, correctionCoefficients: [Float]
-        let sliding: Bool
-        let inverseFrequencies: [Float]
         /// Standard deviations above the mean below which gate activations are zeroed (nil: dense layer).
         let sparsityCutoff: Float?
-        /// The layer whose cache this layer reads (itself unless KV-shared).
-        let cacheLayer: Int
     }
 
     public let configuration: ModelConfiguration
     public private(set) var position = 0
-    /// The 4 KiB pages of the PLE table's file that lookups have read so far (when the table is mapped).
-    public private(set) var perLayerPagesRead = Set<Int>()
-    let embedding, outputHead, perLayerTable, perLayerModelProjection: LinearWeight
+    public var perLayerPagesRead: Set<Int> { inputs.pagesRead }
+    let inputs: PerLayerInputs
     let streamProjections, streamUnprojections: StreamProjections
-    let finalNorm, perLayerProjectionNorm: [Float]
+    let finalNorm: [Float]
     let layers: [Layer]
     let streamCount, activeStream: Int
-    let embeddingScale, perLayerScale: Float
     let cache: KVCache
     let scratch: Scratch
 
@@ -50,14 +42,7 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
         activeStream = c.altupActiveIndex ?? 0
         let names = TensorNames(source)
         let d = c.hiddenSize, layerCount = c.layerCount, hd = c.headDimension
-        embedding = try names.matrix(hf: "embed_tokens.weight", gguf: "token_embd.weight", rows: c.vocabularySize, columns: d)
-        outputHead = embedding
-        perLayerTable = try names.matrix(hf: "embed_tokens_per_layer.weight", gguf: "per_layer_token_embd.weight",
-                                         rows: c.perLayerVocabularySize ?? c.vocabularySize, columns: layerCount * ple)
-        perLayerTable.adviseRandomAccess()  // a lookup table: one record per token, no read-ahead
-        perLayerModelProjection = try names.matrix(hf: "per_layer_model_projection.weight", gguf: "per_layer_model_proj.weight",
-                                                   rows: layerCount * ple, columns: d)
-        perLayerProjectionNorm = try names.vector(hf: "per_layer_projection_norm.weight", gguf: "per_layer_proj_norm.weight", count: ple)
+        inputs = try PerLayerInputs(names, c, width: ple)
         finalNorm = try names.vector(hf: "norm.weight", gguf: "output_norm.weight", count: d)
         streamProjections = try StreamProjections(names, hf: "altup_projections", gguf: "altup_proj.weight", streams: n, width: d)
         streamUnprojections = try StreamProjections(names, hf: "altup_unembed_projections", gguf: "altup_unembd_proj.weight",
@@ -66,8 +51,6 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
         layers = try (0..<layerCount).map { i in
             let p = "layers.\(i).", g = "blk.\(i)."
             let sliding = c.layerTypes[i] == .sliding
-            let shared = i >= firstShared
-            let producer = shared ? (0..<firstShared).last { c.layerTypes[$0] == c.layerTypes[i] } ?? i : i
             let theta = sliding ? c.ropeLocalTheta : c.ropeTheta
             let frequencies = (0..<(hd / 2)).map { Float(pow(theta, -Double(2 * $0) / Double(hd))) }
             let sparsity = i < c.activationSparsity.count ? c.activationSparsity[i] : 0
@@ -83,15 +66,12 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
                 preFeedforwardNorm: try names.vector(hf: p + "pre_feedforward_layernorm.weight", gguf: g + "ffn_norm.weight", count: d),
                 postFeedforwardNorm: try names.vector(hf: p + "post_feedforward_layernorm.weight", gguf: g + "post_ffw_norm.weight", count: d),
                 postPerLayerNorm: try names.vector(hf: p + "post_per_layer_input_norm.weight", gguf: g + "post_norm.weight", count: d),
-                queryNorm: try names.vector(hf: p + "self_attn.q_norm.weight", gguf: g + "attn_q_norm.weight", count: hd),
                 routerNorm: try names.vector(hf: p + "altup.router_norm.weight", gguf: g + "altup_router_norm.weight", count: d),
                 laurelPostNorm: try names.vector(hf: p + "laurel.post_laurel_norm.weight", gguf: g + "laurel_post_norm.weight", count: d),
                 correctOutputScale: c.altupCorrectScale
                     ? try names.vector(hf: p + "altup.correct_output_scale", gguf: g + "altup_correct_scale.weight", count: d)
                     : [Float](repeating: 1, count: d),
-                keyNorm: shared ? nil : try names.vector(hf: p + "self_attn.k_norm.weight", gguf: g + "attn_k_norm.weight", count: hd),
-                query: try names.matrix(hf: p + "self_attn.q_proj.weight", gguf: g + "attn_q.weight", rows: c.headCount * hd, columns: d),
-                output: try names.matrix(hf: p + "self_attn.o_proj.weight", gguf: g + "attn_output.weight", rows: d, columns: c.headCount * hd),
+                attention: try PerLayerSelfAttention(names, c, layer: i, headDimension: hd, inverseFrequencies: frequencies),
                 gate: try names.matrix(hf: p + "mlp.gate_proj.weight", gguf: g + "ffn_gate.weight", rows: c.intermediateSizes[i], columns: d),
                 up: try names.matrix(hf: p + "mlp.up_proj.weight", gguf: g + "ffn_up.weight", rows: c.intermediateSizes[i], columns: d),
                 down: try names.matrix(hf: p + "mlp.down_proj.weight", gguf: g + "ffn_down.weight", rows: d, columns: c.intermediateSizes[i]),
@@ -100,20 +80,10 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
                 laurelLeft: try names.matrix(hf: p + "laurel.linear_left.weight", gguf: g + "laurel_l.weight", rows: rank, columns: d),
                 laurelRight: try names.matrix(hf: p + "laurel.linear_right.weight", gguf: g + "laurel_r.weight", rows: d, columns: rank),
                 router: try names.matrix(hf: p + "altup.modality_router.weight", gguf: g + "altup_router.weight", rows: n, columns: d),
-                key: shared ? nil : try names.matrix(hf: p + "self_attn.k_proj.weight", gguf: g + "attn_k.weight", rows: c.keyValueHeadCount * hd, columns: d),
-                value: shared ? nil : try names.matrix(hf: p + "self_attn.v_proj.weight", gguf: g + "attn_v.weight", rows: c.keyValueHeadCount * hd, columns: d),
                 predictionCoefficients: try coefficients(hf: "altup.prediction_coefs.weight", gguf: "altup_predict_coef.weight", count: n * n * n),
                 correctionCoefficients: try coefficients(hf: "altup.correction_coefs.weight", gguf: "altup_correct_coef.weight", count: n * n),
-                sliding: sliding, inverseFrequencies: frequencies,
-                sparsityCutoff: sparsity > 0 ? Float(Kernels.standardNormalQuantile(Double(Float(sparsity)))) : nil,
-                cacheLayer: producer)
+                sparsityCutoff: sparsity > 0 ? Float(Kernels.standardNormalQuantile(Double(Float(sparsity)))) : nil)
         }
-        let embeddingBF16 = try source.descriptor(try names.resolve(hf: "embed_tokens.weight", gguf: "token_embd.weight")).encoding == .plain(.bf16)
-        func scale(_ value: Double) -> Float {
-            embeddingBF16 ? FloatConversion.float(fromBFloat16: FloatConversion.bfloat16(from: Float(value))) : Float(value)
-        }
-        embeddingScale = scale(Double(d).squareRoot())
-        perLayerScale = scale(Double(ple).squareRoot())
         cache = KVCache(capacity: contextLength, widths: (0..<layerCount).map { $0 < firstShared ? c.keyValueHeadCount * hd : 0 })
         let widest = max(d, c.intermediateSizes.max() ?? d, c.headCount * hd, layerCount * ple)
         scratch = Scratch(workers: max(1, min(8, ProcessInfo.processInfo.activeProcessorCount)), width: widest)
@@ -129,33 +99,9 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
             throw InferenceError.tokenOutOfRange(token, vocabulary: c.vocabularySize)
         }
         let epsilon = Float(c.rmsNormEpsilon)
-        var embedded = [Float](repeating: 0, count: count * d)
-        var perLayer = [Float](repeating: 0, count: count * layerCount * ple)
-        embedded.withUnsafeMutableBufferPointer { h in
-            perLayer.withUnsafeMutableBufferPointer { p in
-                for (t, token) in tokens.enumerated() {
-                    embedding.decodeRow(token, into: h.baseAddress! + t * d)
-                    for i in 0..<d { h[t * d + i] *= embeddingScale }
-                    let row = token < perLayerTable.rows ? token : 0  // transformers reads row 0 past the PLE vocabulary
-                    perLayerTable.decodeRow(row, into: p.baseAddress! + t * layerCount * ple)
-                    if let range = perLayerTable.fileRange(ofRow: row) {
-                        for page in (range.lowerBound / 4096)...((range.upperBound - 1) / 4096) { perLayerPagesRead.insert(page) }
-                    }
-                }
-            }
-        }
-        // Per-layer inputs: (rmsnorm(W·e / sqrt(D)) + table row · sqrt(ple)) / sqrt(2).
-        var projected = [Float](repeating: 0, count: count * layerCount * ple)
-        perLayerModelProjection.multiply(embedded, count: count, into: &projected, scratch: scratch)
-        let projectionScale = Float(1 / Double(d).squareRoot()), combineScale = Float(1 / 2.0.squareRoot())
-        projected.withUnsafeMutableBufferPointer { x in
-            for slice in 0..<(count * layerCount) {
-                let start = x.baseAddress! + slice * ple
-                for i in 0..<ple { start[i] *= projectionScale }
-                Kernels.rmsNorm(start, ple, weight: perLayerProjectionNorm, offset: 0, epsilon: epsilon)
-            }
-        }
-        for i in perLayer.indices { perLayer[i] = (projected[i] + perLayer[i] * perLayerScale) * combineScale }
+        // transformers reads PLE row 0 for ids past the PLE vocabulary.
+        let pleRows = inputs.table.rows
+        let (embedded, perLayer) = inputs(tokens, tableRow: { $0 < pleRows ? $0 : 0 }, epsilon: epsilon, scratch: scratch)
 
         // The streams: the embedding, and its projections rescaled to the embedding's magnitude.
         var streams = [[Float]](repeating: embedded, count: streamCount)
@@ -167,21 +113,16 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
         var sublayer = [Float](repeating: 0, count: count * d)
         var laurel = [Float](repeating: 0, count: count * d)
         var low = [Float](repeating: 0, count: count * (c.laurelRank ?? 1))
-        var queries = [Float](repeating: 0, count: count * c.headCount * c.headDimension)
-        var keys = [Float](repeating: 0, count: count * c.keyValueHeadCount * c.headDimension)
-        var values = keys
-        var attended = queries
+        var buffers = PerLayerSelfAttention.Buffers(count: count, widestHeads: c.headCount * c.headDimension, capacity: cache.capacity)
         let widest = c.intermediateSizes.max() ?? d
         var gates = [Float](repeating: 0, count: count * widest)
         var ups = gates
         var gated = [Float](repeating: 0, count: count * ple)
         var modalities = [Float](repeating: 0, count: count * streamCount)
-        var scores = [Float](repeating: 0, count: cache.capacity)
         var activated = [Float](repeating: 0, count: count * d)
         var mix = [Float](repeating: 0, count: streamCount * streamCount)
 
         for (index, layer) in layers.enumerated() {
-            let hd = c.headDimension, heads = c.headCount, kvHeads = c.keyValueHeadCount
             routerModalities(layer, streams[activeStream], count: count, into: &modalities, normed: &normed)
             predict(layer, streams: streams, modalities: modalities, count: count, mix: &mix, into: &predictions)
             let active = predictions[activeStream]
@@ -194,35 +135,8 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
             Kernels.rmsNormRows(&laurel, rows: count, width: d, weight: layer.laurelPostNorm, epsilon: epsilon)
             for i in 0..<(count * d) { laurel[i] += normed[i] }
 
-            layer.query.multiply(normed, count: count, into: &queries, scratch: scratch)
-            if let key = layer.key, let value = layer.value, let keyNorm = layer.keyNorm {
-                key.multiply(normed, count: count, into: &keys, scratch: scratch)
-                value.multiply(normed, count: count, into: &values, scratch: scratch)
-                keys.withUnsafeMutableBufferPointer { k in values.withUnsafeMutableBufferPointer { v in
-                    for t in 0..<count {
-                        for h in 0..<kvHeads {
-                            let head = k.baseAddress! + (t * kvHeads + h) * hd
-                            Kernels.rmsNorm(head, hd, weight: keyNorm, offset: 0, epsilon: epsilon)
-                            Kernels.rope(head, headDimension: hd, position: position + t, inverseFrequencies: layer.inverseFrequencies)
-                            Kernels.rmsNorm(v.baseAddress! + (t * kvHeads + h) * hd, hd, weight: nil, offset: 0, epsilon: epsilon)
-                        }
-                        cache.store(layer: index, position: position + t, key: k.baseAddress! + t * kvHeads * hd, value: v.baseAddress! + t * kvHeads * hd)
-                    }
-                } }
-            }
-            queries.withUnsafeMutableBufferPointer { q in
-                for t in 0..<count {
-                    for h in 0..<heads {
-                        let head = q.baseAddress! + (t * heads + h) * hd
-                        Kernels.rmsNorm(head, hd, weight: layer.queryNorm, offset: 0, epsilon: epsilon)
-                        Kernels.rope(head, headDimension: hd, position: position + t, inverseFrequencies: layer.inverseFrequencies)
-                    }
-                }
-            }
-            Attention.attend(queries: queries, keys: cache.keys[layer.cacheLayer], values: cache.values[layer.cacheLayer],
-                             count: count, start: position, heads: heads, kvHeads: kvHeads, headDimension: hd,
-                             window: layer.sliding ? c.slidingWindow : nil, scale: 1, into: &attended, scores: &scores)
-            layer.output.multiply(attended, count: count, into: &sublayer, scratch: scratch)
+            layer.attention(normed, layer: index, count: count, start: position, heads: c.headCount, kvHeads: c.keyValueHeadCount,
+                            epsilon: epsilon, cache: cache, buffers: &buffers, scratch: scratch, into: &sublayer)
             Kernels.rmsNormRows(&sublayer, rows: count, width: d, weight: layer.postAttentionNorm, epsilon: epsilon)
             // (active + attention + laurel) / √2
             activated.overwrite(with: active)
@@ -272,7 +186,7 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
         }
         Kernels.rmsNormRows(&final, rows: rows, width: d, weight: finalNorm, epsilon: epsilon)
         var logits = [Float](repeating: 0, count: rows * c.vocabularySize)
-        outputHead.multiply(final, count: rows, into: &logits, scratch: scratch)
+        inputs.embedding.multiply(final, count: rows, into: &logits, scratch: scratch)
         if let cap = c.finalLogitSoftcap.map(Float.init) {
             for i in logits.indices { logits[i] = cap * tanh(logits[i] / cap) }
         }

@@ -14,9 +14,17 @@ final class KVCache {
     }
 
     /// Stores one position's key and value of `layer`.
-    func store(layer: Int, position: Int, key: UnsafePointer<Float>, value: UnsafePointer<Float>) {
+    private func store(layer: Int, position: Int, key: UnsafePointer<Float>, value: UnsafePointer<Float>) {
         let width = widths[layer]
         keys[layer].withUnsafeMutableBufferPointer { $0.baseAddress!.advanced(by: position * width).update(from: key, count: width) }
         values[layer].withUnsafeMutableBufferPointer { $0.baseAddress!.advanced(by: position * width).update(from: value, count: width) }
+    }
+
+    /// Stores `count` consecutive positions from `start`: row `t` of `keys` and `values` is position `start + t`.
+    func store(layer: Int, start: Int, count: Int, keys: [Float], values: [Float]) {
+        let width = widths[layer]
+        keys.withUnsafeBufferPointer { k in values.withUnsafeBufferPointer { v in
+            for t in 0..<count { store(layer: layer, position: start + t, key: k.baseAddress! + t * width, value: v.baseAddress! + t * width) }
+        } }
     }
 }

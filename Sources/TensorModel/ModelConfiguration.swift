@@ -62,6 +62,13 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
     /// The first layer that reuses another layer's keys and values.
     public var firstKVSharedLayer: Int { layerCount - kvSharedLayerCount }
 
+    /// The layer whose keys and values `layer` attends over: itself, or for a KV-shared layer the last earlier
+    /// layer of the same attention kind.
+    public func cacheLayer(of layer: Int) -> Int {
+        guard layer >= firstKVSharedLayer else { return layer }
+        return (0..<firstKVSharedLayer).last { layerTypes[$0] == layerTypes[layer] } ?? layer
+    }
+
     /// The head size of layer `layer`.
     public func headDimension(layer: Int) -> Int {
         layerTypes[layer] == .full ? (globalHeadDimension ?? headDimension) : headDimension
