@@ -256,42 +256,26 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
 }
 
 /// The AltUp projections of the streams other than the active one: one `[D, D]` matrix each in safetensors,
-/// one stacked `[n−1, D, D]` tensor in GGUF.
-enum StreamProjections {
-    case separate([LinearWeight])
-    case stacked(LinearWeight)
+/// one stacked `[n−1, D, D]` tensor in GGUF (split here into its matrices).
+struct StreamProjections {
+    let weights: [LinearWeight]
 
     init(_ names: TensorNames, hf: String, gguf: String, streams: Int, width d: Int) throws {
         if names.has(hf: hf + ".0.weight", gguf: "") {
-            self = .separate(try (0..<(streams - 1)).map { try names.matrix(hf: "\(hf).\($0).weight", gguf: "", rows: d, columns: d) })
+            weights = try (0..<(streams - 1)).map { try names.matrix(hf: "\(hf).\($0).weight", gguf: "", rows: d, columns: d) }
         } else {
-            self = .stacked(try names.matrix(hf: hf, gguf: gguf, rows: (streams - 1) * d, columns: d))
+            let stacked = try names.matrix(hf: hf, gguf: gguf, rows: (streams - 1) * d, columns: d)
+            weights = (0..<(streams - 1)).map { stacked.rows(($0 * d)..<(($0 + 1) * d)) }
         }
     }
 
     /// outputs[k] = W_k · input for k = 1 ..< n (stream 0, the active one, is left alone).
     func apply(_ input: [Float], count: Int, scratch: Scratch, into outputs: inout [[Float]]) {
-        apply({ _ in input }, count: count, scratch: scratch, into: &outputs)
+        for (k, weight) in weights.enumerated() { weight.multiply(input, count: count, into: &outputs[k + 1], scratch: scratch) }
     }
 
     /// outputs[k] = W_k · inputs[k] for k = 1 ..< n.
     func apply(_ inputs: [[Float]], count: Int, scratch: Scratch, into outputs: inout [[Float]]) {
-        apply({ inputs[$0] }, count: count, scratch: scratch, into: &outputs)
-    }
-
-    private func apply(_ input: (Int) -> [Float], count: Int, scratch: Scratch, into outputs: inout [[Float]]) {
-        switch self {
-        case .separate(let weights):
-            for (k, weight) in weights.enumerated() { weight.multiply(input(k + 1), count: count, into: &outputs[k + 1], scratch: scratch) }
-        case .stacked(let weight):
-            let d = weight.columns, n = weight.rows / d + 1
-            var all = [Float](repeating: 0, count: count * weight.rows)
-            for k in 1..<n {
-                weight.multiply(input(k), count: count, into: &all, scratch: scratch)
-                for t in 0..<count {
-                    for i in 0..<d { outputs[k][t * d + i] = all[t * weight.rows + (k - 1) * d + i] }
-                }
-            }
-        }
+        for (k, weight) in weights.enumerated() { weight.multiply(inputs[k + 1], count: count, into: &outputs[k + 1], scratch: scratch) }
     }
 }

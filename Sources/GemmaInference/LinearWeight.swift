@@ -34,6 +34,27 @@ public final class LinearWeight: @unchecked Sendable {
         }
     }
 
+    private init(name: String, rows: Int, columns: Int, storage: Storage) {
+        self.name = name
+        self.rows = rows
+        self.columns = columns
+        self.storage = storage
+    }
+
+    /// Rows `range` as a matrix of their own, sharing this one's storage (a stacked tensor's parts).
+    public func rows(_ range: Range<Int>) -> LinearWeight {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows, "rows \(range) of \(rows)")
+        let part = "\(name)[\(range.lowerBound)..<\(range.upperBound)]"
+        switch storage {
+        case .dense(let values):
+            return LinearWeight(name: part, rows: range.count, columns: columns,
+                                storage: .dense(Array(values[(range.lowerBound * columns)..<(range.upperBound * columns)])))
+        case .mapped(let bytes, let encoding, let stride):
+            let slice = bytes.slice(offset: range.lowerBound * stride, length: range.count * stride)!  // inside by the precondition
+            return LinearWeight(name: part, rows: range.count, columns: columns, storage: .mapped(slice, encoding, stride: stride))
+        }
+    }
+
     /// Tells the kernel rows will be read at random (no read-ahead), for lookup tables such as the PLE table.
     public func adviseRandomAccess() {
         if case .mapped(let bytes, _, _) = storage { bytes.advise(.random) }
