@@ -54,6 +54,7 @@ extension SentencePieceTokenizer {
         }
         // "<bos>" leads every sequence when the post-processor's template starts with it.
         let template = root["post_processor"].map { "\($0)" } ?? ""
+        guard count > 0 else { throw fail("the vocabulary is empty") }
         return try SentencePieceTokenizer(
             tokens: tokens[..<count].map { $0 ?? "" }, scores: [Float](repeating: 0, count: count), types: Array(types[..<count]),
             bosID: idsByText["<bos>"] ?? 2, eosID: idsByText["<eos>"] ?? 1,
