@@ -25,9 +25,13 @@ public struct Sampler: Sendable {
         let first = logits.startIndex
         guard temperature > 0, topK != 1 else { return logits.indices.max { logits[$0] < logits[$1] }! - first }
         // Candidates by descending logit, cut to top-k, then softmax at the temperature.
-        var candidates = Array(logits.indices)
-        candidates.sort { logits[$0] > logits[$1] }
-        if let topK, topK > 0, topK < candidates.count { candidates.removeLast(candidates.count - topK) }
+        var candidates: [Int]
+        if let topK, topK > 0, topK < logits.count {
+            candidates = Self.largest(topK, of: logits)
+        } else {
+            candidates = Array(logits.indices)
+            candidates.sort { logits[$0] > logits[$1] }
+        }
         let maximum = logits[candidates[0]]
         var weights = candidates.map { exp(Double((logits[$0] - maximum) / temperature)) }
         let total = weights.reduce(0, +)
@@ -47,6 +51,41 @@ public struct Sampler: Sendable {
             if point < 0 { return candidate - first }
         }
         return candidates[candidates.count - 1] - first
+    }
+}
+
+extension Sampler {
+    /// The indices of the `k` largest logits, largest first: one pass with a min-heap of `k`, not a sort of the
+    /// whole vocabulary.
+    static func largest(_ k: Int, of logits: ArraySlice<Float>) -> [Int] {
+        var heap: [Int] = []
+        heap.reserveCapacity(k)
+        func siftDown(_ start: Int) {
+            var parent = start
+            while true {
+                let left = 2 * parent + 1, right = left + 1
+                var smallest = parent
+                if left < heap.count && logits[heap[left]] < logits[heap[smallest]] { smallest = left }
+                if right < heap.count && logits[heap[right]] < logits[heap[smallest]] { smallest = right }
+                if smallest == parent { return }
+                heap.swapAt(parent, smallest)
+                parent = smallest
+            }
+        }
+        for index in logits.indices {
+            if heap.count < k {
+                heap.append(index)
+                var child = heap.count - 1
+                while child > 0, logits[heap[child]] < logits[heap[(child - 1) / 2]] {
+                    heap.swapAt(child, (child - 1) / 2)
+                    child = (child - 1) / 2
+                }
+            } else if logits[index] > logits[heap[0]] {
+                heap[0] = index
+                siftDown(0)
+            }
+        }
+        return heap.sorted { logits[$0] > logits[$1] }
     }
 }
 
