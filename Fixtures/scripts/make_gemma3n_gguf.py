@@ -333,16 +333,9 @@ def llama_logits(d: Path) -> tuple[np.ndarray, str, dict]:
     import llama_cpp
     from llama_cpp import Llama
 
-    # Same as make_llama_fixtures.py: no extra buffer types (AMX faults on the VMs these were made on; also
-    # turns off weight repacking, so every matmul takes ggml's plain CPU path).
-    orig = llama_cpp.llama_cpp.llama_model_default_params
-
-    def no_extra_bufts():
-        p = orig()
-        p.use_extra_bufts = False
-        return p
-
-    llama_cpp.llama_cpp.llama_model_default_params = no_extra_bufts
+    # Importing make_llama_fixtures turns llama.cpp's extra buffer types off, as it does for its own fixtures
+    # (AMX faults on the VMs these were made on; also no weight repacking, so every matmul takes ggml's plain path).
+    import make_llama_fixtures  # noqa: F401
     llm = Llama(
         model_path=str(d / GGUF_NAME), n_ctx=64, n_batch=64, n_ubatch=64, n_threads=N_THREADS,
         n_threads_batch=N_THREADS, n_gpu_layers=0, seed=0, logits_all=True,
