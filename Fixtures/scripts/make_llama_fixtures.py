@@ -18,6 +18,7 @@ Also prints llama.cpp prefill/decode throughput (not stored).
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import importlib.metadata as im
 import json
@@ -230,16 +231,15 @@ def producer() -> str:
     return f"llama-cpp-python {ver} (bundled llama.cpp; commit not recorded in the wheel; libllama.so.0.5.0, libggml.so.0.25.3)"
 
 
-def make_logits(model_sha: str) -> dict:
-    llm = make_model(logits_all=True)
+def passage_tokens(llm: Llama) -> list[int]:
     tokens = llm.tokenize(PASSAGE.encode("utf-8"), add_bos=True, special=False)
     assert tokens[0] == 2, tokens[:4]
     tokens = tokens[:MAX_PASSAGE_TOKENS]
     assert len(tokens) >= MIN_PASSAGE_TOKENS, len(tokens)
-    llm.reset()
-    llm.eval(tokens)  # one call; len(tokens) <= n_batch so it is a single llama_decode
-    scores = np.array(llm.scores[: len(tokens), :], dtype=np.float32, copy=True)
-    assert scores.shape == (len(tokens), 262144), scores.shape
+    return tokens
+
+
+def top_positions(scores: np.ndarray) -> list[dict]:
     positions = []
     for row in scores:
         r64 = row.astype(np.float64)
@@ -253,6 +253,25 @@ def make_logits(model_sha: str) -> dict:
             "top_ids": [int(i) for i in order],
             "top_logits": [f32(row[i]) for i in order],
         })
+    return positions
+
+
+def make_logits(model_sha: str, one_token_at_a_time: bool = False) -> dict:
+    llm = make_model(logits_all=True)
+    tokens = passage_tokens(llm)
+    llm.reset()
+    if one_token_at_a_time:
+        rows = []
+        for token in tokens:
+            llm.eval([token])  # one llama_decode per token, reading the KV cache of the earlier ones
+            rows.append(np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32, copy=True))
+        scores = np.stack(rows)
+        method = "one eval([token]) per token: one llama_decode of 1 token each, with the KV cache"
+    else:
+        llm.eval(tokens)  # one call; len(tokens) <= n_batch so it is a single llama_decode
+        scores = np.array(llm.scores[: len(tokens), :], dtype=np.float32, copy=True)
+        method = "one eval(tokens): a single llama_decode of the whole passage"
+    assert scores.shape == (len(tokens), 262144), scores.shape
     return {
         "producer": producer(),
         "model_file": MODEL.name,
@@ -265,9 +284,68 @@ def make_logits(model_sha: str) -> dict:
         "n_threads": N_THREADS,
         "kv_cache_type": "f32",
         "flash_attn": False,
+        "method": method,
         "top_k": TOP_K,
         "row_meaning": "positions[i] = logits after feeding tokens[0..i] (prediction of token i+1)",
-        "positions": positions,
+        "positions": top_positions(scores),
+    }
+
+
+# ggml's tensor accessors, for reading llama.cpp's intermediate tensors through its eval callback.
+_ggml = ctypes.CDLL(str(Path(llama_cpp.__file__).parent / "lib" / "libggml-base.so"))
+_ggml.ggml_get_name.restype = ctypes.c_char_p
+_ggml.ggml_get_name.argtypes = [ctypes.c_void_p]
+_ggml.ggml_nelements.restype = ctypes.c_int64
+_ggml.ggml_nelements.argtypes = [ctypes.c_void_p]
+_ggml.ggml_is_contiguous.restype = ctypes.c_bool
+_ggml.ggml_is_contiguous.argtypes = [ctypes.c_void_p]
+_ggml.ggml_backend_tensor_get.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t]
+GGML_TYPE_F32 = 0
+
+
+def make_layers(model_sha: str) -> dict:
+    """llama.cpp's hidden state after every layer for the BOS token alone, read through cb_eval."""
+    wanted = {f"l_out-{i}" for i in range(64)} | {"result_norm"}
+    captured: dict[str, np.ndarray] = {}
+
+    @llama_cpp.ggml_backend_sched_eval_callback
+    def observe(tensor, ask, _user_data):
+        name = _ggml.ggml_get_name(tensor).decode()
+        if ask:
+            return name in wanted
+        # the first field of struct ggml_tensor is its enum ggml_type
+        if name in wanted and _ggml.ggml_is_contiguous(tensor) and ctypes.cast(tensor, ctypes.POINTER(ctypes.c_int32))[0] == GGML_TYPE_F32:
+            n = _ggml.ggml_nelements(tensor)
+            values = np.empty(n, np.float32)
+            _ggml.ggml_backend_tensor_get(tensor, values.ctypes.data, 0, n * 4)
+            captured[name] = values
+        return True
+
+    original = llama_cpp.llama_cpp.llama_context_default_params
+
+    def with_callback():
+        params = original()
+        params.cb_eval = observe
+        return params
+
+    llama_cpp.llama_cpp.llama_context_default_params = with_callback
+    try:
+        llm = make_model(logits_all=True)
+        llm.reset()
+        llm.eval([2])
+    finally:
+        llama_cpp.llama_cpp.llama_context_default_params = original
+    layers = [captured[f"l_out-{i}"] for i in range(64) if f"l_out-{i}" in captured]
+    assert len(layers) == 18 and "result_norm" in captured, sorted(captured)
+    return {
+        "producer": producer(),
+        "model_file": MODEL.name,
+        "model_sha256": model_sha,
+        "tokens": [2],
+        "method": "eval([2]) with llama_context_params.cb_eval reading the graph tensors l_out-<layer> (the hidden "
+                  "state after each layer) and result_norm (after the final norm), as float32",
+        "layer_outputs": [[f32(v) for v in layer] for layer in layers],
+        "result_norm": [f32(v) for v in captured["result_norm"]],
     }
 
 
@@ -435,6 +513,8 @@ def main() -> None:
     logits = make_logits(model_sha)
     print(f"passage: {logits['n_tokens']} tokens")
     write_json("gemma3-270m.logits.json", logits)
+    write_json("gemma3-270m.sequential.logits.json", make_logits(model_sha, one_token_at_a_time=True))
+    write_json("gemma3-270m.layers.json", make_layers(model_sha))
     greedy = make_greedy(model_sha)
     print(f"greedy: {greedy['continuation_ids']}\n  {greedy['continuation_text']!r}")
     write_json("gemma3-270m.greedy.json", greedy)

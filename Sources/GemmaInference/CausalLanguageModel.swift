@@ -4,6 +4,8 @@ import TensorModel
 public protocol CausalLanguageModel: AnyObject {
     /// The model's description.
     var configuration: ModelConfiguration { get }
+    /// How it rounds activations.
+    var numerics: Numerics { get }
     /// Tokens processed so far (the next token's position).
     var position: Int { get }
     /// Runs `tokens` at positions `position ..< position + count`; returns logits for every token
@@ -36,13 +38,13 @@ public enum InferenceError: Error, CustomStringConvertible {
 
 /// Builds the reference model for a source from its `model_type`.
 public enum ModelRegistry {
-    /// Opens the right architecture for `source`, with room for `contextLength` tokens.
-    public static func model(for source: any TensorSource, contextLength: Int) throws -> any CausalLanguageModel {
+    /// Opens the right architecture for `source`, with room for `contextLength` tokens, running with `numerics`.
+    public static func model(for source: any TensorSource, contextLength: Int, numerics: Numerics = .exact) throws -> any CausalLanguageModel {
         guard let configuration = source.configuration else { throw InferenceError.noConfiguration(source.path) }
         switch configuration.architecture {
-        case .gemma3: return try Gemma3TextModel(source: source, configuration: configuration, contextLength: contextLength)
-        case .gemma3n: return try Gemma3nTextModel(source: source, configuration: configuration, contextLength: contextLength)
-        case .gemma4: return try Gemma4TextModel(source: source, configuration: configuration, contextLength: contextLength)
+        case .gemma3: return try Gemma3TextModel(source: source, configuration: configuration, contextLength: contextLength, numerics: numerics)
+        case .gemma3n: return try Gemma3nTextModel(source: source, configuration: configuration, contextLength: contextLength, numerics: numerics)
+        case .gemma4: return try Gemma4TextModel(source: source, configuration: configuration, contextLength: contextLength, numerics: numerics)
         }
     }
 }

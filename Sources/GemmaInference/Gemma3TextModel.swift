@@ -17,7 +17,11 @@ public final class Gemma3TextModel: CausalLanguageModel {
     }
 
     public let configuration: ModelConfiguration
+    public let numerics: Numerics
     public private(set) var position = 0
+    /// Called during ``forward(_:allLogits:)`` with each layer's output (`count × hidden` values), to compare a run
+    /// layer by layer with another implementation's.
+    public var layerOutputObserver: ((_ layer: Int, _ hidden: [Float]) -> Void)?
     let embedding: LinearWeight
     let outputHead: LinearWeight
     let finalNorm: [Float]
@@ -27,9 +31,10 @@ public final class Gemma3TextModel: CausalLanguageModel {
     let cache: KVCache
     let scratch: Scratch
 
-    public init(source: any TensorSource, configuration c: ModelConfiguration, contextLength: Int) throws {
+    public init(source: any TensorSource, configuration c: ModelConfiguration, contextLength: Int, numerics: Numerics = .exact) throws {
+        self.numerics = numerics
         configuration = c
-        let names = TensorNames(source)
+        let names = TensorNames(source, numerics: numerics)
         let d = c.hiddenSize, hd = c.headDimension
         embedding = try names.matrix(hf: "embed_tokens.weight", gguf: "token_embd.weight", rows: c.vocabularySize, columns: d)
         outputHead = names.has(hf: "lm_head.weight", gguf: "output.weight")
@@ -121,9 +126,10 @@ public final class Gemma3TextModel: CausalLanguageModel {
             let width = layer.intermediate
             layer.gate.multiply(normed, count: count, into: &gates, scratch: scratch)
             layer.up.multiply(normed, count: count, into: &ups, scratch: scratch)
-            for i in 0..<(count * width) { gates[i] = Kernels.gelu(gates[i]) * ups[i] }
+            Kernels.geglu(&gates, by: ups, count: count * width, numerics: numerics)
             layer.down.multiply(gates, count: count, into: &projected, scratch: scratch)
             addNormed(&hidden, &projected, layer.postFeedforwardNorm, count: count)
+            layerOutputObserver?(index, hidden)
         }
         position += count
 

@@ -23,6 +23,7 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
     }
 
     public let configuration: ModelConfiguration
+    public let numerics: Numerics
     public private(set) var position = 0
     public var perLayerPagesRead: Set<Int> { inputs.pagesRead }
     let inputs: PerLayerInputs
@@ -33,14 +34,15 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
     let cache: KVCache
     let scratch: Scratch
 
-    public init(source: any TensorSource, configuration c: ModelConfiguration, contextLength: Int) throws {
+    public init(source: any TensorSource, configuration c: ModelConfiguration, contextLength: Int, numerics: Numerics = .exact) throws {
+        self.numerics = numerics
         configuration = c
         guard let ple = c.perLayerInputSize, let n = c.altupInputCount, let rank = c.laurelRank else {
             throw InferenceError.unsupportedArchitecture("gemma3n without per-layer inputs, AltUp or LAuReL")
         }
         streamCount = n
         activeStream = c.altupActiveIndex ?? 0
-        let names = TensorNames(source)
+        let names = TensorNames(source, numerics: numerics)
         let d = c.hiddenSize, layerCount = c.layerCount, hd = c.headDimension
         inputs = try PerLayerInputs(names, c, width: ple)
         finalNorm = try names.vector(hf: "norm.weight", gguf: "output_norm.weight", count: d)
@@ -149,7 +151,7 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
             layer.gate.multiply(normed, count: count, into: &gates, scratch: scratch)
             layer.up.multiply(normed, count: count, into: &ups, scratch: scratch)
             if let cutoff = layer.sparsityCutoff { Kernels.gaussianTopK(&gates, rows: count, width: width, cutoff: cutoff) }
-            for i in 0..<(count * width) { gates[i] = Kernels.gelu(gates[i]) * ups[i] }
+            Kernels.geglu(&gates, by: ups, count: count * width, numerics: numerics)
             layer.down.multiply(gates, count: count, into: &sublayer, scratch: scratch)
             Kernels.rmsNormRows(&sublayer, rows: count, width: d, weight: layer.postFeedforwardNorm, epsilon: epsilon)
             for i in 0..<(count * d) { activated[i] += sublayer[i] }
@@ -160,8 +162,13 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
             // The layer's own slice of the per-layer input, gated by the scaled active stream, feeds the other streams.
             for i in 0..<(count * d) { normed[i] = streams[activeStream][i] * layer.correctOutputScale[i % d] }
             layer.perLayerGate.multiply(normed, count: count, into: &gated, scratch: scratch)
-            for t in 0..<count {
-                for i in 0..<ple { gated[t * ple + i] = Kernels.gelu(gated[t * ple + i]) * perLayer[(t * layerCount + index) * ple + i] }
+            gated.withUnsafeMutableBufferPointer { gated in
+                perLayer.withUnsafeBufferPointer { perLayer in
+                    for t in 0..<count {
+                        Kernels.geglu(gated.baseAddress! + t * ple, by: perLayer.baseAddress! + (t * layerCount + index) * ple,
+                                      count: ple, numerics: numerics)
+                    }
+                }
             }
             layer.perLayerProjection.multiply(gated, count: count, into: &sublayer, scratch: scratch)
             Kernels.rmsNormRows(&sublayer, rows: count, width: d, weight: layer.postPerLayerNorm, epsilon: epsilon)

@@ -17,6 +17,7 @@ public final class Gemma4TextModel: PerLayerEmbeddingModel {
     }
 
     public let configuration: ModelConfiguration
+    public let numerics: Numerics
     public private(set) var position = 0
     public var perLayerPagesRead: Set<Int> { inputs.pagesRead }
     let inputs: PerLayerInputs
@@ -25,10 +26,11 @@ public final class Gemma4TextModel: PerLayerEmbeddingModel {
     let cache: KVCache
     let scratch: Scratch
 
-    public init(source: any TensorSource, configuration c: ModelConfiguration, contextLength: Int) throws {
+    public init(source: any TensorSource, configuration c: ModelConfiguration, contextLength: Int, numerics: Numerics = .exact) throws {
+        self.numerics = numerics
         configuration = c
         guard let ple = c.perLayerInputSize else { throw InferenceError.unsupportedArchitecture("gemma4 without per-layer inputs") }
-        let names = TensorNames(source)
+        let names = TensorNames(source, numerics: numerics)
         let d = c.hiddenSize, layerCount = c.layerCount
         inputs = try PerLayerInputs(names, c, width: ple)
         finalNorm = try names.vector(hf: "norm.weight", gguf: "output_norm.weight", count: d)
@@ -94,14 +96,19 @@ public final class Gemma4TextModel: PerLayerEmbeddingModel {
             let width = c.intermediateSizes[index]
             layer.gate.multiply(normed, count: count, into: &gates, scratch: scratch)
             layer.up.multiply(normed, count: count, into: &ups, scratch: scratch)
-            for i in 0..<(count * width) { gates[i] = Kernels.gelu(gates[i]) * ups[i] }
+            Kernels.geglu(&gates, by: ups, count: count * width, numerics: numerics)
             layer.down.multiply(gates, count: count, into: &sublayer, scratch: scratch)
             addNormed(&hidden, &sublayer, layer.postFeedforwardNorm, count: count)
 
             // The layer's own slice of the per-layer input, gated by the hidden state.
             layer.perLayerGate.multiply(hidden, count: count, into: &gated, scratch: scratch)
-            for t in 0..<count {
-                for i in 0..<ple { gated[t * ple + i] = Kernels.gelu(gated[t * ple + i]) * perLayer[(t * layerCount + index) * ple + i] }
+            gated.withUnsafeMutableBufferPointer { gated in
+                perLayer.withUnsafeBufferPointer { perLayer in
+                    for t in 0..<count {
+                        Kernels.geglu(gated.baseAddress! + t * ple, by: perLayer.baseAddress! + (t * layerCount + index) * ple,
+                                      count: ple, numerics: numerics)
+                    }
+                }
             }
             layer.perLayerProjection.multiply(gated, count: count, into: &sublayer, scratch: scratch)
             addNormed(&hidden, &sublayer, layer.postPerLayerNorm, count: count)

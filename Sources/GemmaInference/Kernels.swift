@@ -36,6 +36,15 @@ public enum Kernels {
         0.5 * x * (1 + tanh(0.797_884_560_802_865_4 * (x + 0.044_715 * x * x * x)))
     }
 
+    /// x[i] = gelu(x[i]) · g[i] over `count` values: exactly, or through ggml's f16 GELU table under llama.cpp
+    /// numerics.
+    public static func geglu(_ x: UnsafeMutablePointer<Float>, by g: UnsafePointer<Float>, count: Int, numerics: Numerics) {
+        switch numerics {
+        case .exact: for i in 0..<count { x[i] = gelu(x[i]) * g[i] }
+        case .llamaCpp: lpk_geglu_f16_table(x, g, x, count)
+        }
+    }
+
     /// Rotates pairs (i, i + half) of one head by position × frequency (the "rotate_half" RoPE convention).
     @inline(__always)
     public static func rope(_ x: UnsafeMutablePointer<Float>, headDimension: Int, position: Int, inverseFrequencies: [Float]) {

@@ -19,11 +19,14 @@ public final class LinearWeight: @unchecked Sendable {
         case mapped(ByteView, TensorEncoding, stride: Int)
     }
     private let storage: Storage
+    private let inputRounding: InputRounding
 
-    /// Loads `name` from `source`: F32 tensors are read into memory, everything else stays mapped.
-    public init(source: any TensorSource, name: String) throws {
+    /// Loads `name` from `source`: F32 tensors are read into memory, everything else stays mapped. Under
+    /// llama.cpp numerics, products round their input as llama.cpp does for this weight's type.
+    public init(source: any TensorSource, name: String, numerics: Numerics = .exact) throws {
         let descriptor = try source.descriptor(name)
         self.name = name
+        inputRounding = InputRounding(descriptor.encoding, numerics: numerics)
         rows = descriptor.shape.rank >= 2 ? descriptor.shape.rowCount : 1
         columns = descriptor.shape.rowLength
         switch descriptor.encoding {
@@ -34,11 +37,12 @@ public final class LinearWeight: @unchecked Sendable {
         }
     }
 
-    private init(name: String, rows: Int, columns: Int, storage: Storage) {
+    private init(name: String, rows: Int, columns: Int, storage: Storage, inputRounding: InputRounding) {
         self.name = name
         self.rows = rows
         self.columns = columns
         self.storage = storage
+        self.inputRounding = inputRounding
     }
 
     /// Rows `range` as a matrix of their own, sharing this one's storage (a stacked tensor's parts).
@@ -48,10 +52,12 @@ public final class LinearWeight: @unchecked Sendable {
         switch storage {
         case .dense(let values):
             return LinearWeight(name: part, rows: range.count, columns: columns,
-                                storage: .dense(Array(values[(range.lowerBound * columns)..<(range.upperBound * columns)])))
+                                storage: .dense(Array(values[(range.lowerBound * columns)..<(range.upperBound * columns)])),
+                                inputRounding: inputRounding)
         case .mapped(let bytes, let encoding, let stride):
             let slice = bytes.slice(offset: range.lowerBound * stride, length: range.count * stride)!  // inside by the precondition
-            return LinearWeight(name: part, rows: range.count, columns: columns, storage: .mapped(slice, encoding, stride: stride))
+            return LinearWeight(name: part, rows: range.count, columns: columns, storage: .mapped(slice, encoding, stride: stride),
+                                inputRounding: inputRounding)
         }
     }
 
@@ -98,7 +104,7 @@ public final class LinearWeight: @unchecked Sendable {
     /// Rows are split among workers; each uses its own slice of `scratch` (`workers × columns` floats).
     public func multiply(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, scratch: Scratch) {
         let workers = min(scratch.workers, max(1, rows / 64))
-        let inputs = SendablePointer(UnsafeMutablePointer(mutating: x)), outputs = SendablePointer(y)
+        let inputs = SendablePointer(round(x, count: count, scratch: scratch)), outputs = SendablePointer(y)
         let rowsPerWorker = (rows + workers - 1) / workers
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             let start = worker * rowsPerWorker, end = min(rows, start + rowsPerWorker)
@@ -125,6 +131,22 @@ public final class LinearWeight: @unchecked Sendable {
                 rowTimesInputs(row, r, inputs.pointer, count, outputs.pointer)
             }
         }
+    }
+
+    /// The inputs as this product multiplies them: `x` itself, or under llama.cpp numerics a rounded copy in
+    /// `scratch`.
+    private func round(_ x: UnsafePointer<Float>, count: Int, scratch: Scratch) -> UnsafeMutablePointer<Float> {
+        let n = count * columns
+        switch inputRounding {
+        case .none: return UnsafeMutablePointer(mutating: x)
+        case .q8_0 where columns % 32 == 0: lpk_round_q8_0(x, scratch.inputs(n), n)
+        case .q8_1 where columns % 32 == 0: lpk_round_q8_1(x, scratch.inputs(n), n)
+        case .q8_K where columns % 256 == 0: lpk_round_q8_k(x, scratch.inputs(n), n)
+        case .f16: lpk_round_f16(x, scratch.inputs(n), n)
+        case .bf16: lpk_round_bf16(x, scratch.inputs(n), n)
+        case .q8_0, .q8_1, .q8_K: return UnsafeMutablePointer(mutating: x)  // ggml cannot store such rows either
+        }
+        return scratch.inputs(n)
     }
 
     /// y[t, r] = row · x[t] for every input, four inputs at a time.
@@ -182,11 +204,14 @@ public final class LinearWeight: @unchecked Sendable {
     }
 }
 
-/// Per-worker scratch rows, allocated once per model so that products allocate nothing per token.
+/// Per-worker scratch rows, allocated once per model so that products allocate nothing per token, and the
+/// rounded inputs of a product (grown to the longest batch, then reused).
 public final class Scratch: @unchecked Sendable {
     public let workers: Int
     private let width: Int
     private let buffer: UnsafeMutablePointer<Float>
+    private var roundedInputs: UnsafeMutablePointer<Float>?
+    private var roundedCapacity = 0
 
     public init(workers: Int, width: Int) {
         self.workers = workers
@@ -195,9 +220,22 @@ public final class Scratch: @unchecked Sendable {
         buffer.initialize(repeating: 0, count: workers * width)
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        buffer.deallocate()
+        roundedInputs?.deallocate()
+    }
 
     func row(_ worker: Int) -> UnsafeMutablePointer<Float> { buffer + worker * width }
+
+    /// Room for `count` rounded input values; valid until the next call.
+    func inputs(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if count > roundedCapacity {
+            roundedInputs?.deallocate()
+            roundedInputs = .allocate(capacity: count)
+            roundedCapacity = count
+        }
+        return roundedInputs!
+    }
 }
 
 /// A pointer handed to concurrent workers that write disjoint ranges of it.

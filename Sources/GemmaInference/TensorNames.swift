@@ -4,10 +4,13 @@ import TensorModel
 /// `model.` / `model.language_model.` prefixes), so one model file serves safetensors, GGUF and packs.
 struct TensorNames {
     let source: any TensorSource
+    /// The numerics the matrices it loads multiply with.
+    let numerics: Numerics
     private let names: Set<String>
 
-    init(_ source: any TensorSource) {
+    init(_ source: any TensorSource, numerics: Numerics) {
         self.source = source
+        self.numerics = numerics
         names = Set(source.tensors.map(\.name))
     }
 
@@ -33,7 +36,7 @@ struct TensorNames {
     /// A matrix, checking its shape [rows, columns].
     func matrix(hf: String, gguf: String, rows: Int, columns: Int) throws -> LinearWeight {
         let name = try resolve(hf: hf, gguf: gguf)
-        let weight = try LinearWeight(source: source, name: name)
+        let weight = try LinearWeight(source: source, name: name, numerics: numerics)
         guard weight.rows == rows, weight.columns == columns else {
             throw InferenceError.shapeMismatch(tensor: name, expected: [rows, columns], actual: [weight.rows, weight.columns])
         }

@@ -44,6 +44,8 @@ package struct VerifyCommand: ParsableCommand {
     @Option(help: "Sample only from this many most likely tokens.") var topK: Int?
     @Option(help: "Sample only from the most likely tokens whose probabilities add up to this (0-1).") var topP: Float?
     @Option(help: "Seed of the sampler: the same seed gives the same samples.") var seed: UInt64 = 0
+    @Option(help: "Activation rounding of both runs: exact (f32 throughout) or llama.cpp (as llama.cpp's CPU backend rounds them).")
+    var numerics: Numerics = .exact
     @Flag(help: "Skip the per-tensor weight comparison.") var noWeights = false
     @Option(help: "Save REFERENCE's logits as NumPy float32 [tokens, vocab], to compare in another framework.")
     var saveLogits: String?
@@ -88,7 +90,7 @@ package struct VerifyCommand: ParsableCommand {
     package func run() throws {
         let referenceSource = try ModelSources.open(reference)
         let ids = try resolveTokens(referenceSource)
-        let referenceRun = try Self.run(referenceSource, ids, generate: generate, sampler: sampler)
+        let referenceRun = try Self.run(referenceSource, ids, generate: generate, sampler: sampler, numerics: numerics)
         var report = VerifyReport(reference: reference, candidate: candidate ?? referenceLogits!, tokens: ids.count)
         report.referenceSpeed = referenceRun.tokensPerSecond
         report.referenceContinuation = referenceRun.continuation
@@ -104,7 +106,7 @@ package struct VerifyCommand: ParsableCommand {
             report.logits = LogitComparison(reference: saved.values, candidate: referenceRun.logits, vocabulary: vocabulary)
         } else if let candidate {
             let candidateSource = try ModelSources.open(candidate)
-            let candidateRun = try Self.run(candidateSource, ids, generate: generate, sampler: sampler)
+            let candidateRun = try Self.run(candidateSource, ids, generate: generate, sampler: sampler, numerics: numerics)
             guard candidateRun.vocabulary == referenceRun.vocabulary else {
                 throw ValidationError("vocabularies differ: \(referenceRun.vocabulary) vs \(candidateRun.vocabulary)")
             }
@@ -159,8 +161,8 @@ package struct VerifyCommand: ParsableCommand {
     var sampler: Sampler { Sampler(temperature: temperature, topK: topK, topP: topP, seed: seed) }
 
     /// Runs all tokens in one prefill, then optional generation.
-    static func run(_ source: any TensorSource, _ ids: [Int], generate: Int, sampler: Sampler) throws -> Run {
-        let model = try ModelRegistry.model(for: source, contextLength: ids.count + generate + 1)
+    static func run(_ source: any TensorSource, _ ids: [Int], generate: Int, sampler: Sampler, numerics: Numerics) throws -> Run {
+        let model = try ModelRegistry.model(for: source, contextLength: ids.count + generate + 1, numerics: numerics)
         let start = Date()
         let logits = try model.forward(ids, allLogits: true)
         let seconds = Date().timeIntervalSince(start)
@@ -174,6 +176,8 @@ package struct VerifyCommand: ParsableCommand {
                    tokensPerSecond: Double(ids.count) / max(seconds, 1e-9), continuation: continuation)
     }
 }
+
+extension Numerics: ExpressibleByArgument {}
 
 /// What `lpk-verify` reports (schema version 1).
 struct VerifyReport: Encodable {

@@ -57,7 +57,7 @@ import TensorTypes
             let stored = try pack.storedBytes(tensor.name)
             let stride = stored.count / weight.rows
             var fast = [Float](repeating: 0, count: weight.columns), reference = fast
-            try stored.withUnsafeBytes { raw in
+            stored.withUnsafeBytes { raw in
                 for r in 0..<weight.rows {
                     fast.withUnsafeMutableBufferPointer { weight.decodeRow(r, into: $0.baseAddress!) }
                     reference.withUnsafeMutableBufferPointer {

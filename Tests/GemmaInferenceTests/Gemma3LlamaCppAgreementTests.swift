@@ -9,21 +9,27 @@ import TestSupport
 /// The real Gemma 3 270M GGUF against llama.cpp's own outputs for it (Fixtures/llama, made by
 /// Fixtures/scripts/make_llama_fixtures.py with an f32 KV cache).
 @Suite(.serialized) struct Gemma3LlamaCppAgreementTests {
-    // llama.cpp quantizes activations before its quantized dot products; LayerPack multiplies in f32 (and matches
-    // transformers to 1e-4, TinyTransformersAgreementTests). The residual shows as near-tie flips of the top token.
-    @Test("logits on 160 tokens of prose: mean KL divergence ≤ 0.01 and top-1 agreement ≥ 96% against llama.cpp")
+    // llama.cpp rounds activations to 8 bits before its quantized products and reads GELU from an f16 table; LayerPack
+    // multiplies in f32 (and matches transformers to 1e-4, TinyTransformersAgreementTests). Layer 14 of this model
+    // amplifies float-level differences about 8e5-fold (an FFN output of mean square 7e-9 through norm weights up to
+    // 789), so no two evaluation orders agree on every near tie: llama.cpp's own token-by-token run of the passage
+    // (gemma3-270m.sequential.logits.json) agrees with its batched run on 155 of 160 top tokens. The bar is that one.
+    @Test("logits on 160 tokens of prose: top-1 agreement with llama.cpp at least llama.cpp's own batched-vs-sequential agreement, mean KLD ≤ 0.01")
     func logitsAgree() throws {
         guard let path = Fixtures.realGemma3 else {
             print(Fixtures.realGemma3Missing)
             return
         }
         let fixture = try #require(try Fixtures.json("llama/gemma3-270m.logits.json").objectValue)
+        let sequential = try #require(try Fixtures.json("llama/gemma3-270m.sequential.logits.json").objectValue)
         let tokens = fixture["tokens"]?.arrayValue?.compactMap { $0.intValue } ?? []
+        #expect(sequential["tokens"]?.arrayValue?.compactMap { $0.intValue } == tokens)
         let positions = try #require(fixture["positions"]?.arrayValue)
+        let sequentialArgmax = try #require(sequential["positions"]?.arrayValue).map { $0.objectValue?["argmax"]?.intValue }
         let model = try ModelRegistry.model(for: try ModelSources.open(path), contextLength: tokens.count)
         let logits = try model.forward(tokens, allLogits: true)
         let vocabulary = model.configuration.vocabularySize
-        var agreements = 0
+        var agreements = 0, llamaSelfAgreements = 0
         var divergence = 0.0
         for (index, entry) in positions.enumerated() {
             let object = try #require(entry.objectValue)
@@ -35,6 +41,7 @@ import TestSupport
             let logSum = maximum + log(row.reduce(0.0) { $0 + exp(Double($1) - maximum) })
             let ours = row.indices.max { row[$0] < row[$1] }!
             if ours == ids[0] { agreements += 1 }
+            if sequentialArgmax[index] == ids[0] { llamaSelfAgreements += 1 }
             // KL(llama.cpp ‖ ours) over llama.cpp's top 256 tokens, the rest of the mass lumped into one bucket.
             var kld = 0.0, referenceMass = 0.0, ourMass = 0.0
             for (id, value) in zip(ids, referenceLogits) {
@@ -47,14 +54,14 @@ import TestSupport
             kld += tailP * log(tailP / tailQ)
             divergence += kld
         }
-        let agreement = Double(agreements) / Double(positions.count)
         let meanKLD = divergence / Double(positions.count)
-        print("270M vs llama.cpp: top-1 \(agreement * 100)%, mean KLD \(meanKLD) over \(positions.count) positions")
-        #expect(agreement >= 0.96)
+        print("270M vs llama.cpp: top-1 \(agreements)/\(positions.count), mean KLD \(meanKLD); llama.cpp batched vs token by token: top-1 \(llamaSelfAgreements)/\(positions.count)")
+        #expect(llamaSelfAgreements < positions.count)
+        #expect(agreements >= llamaSelfAgreements)
         #expect(meanKLD <= 0.01)
     }
 
-    @Test("greedy continuation of \"The capital of France is\" follows llama.cpp's until their first near tie (15 tokens)")
+    @Test("greedy continuation of \"The capital of France is\": 15 tokens free-running, 31 of 32 steps on llama.cpp's own prefix")
     func greedyContinuation() throws {
         guard let path = Fixtures.realGemma3 else {
             print(Fixtures.realGemma3Missing)
@@ -65,17 +72,50 @@ import TestSupport
         let expected = fixture["continuation_ids"]?.arrayValue?.compactMap { $0.intValue } ?? []
         let source = try ModelSources.open(path)
         let model = try ModelRegistry.model(for: source, contextLength: 64)
-        var logits = try model.forward(prompt, allLogits: false)
-        var produced: [Int] = []
-        for _ in 0..<expected.count {
-            let next = logits.indices.max { logits[$0] < logits[$1] }!
-            produced.append(next)
-            logits = try model.forward([next], allLogits: false)
-        }
+        var greedy = Sampler.greedy
+        let produced = try model.generate(after: prompt, count: expected.count, sampler: &greedy)
         #expect(Array(produced.prefix(15)) == Array(expected.prefix(15)))
         let tokenizer = try SentencePieceTokenizer.from(source: source)
         #expect(tokenizer.decode(Array(produced.prefix(8))) == " the capital of the country of France.")
         #expect(tokenizer.encode(fixture["prompt_text"]!.stringValue!) == prompt)
+
+        // Each step given llama.cpp's tokens so far: one flip, at step 15 where llama.cpp's own margin is 0.093.
+        model.reset()
+        let vocabulary = model.configuration.vocabularySize
+        let logits = try model.forward(prompt + expected, allLogits: true)
+        let steps = expected.indices.filter { step in
+            let row = logits[((prompt.count - 1 + step) * vocabulary)..<((prompt.count + step) * vocabulary)]
+            return row.indices.max { row[$0] < row[$1] }! - row.startIndex == expected[step]
+        }
+        #expect(steps.count >= 31)
+    }
+
+    @Test("under llama.cpp numerics, the hidden state after each of the first 14 layers is llama.cpp's to 1e-6 (BOS token)")
+    func layersReproduceLlamaCpp() throws {
+        guard let path = Fixtures.realGemma3 else {
+            print(Fixtures.realGemma3Missing)
+            return
+        }
+        let fixture = try #require(try Fixtures.json("llama/gemma3-270m.layers.json").objectValue)
+        let reference = try #require(fixture["layer_outputs"]?.arrayValue).map { $0.arrayValue?.compactMap(\.doubleValue) ?? [] }
+        func layerErrors(_ numerics: Numerics) throws -> [Double] {
+            let model = try #require(try ModelRegistry.model(for: try ModelSources.open(path), contextLength: 1, numerics: numerics) as? Gemma3TextModel)
+            var errors = [Double](repeating: .infinity, count: reference.count)
+            model.layerOutputObserver = { layer, hidden in
+                let expected = reference[layer]
+                let largest = expected.map(abs).max() ?? 1
+                errors[layer] = zip(hidden, expected).map { abs(Double($0) - $1) }.max()! / largest
+            }
+            _ = try model.forward([2], allLogits: false)
+            return errors
+        }
+        let llamaCpp = try layerErrors(.llamaCpp), exact = try layerErrors(.exact)
+        print("relative error per layer, llama.cpp numerics: \(llamaCpp.map { String(format: "%.1e", $0) })")
+        print("relative error per layer, exact numerics:     \(exact.map { String(format: "%.1e", $0) })")
+        #expect(reference.count == 18)
+        #expect(llamaCpp.prefix(14).allSatisfy { $0 <= 1e-6 })
+        // The match is the rounding's doing: in f32 the first layer already differs by a hundred times more.
+        #expect(exact[0] > 1e-4)
     }
 }
 
