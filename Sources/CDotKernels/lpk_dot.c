@@ -280,9 +280,103 @@ AVX2 static float dot_i4_groups_avx2(const void *record, const float *x, size_t 
     return hsum(total);
 }
 
-BLOCK_DOT(dot_q5_0_avx2, AVX2, block_q5_0, 22, 32, dot_f32_avx2)
-BLOCK_DOT(dot_q4_k_avx2, AVX2, block_q4_k, 144, 256, dot_f32_avx2)
-BLOCK_DOT(dot_q6_k_avx2, AVX2, block_q6_k, 210, 256, dot_f32_avx2)
+/// The 32 values of a Q5_0 block as signed bytes q − 16, in value order (low nibbles of bytes 0–15, then their high
+/// nibbles; the fifth bit of value j is bit j of the 32-bit word after the scale).
+AVX2 static __m256i q5_0_values(const uint8_t *b) {
+    uint32_t fifth;
+    memcpy(&fifth, b + 2, 4);
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
+    __m256i high = _mm256_shuffle_epi8(_mm256_set1_epi32((int)fifth), spread);
+    high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(high, bit), bit), _mm256_set1_epi8(0x10));
+    const __m128i packed = _mm_loadu_si128((const __m128i *)(b + 6)), low_mask = _mm_set1_epi8(0x0F);
+    const __m256i nibbles = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask), _mm_and_si128(packed, low_mask));
+    return _mm256_sub_epi8(_mm256_or_si256(nibbles, high), _mm256_set1_epi8(16));
+}
+
+/// Σ q[i]·x[i] over 32 signed bytes and 32 floats.
+AVX2 static __m256 bytes32_dot(__m256i q, const float *x) {
+    const __m128i low = _mm256_castsi256_si128(q), high = _mm256_extracti128_si256(q, 1);
+    __m256 sum = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(low)), _mm256_loadu_ps(x));
+    sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(low, 8))), _mm256_loadu_ps(x + 8), sum);
+    sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(high)), _mm256_loadu_ps(x + 16), sum);
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(high, 8))), _mm256_loadu_ps(x + 24), sum);
+}
+
+AVX2 static float dot_q5_0_avx2(const void *row, const float *x, size_t columns) {
+    const uint8_t *p = row;
+    __m256 total = _mm256_setzero_ps();
+    for (size_t b = 0; b < columns / 32; b++, p += 22, x += 32) {
+        total = _mm256_fmadd_ps(bytes32_dot(q5_0_values(p), x), _mm256_set1_ps(_cvtsh_ss(load_u16(p))), total);
+    }
+    return hsum(total);
+}
+
+/// Σ x[i] over 32 floats, as 8 lanes.
+AVX2 static __m256 sum32(const float *x) {
+    return _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8)),
+                         _mm256_add_ps(_mm256_loadu_ps(x + 16), _mm256_loadu_ps(x + 24)));
+}
+
+/// Q4_K: per sub-block j of 32 values, d·sc_j·Σ q·x − dmin·m_j·Σ x.
+AVX2 static float dot_q4_k_avx2(const void *row, const float *x, size_t columns) {
+    const uint8_t *p = row;
+    const __m256i low_mask = _mm256_set1_epi8(0x0F);
+    __m256 total = _mm256_setzero_ps();
+    for (size_t b = 0; b < columns / 256; b++, p += 144) {
+        const float d = _cvtsh_ss(load_u16(p)), dmin = _cvtsh_ss(load_u16(p + 2));
+        const uint8_t *q = p + 16;
+        for (int group = 0; group < 4; group++, q += 32, x += 64) {
+            uint8_t sc1, m1, sc2, m2;
+            scale_min_k4(2 * group, p + 4, &sc1, &m1);
+            scale_min_k4(2 * group + 1, p + 4, &sc2, &m2);
+            const __m256i packed = _mm256_loadu_si256((const __m256i *)q);
+            const __m256i low = _mm256_and_si256(packed, low_mask);
+            const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
+            total = _mm256_fmadd_ps(bytes32_dot(low, x), _mm256_set1_ps(d * sc1), total);
+            total = _mm256_fnmadd_ps(sum32(x), _mm256_set1_ps(dmin * m1), total);
+            total = _mm256_fmadd_ps(bytes32_dot(high, x + 32), _mm256_set1_ps(d * sc2), total);
+            total = _mm256_fnmadd_ps(sum32(x + 32), _mm256_set1_ps(dmin * m2), total);
+        }
+    }
+    return hsum(total);
+}
+
+/// Σ q[i]·x[i] over 16 signed bytes (the low half of `q`) and 16 floats.
+AVX2 static __m256 bytes16_dot(__m128i q, const float *x) {
+    __m256 sum = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), _mm256_loadu_ps(x));
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8))), _mm256_loadu_ps(x + 8), sum);
+}
+
+/// Q6_K: per sub-block of 16 values, d·sc·Σ (q − 32)·x; value l of each quarter of a half takes a nibble of ql
+/// and two bits of qh (the layout block_q6_k decodes).
+AVX2 static float dot_q6_k_avx2(const void *row, const float *x, size_t columns) {
+    const uint8_t *p = row;
+    const __m256i low_mask = _mm256_set1_epi8(0x0F), two_bits = _mm256_set1_epi8(3), offset = _mm256_set1_epi8(32);
+    __m256 total = _mm256_setzero_ps();
+    for (size_t b = 0; b < columns / 256; b++, p += 210) {
+        const uint8_t *ql = p, *qh = p + 128;
+        const int8_t *sc = (const int8_t *)(p + 192);
+        const float d = _cvtsh_ss(load_u16(p + 208));
+        for (int half = 0; half < 2; half++, ql += 64, qh += 32, sc += 8, x += 128) {
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i quarter[4];
+            quarter[0] = _mm256_and_si256(l0, low_mask);
+            quarter[1] = _mm256_and_si256(l1, low_mask);
+            quarter[2] = _mm256_and_si256(_mm256_srli_epi16(l0, 4), low_mask);
+            quarter[3] = _mm256_and_si256(_mm256_srli_epi16(l1, 4), low_mask);
+            for (int k = 0; k < 4; k++) {
+                const __m256i top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2 * k), two_bits), 4);
+                const __m256i q = _mm256_sub_epi8(_mm256_or_si256(quarter[k], top), offset);
+                total = _mm256_fmadd_ps(bytes16_dot(_mm256_castsi256_si128(q), x + 32 * k), _mm256_set1_ps(d * sc[2 * k]), total);
+                total = _mm256_fmadd_ps(bytes16_dot(_mm256_extracti128_si256(q, 1), x + 32 * k + 16), _mm256_set1_ps(d * sc[2 * k + 1]), total);
+            }
+        }
+    }
+    return hsum(total);
+}
 
 AVX2 static void decode_i8_groups_avx2(const void *record, float *out, size_t columns, size_t group) {
     if (group % 8 != 0) { decode_i8_groups_portable(record, out, columns, group); return; }
