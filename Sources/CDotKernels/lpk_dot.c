@@ -41,6 +41,11 @@ static void dot_f32_x4_portable(const float *a, const float *b, size_t n, float 
     for (int k = 0; k < 4; k++) out[k] = dot_f32_portable(a, b + k * n, n);
 }
 
+static void dot_f32_2x4_portable(const float *a0, const float *a1, const float *b, size_t n, float *out) {
+    dot_f32_x4_portable(a0, b, n, out);
+    dot_f32_x4_portable(a1, b, n, out + 4);
+}
+
 static float dot_q8_0_portable(const void *row, const float *x, size_t columns) {
     const uint8_t *p = row;
     float total = 0;
@@ -152,6 +157,23 @@ static inline __attribute__((always_inline)) void block_q6_k(const uint8_t *b, f
         return total; \
     }
 
+/// Defines NAME(row, out, columns): every block of the row through DECODE.
+#define BLOCK_DECODE(NAME, DECODE, BLOCK_BYTES, BLOCK_LENGTH) \
+    void NAME(const void *row, float *out, size_t columns) { \
+        const uint8_t *p = row; \
+        for (size_t i = 0; i < columns; i += BLOCK_LENGTH, p += BLOCK_BYTES) DECODE(p, out + i); \
+    }
+
+static inline __attribute__((always_inline)) void block_q8_0(const uint8_t *b, float *y) {
+    const float d = half_to_float(load_u16(b));
+    for (int j = 0; j < 32; j++) y[j] = (float)(int8_t)b[2 + j] * d;
+}
+
+BLOCK_DECODE(lpk_decode_q8_0, block_q8_0, 34, 32)
+BLOCK_DECODE(lpk_decode_q5_0, block_q5_0, 22, 32)
+BLOCK_DECODE(lpk_decode_q4_k, block_q4_k, 144, 256)
+BLOCK_DECODE(lpk_decode_q6_k, block_q6_k, 210, 256)
+
 BLOCK_DOT(dot_q5_0_portable, , block_q5_0, 22, 32, dot_f32_portable)
 BLOCK_DOT(dot_q4_k_portable, , block_q4_k, 144, 256, dot_f32_portable)
 BLOCK_DOT(dot_q6_k_portable, , block_q6_k, 210, 256, dot_f32_portable)
@@ -217,6 +239,30 @@ AVX2 static void dot_f32_x4_avx2(const float *a, const float *b, size_t n, float
     out[0] = hsum(s0); out[1] = hsum(s1); out[2] = hsum(s2); out[3] = hsum(s3);
     for (; i < n; i++) {
         out[0] += a[i] * b0[i]; out[1] += a[i] * b1[i]; out[2] += a[i] * b2[i]; out[3] += a[i] * b3[i];
+    }
+}
+
+// Each input vector is loaded once for both rows: 6 loads per 8 FMAs instead of 10.
+AVX2 static void dot_f32_2x4_avx2(const float *a0, const float *a1, const float *b, size_t n, float *out) {
+    const float *b0 = b, *b1 = b + n, *b2 = b + 2 * n, *b3 = b + 3 * n;
+    __m256 s00 = _mm256_setzero_ps(), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 w0 = _mm256_loadu_ps(a0 + i), w1 = _mm256_loadu_ps(a1 + i);
+        __m256 x = _mm256_loadu_ps(b0 + i);
+        s00 = _mm256_fmadd_ps(w0, x, s00); s10 = _mm256_fmadd_ps(w1, x, s10);
+        x = _mm256_loadu_ps(b1 + i);
+        s01 = _mm256_fmadd_ps(w0, x, s01); s11 = _mm256_fmadd_ps(w1, x, s11);
+        x = _mm256_loadu_ps(b2 + i);
+        s02 = _mm256_fmadd_ps(w0, x, s02); s12 = _mm256_fmadd_ps(w1, x, s12);
+        x = _mm256_loadu_ps(b3 + i);
+        s03 = _mm256_fmadd_ps(w0, x, s03); s13 = _mm256_fmadd_ps(w1, x, s13);
+    }
+    out[0] = hsum(s00); out[1] = hsum(s01); out[2] = hsum(s02); out[3] = hsum(s03);
+    out[4] = hsum(s10); out[5] = hsum(s11); out[6] = hsum(s12); out[7] = hsum(s13);
+    for (; i < n; i++) {
+        out[0] += a0[i] * b0[i]; out[1] += a0[i] * b1[i]; out[2] += a0[i] * b2[i]; out[3] += a0[i] * b3[i];
+        out[4] += a1[i] * b0[i]; out[5] += a1[i] * b1[i]; out[6] += a1[i] * b2[i]; out[7] += a1[i] * b3[i];
     }
 }
 
@@ -420,6 +466,9 @@ float lpk_dot_f32(const float *a, const float *b, size_t n) {
 void lpk_dot_f32_x4(const float *a, const float *b, size_t n, float *out) {
     if (lpk_dot_uses_avx2()) dot_f32_x4_avx2(a, b, n, out); else dot_f32_x4_portable(a, b, n, out);
 }
+void lpk_dot_f32_2x4(const float *a0, const float *a1, const float *b, size_t n, float *out) {
+    if (lpk_dot_uses_avx2()) dot_f32_2x4_avx2(a0, a1, b, n, out); else dot_f32_2x4_portable(a0, a1, b, n, out);
+}
 float lpk_dot_q8_0(const void *row, const float *x, size_t columns) {
     return lpk_dot_uses_avx2() ? dot_q8_0_avx2(row, x, columns) : dot_q8_0_portable(row, x, columns);
 }
@@ -452,6 +501,7 @@ float lpk_dot_q5_0(const void *row, const float *x, size_t columns) { return dot
 float lpk_dot_q4_k(const void *row, const float *x, size_t columns) { return dot_q4_k_portable(row, x, columns); }
 float lpk_dot_q6_k(const void *row, const float *x, size_t columns) { return dot_q6_k_portable(row, x, columns); }
 void lpk_dot_f32_x4(const float *a, const float *b, size_t n, float *out) { dot_f32_x4_portable(a, b, n, out); }
+void lpk_dot_f32_2x4(const float *a0, const float *a1, const float *b, size_t n, float *out) { dot_f32_2x4_portable(a0, a1, b, n, out); }
 float lpk_dot_i4_groups(const void *record, const float *x, size_t columns, size_t group) {
     return dot_i4_groups_portable(record, x, columns, group);
 }

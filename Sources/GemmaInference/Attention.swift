@@ -4,12 +4,18 @@ enum Attention {
     /// (`start + token`). The query and key preparation of every Gemma generation.
     static func normAndRotate(_ x: inout [Float], count: Int, heads: Int, headDimension hd: Int, weight: [Float], offset: Float,
                               epsilon: Float, start: Int, inverseFrequencies: [Float]) {
-        x.withUnsafeMutableBufferPointer { buffer in
-            for t in 0..<count {
-                for h in 0..<heads {
-                    let head = buffer.baseAddress! + (t * heads + h) * hd
-                    Kernels.rmsNorm(head, hd, weight: weight, offset: offset, epsilon: epsilon)
-                    Kernels.rope(head, headDimension: hd, position: start + t, inverseFrequencies: inverseFrequencies)
+        let half = inverseFrequencies.count
+        precondition(2 * half == hd, "one frequency per pair of a head")
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * half) { angles in
+            let cosines = angles.baseAddress!, sines = angles.baseAddress! + half
+            x.withUnsafeMutableBufferPointer { buffer in
+                for t in 0..<count {
+                    Kernels.ropeAngles(position: start + t, inverseFrequencies: inverseFrequencies, cosines: cosines, sines: sines)
+                    for h in 0..<heads {
+                        let head = buffer.baseAddress! + (t * heads + h) * hd
+                        Kernels.rmsNorm(head, hd, weight: weight, offset: offset, epsilon: epsilon)
+                        Kernels.rope(head, headDimension: hd, cosines: cosines, sines: sines)
+                    }
                 }
             }
         }

@@ -45,15 +45,24 @@ public enum Kernels {
         }
     }
 
-    /// Rotates pairs (i, i + half) of one head by position × frequency (the "rotate_half" RoPE convention).
+    /// The cosines and sines RoPE turns every head of one position by: angle i = position × frequency i.
     @inline(__always)
-    public static func rope(_ x: UnsafeMutablePointer<Float>, headDimension: Int, position: Int, inverseFrequencies: [Float]) {
+    public static func ropeAngles(position: Int, inverseFrequencies: [Float], cosines: UnsafeMutablePointer<Float>,
+                                  sines: UnsafeMutablePointer<Float>) {
+        for (i, frequency) in inverseFrequencies.enumerated() {
+            let angle = Double(position) * Double(frequency)
+            cosines[i] = Float(cos(angle))
+            sines[i] = Float(sin(angle))
+        }
+    }
+
+    /// Rotates pairs (i, i + half) of one head by the angles of ``ropeAngles`` (the "rotate_half" convention).
+    @inline(__always)
+    public static func rope(_ x: UnsafeMutablePointer<Float>, headDimension: Int, cosines: UnsafePointer<Float>,
+                            sines: UnsafePointer<Float>) {
         let half = headDimension / 2
         for i in 0..<half {
-            let frequency = inverseFrequencies[i]
-            guard frequency != 0 else { continue }
-            let angle = Double(position) * Double(frequency)
-            let c = Float(cos(angle)), s = Float(sin(angle))
+            let c = cosines[i], s = sines[i]
             let a = x[i], b = x[i + half]
             x[i] = a * c - b * s
             x[i + half] = b * c + a * s

@@ -88,6 +88,10 @@ public final class LinearWeight: @unchecked Sendable {
                 case .rows(let scheme) where scheme.bits == 4:
                     lpk_decode_i4_groups(record.baseAddress!, output, columns, scheme.columnsPerGroup(rowLength: columns))
                 case .rows(let scheme): RowDequantizer.dequantize(record, scheme: scheme, into: out)
+                case .ggml(.q8_0) where columns % 32 == 0: lpk_decode_q8_0(record.baseAddress!, output, columns)
+                case .ggml(.q5_0) where columns % 32 == 0: lpk_decode_q5_0(record.baseAddress!, output, columns)
+                case .ggml(.q4_K) where columns % 256 == 0: lpk_decode_q4_k(record.baseAddress!, output, columns)
+                case .ggml(.q6_K) where columns % 256 == 0: lpk_decode_q6_k(record.baseAddress!, output, columns)
                 case .ggml(let type): GGMLDequantizer.dequantize(type, record, into: out)
                 case .plain(let dtype):
                     for i in 0..<columns {
@@ -101,7 +105,7 @@ public final class LinearWeight: @unchecked Sendable {
     }
 
     /// y[t, r] = Σ_c W[r, c] · x[t, c] for `count` inputs of `columns` values; y rows are `rows` long.
-    /// Rows are split among workers; each uses its own slice of `scratch` (`workers × columns` floats).
+    /// Rows are split among workers; each decodes a chunk of rows at a time into its own `scratch` rows.
     public func multiply(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, scratch: Scratch) {
         let workers = min(scratch.workers, max(1, rows / 64))
         let inputs = SendablePointer(round(x, count: count, scratch: scratch)), outputs = SendablePointer(y)
@@ -109,10 +113,13 @@ public final class LinearWeight: @unchecked Sendable {
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             let start = worker * rowsPerWorker, end = min(rows, start + rowsPerWorker)
             guard start < end else { return }
-            let row = scratch.row(worker)
             if case .dense(let values) = storage {
                 values.withUnsafeBufferPointer { weights in
-                    for r in start..<end { rowTimesInputs(weights.baseAddress! + r * columns, r, inputs.pointer, count, outputs.pointer) }
+                    for chunk in stride(from: start, to: end, by: Self.chunkRows) {
+                        let chunkEnd = min(end, chunk + Self.chunkRows)
+                        chunkTimesInputs(weights.baseAddress! + chunk * columns, rowCount: chunkEnd - chunk, firstRow: chunk,
+                                         inputs.pointer, count, outputs.pointer)
+                    }
                 }
                 return
             }
@@ -126,12 +133,17 @@ public final class LinearWeight: @unchecked Sendable {
                 }
                 return
             }
-            for r in start..<end {
-                decodeRow(r, into: row)
-                rowTimesInputs(row, r, inputs.pointer, count, outputs.pointer)
+            let decoded = scratch.rows(worker)
+            for chunk in stride(from: start, to: end, by: Self.chunkRows) {
+                let chunkEnd = min(end, chunk + Self.chunkRows)
+                for r in chunk..<chunkEnd { decodeRow(r, into: decoded + (r - chunk) * columns) }
+                chunkTimesInputs(decoded, rowCount: chunkEnd - chunk, firstRow: chunk, inputs.pointer, count, outputs.pointer)
             }
         }
     }
+
+    /// Rows decoded (or, held in memory, taken) together: their inputs are read once per chunk, not once per row.
+    static let chunkRows = 16
 
     /// The inputs as this product multiplies them: `x` itself, or under llama.cpp numerics a rounded copy in
     /// `scratch`.
@@ -149,22 +161,35 @@ public final class LinearWeight: @unchecked Sendable {
         return scratch.inputs(n)
     }
 
-    /// y[t, r] = row · x[t] for every input, four inputs at a time.
+    /// y[t, firstRow + i] = chunk[i] · x[t] for `rowCount` consecutive rows and every input: two rows by four
+    /// inputs at a time.
     @inline(__always)
-    private func rowTimesInputs(_ row: UnsafePointer<Float>, _ r: Int, _ x: UnsafePointer<Float>, _ count: Int,
-                                _ y: UnsafeMutablePointer<Float>) {
+    private func chunkTimesInputs(_ chunk: UnsafePointer<Float>, rowCount: Int, firstRow: Int, _ x: UnsafePointer<Float>,
+                                  _ count: Int, _ y: UnsafeMutablePointer<Float>) {
         var t = 0
-        var four: (Float, Float, Float, Float) = (0, 0, 0, 0)
-        while t + 4 <= count {
-            withUnsafeMutableBytes(of: &four) { lpk_dot_f32_x4(row, x + t * columns, columns, $0.baseAddress!.assumingMemoryBound(to: Float.self)) }
-            y[t * rows + r] = four.0
-            y[(t + 1) * rows + r] = four.1
-            y[(t + 2) * rows + r] = four.2
-            y[(t + 3) * rows + r] = four.3
-            t += 4
+        var eight: (Float, Float, Float, Float, Float, Float, Float, Float) = (0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &eight) { raw in
+            let out = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+            while t + 4 <= count {
+                let inputs = x + t * columns
+                var i = 0
+                while i + 2 <= rowCount {
+                    lpk_dot_f32_2x4(chunk + i * columns, chunk + (i + 1) * columns, inputs, columns, out)
+                    for k in 0..<4 {
+                        y[(t + k) * rows + firstRow + i] = out[k]
+                        y[(t + k) * rows + firstRow + i + 1] = out[4 + k]
+                    }
+                    i += 2
+                }
+                if i < rowCount {
+                    lpk_dot_f32_x4(chunk + i * columns, inputs, columns, out)
+                    for k in 0..<4 { y[(t + k) * rows + firstRow + i] = out[k] }
+                }
+                t += 4
+            }
         }
         while t < count {
-            y[t * rows + r] = Kernels.dot(row, x + t * columns, columns)
+            for i in 0..<rowCount { y[t * rows + firstRow + i] = Kernels.dot(chunk + i * columns, x + t * columns, columns) }
             t += 1
         }
     }
@@ -204,7 +229,7 @@ public final class LinearWeight: @unchecked Sendable {
     }
 }
 
-/// Per-worker scratch rows, allocated once per model so that products allocate nothing per token, and the
+/// Per-worker chunks of scratch rows, allocated once per model so that products allocate nothing per token, and the
 /// rounded inputs of a product (grown to the longest batch, then reused).
 public final class Scratch: @unchecked Sendable {
     public let workers: Int
@@ -216,8 +241,8 @@ public final class Scratch: @unchecked Sendable {
     public init(workers: Int, width: Int) {
         self.workers = workers
         self.width = width
-        buffer = .allocate(capacity: workers * width)
-        buffer.initialize(repeating: 0, count: workers * width)
+        buffer = .allocate(capacity: workers * LinearWeight.chunkRows * width)
+        buffer.initialize(repeating: 0, count: workers * LinearWeight.chunkRows * width)
     }
 
     deinit {
@@ -225,7 +250,8 @@ public final class Scratch: @unchecked Sendable {
         roundedInputs?.deallocate()
     }
 
-    func row(_ worker: Int) -> UnsafeMutablePointer<Float> { buffer + worker * width }
+    /// Room for ``LinearWeight/chunkRows`` rows of `width` values, for `worker` alone.
+    func rows(_ worker: Int) -> UnsafeMutablePointer<Float> { buffer + worker * LinearWeight.chunkRows * width }
 
     /// Room for `count` rounded input values; valid until the next call.
     func inputs(_ count: Int) -> UnsafeMutablePointer<Float> {

@@ -38,6 +38,20 @@ import TensorTypes
         for tensor in source.tensors where tensor.shape.rank == 2 { check(try LinearWeight(source: source, name: tensor.name)) }
     }
 
+    @Test("the C row decoders of Q8_0, Q5_0, Q4_K and Q6_K equal GGUFFormat's dequantizer (itself held to gguf-py) bit for bit")
+    func ggmlRowDecoders() throws {
+        let source = try ModelSources.open(Fixtures.path("gguf/gemma3-270m.blocks.gguf"))
+        for tensor in source.tensors where tensor.shape.rank == 2 {
+            let weight = try LinearWeight(source: source, name: tensor.name)
+            let reference = try source.floats(tensor.name)
+            var row = [Float](repeating: 0, count: weight.columns)
+            for r in 0..<weight.rows {
+                row.withUnsafeMutableBufferPointer { weight.decodeRow(r, into: $0.baseAddress!) }
+                #expect(row.map(\.bitPattern) == reference[(r * weight.columns)..<((r + 1) * weight.columns)].map(\.bitPattern), "\(tensor.name) row \(r)")
+            }
+        }
+    }
+
     @Test("LayerPack int8 and int4 rows, per-row scales and groups of 32",
           arguments: [Recipe.Precision.int8, .int4], [nil, 32])
     func packedRows(precision: Recipe.Precision, group: Int?) throws {

@@ -11,6 +11,10 @@ float lpk_dot_f32(const float *a, const float *b, size_t n);
 /// row is loaded once per four products.
 void lpk_dot_f32_x4(const float *a, const float *b, size_t n, float *out);
 
+/// out[k] = Σ a0[i]·b[k·n + i] and out[4 + k] = Σ a1[i]·b[k·n + i] for k = 0…3: two rows against four inputs, so
+/// each input is loaded once for both rows.
+void lpk_dot_f32_2x4(const float *a0, const float *a1, const float *b, size_t n, float *out);
+
 /// ggml Q8_0 row (blocks of: f16 scale, 32 signed bytes) · x, for `columns` values (a multiple of 32).
 float lpk_dot_q8_0(const void *row, const float *x, size_t columns);
 
@@ -19,6 +23,12 @@ float lpk_dot_q8_0(const void *row, const float *x, size_t columns);
 float lpk_dot_q5_0(const void *row, const float *x, size_t columns);
 float lpk_dot_q4_k(const void *row, const float *x, size_t columns);
 float lpk_dot_q6_k(const void *row, const float *x, size_t columns);
+
+/// Decode a ggml Q8_0, Q5_0, Q4_K or Q6_K row into `columns` floats (a multiple of the block length).
+void lpk_decode_q8_0(const void *row, float *out, size_t columns);
+void lpk_decode_q5_0(const void *row, float *out, size_t columns);
+void lpk_decode_q4_k(const void *row, float *out, size_t columns);
+void lpk_decode_q6_k(const void *row, float *out, size_t columns);
 
 /// LayerPack int8 row record (`columns / group` f16 scales, then one signed byte per value) · x.
 float lpk_dot_i8_groups(const void *record, const float *x, size_t columns, size_t group);
