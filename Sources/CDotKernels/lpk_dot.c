@@ -271,18 +271,28 @@ AVX2 static __m256 bytes_to_floats(const int8_t *p) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
 }
 
+/// Σ over one Q8_0 block (f16 scale, 32 signed bytes) of q·x, unscaled: two independent FMA chains.
+AVX2 static __m256 q8_0_block_dot(const uint8_t *block, const float *x) {
+    const int8_t *q = (const int8_t *)(block + 2);
+    __m256 even = _mm256_mul_ps(bytes_to_floats(q), _mm256_loadu_ps(x));
+    __m256 odd = _mm256_mul_ps(bytes_to_floats(q + 8), _mm256_loadu_ps(x + 8));
+    even = _mm256_fmadd_ps(bytes_to_floats(q + 16), _mm256_loadu_ps(x + 16), even);
+    odd = _mm256_fmadd_ps(bytes_to_floats(q + 24), _mm256_loadu_ps(x + 24), odd);
+    return _mm256_add_ps(even, odd);
+}
+
+// Two running totals (even and odd blocks), so that consecutive blocks do not wait on one accumulator.
 AVX2 static float dot_q8_0_avx2(const void *row, const float *x, size_t columns) {
     const uint8_t *p = row;
-    __m256 total = _mm256_setzero_ps();
-    for (size_t b = 0; b < columns / 32; b++, p += 34, x += 32) {
-        const int8_t *q = (const int8_t *)(p + 2);
-        __m256 sum = _mm256_mul_ps(bytes_to_floats(q), _mm256_loadu_ps(x));
-        sum = _mm256_fmadd_ps(bytes_to_floats(q + 8), _mm256_loadu_ps(x + 8), sum);
-        sum = _mm256_fmadd_ps(bytes_to_floats(q + 16), _mm256_loadu_ps(x + 16), sum);
-        sum = _mm256_fmadd_ps(bytes_to_floats(q + 24), _mm256_loadu_ps(x + 24), sum);
-        total = _mm256_fmadd_ps(sum, _mm256_set1_ps(_cvtsh_ss(load_u16(p))), total);
+    const size_t blocks = columns / 32;
+    __m256 total0 = _mm256_setzero_ps(), total1 = _mm256_setzero_ps();
+    size_t b = 0;
+    for (; b + 2 <= blocks; b += 2, p += 68, x += 64) {
+        total0 = _mm256_fmadd_ps(q8_0_block_dot(p, x), _mm256_set1_ps(_cvtsh_ss(load_u16(p))), total0);
+        total1 = _mm256_fmadd_ps(q8_0_block_dot(p + 34, x + 32), _mm256_set1_ps(_cvtsh_ss(load_u16(p + 34))), total1);
     }
-    return hsum(total);
+    if (b < blocks) total0 = _mm256_fmadd_ps(q8_0_block_dot(p, x), _mm256_set1_ps(_cvtsh_ss(load_u16(p))), total0);
+    return hsum(_mm256_add_ps(total0, total1));
 }
 
 AVX2 static float dot_i8_groups_avx2(const void *record, const float *x, size_t columns, size_t group) {
@@ -344,19 +354,24 @@ AVX2 static __m256i q5_0_values(const uint8_t *b) {
 /// Σ q[i]·x[i] over 32 signed bytes and 32 floats.
 AVX2 static __m256 bytes32_dot(__m256i q, const float *x) {
     const __m128i low = _mm256_castsi256_si128(q), high = _mm256_extracti128_si256(q, 1);
-    __m256 sum = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(low)), _mm256_loadu_ps(x));
-    sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(low, 8))), _mm256_loadu_ps(x + 8), sum);
-    sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(high)), _mm256_loadu_ps(x + 16), sum);
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(high, 8))), _mm256_loadu_ps(x + 24), sum);
+    __m256 even = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(low)), _mm256_loadu_ps(x));
+    __m256 odd = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(low, 8))), _mm256_loadu_ps(x + 8));
+    even = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(high)), _mm256_loadu_ps(x + 16), even);
+    odd = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(high, 8))), _mm256_loadu_ps(x + 24), odd);
+    return _mm256_add_ps(even, odd);
 }
 
 AVX2 static float dot_q5_0_avx2(const void *row, const float *x, size_t columns) {
     const uint8_t *p = row;
-    __m256 total = _mm256_setzero_ps();
-    for (size_t b = 0; b < columns / 32; b++, p += 22, x += 32) {
-        total = _mm256_fmadd_ps(bytes32_dot(q5_0_values(p), x), _mm256_set1_ps(_cvtsh_ss(load_u16(p))), total);
+    const size_t blocks = columns / 32;
+    __m256 total0 = _mm256_setzero_ps(), total1 = _mm256_setzero_ps();
+    size_t b = 0;
+    for (; b + 2 <= blocks; b += 2, p += 44, x += 64) {
+        total0 = _mm256_fmadd_ps(bytes32_dot(q5_0_values(p), x), _mm256_set1_ps(_cvtsh_ss(load_u16(p))), total0);
+        total1 = _mm256_fmadd_ps(bytes32_dot(q5_0_values(p + 22), x + 32), _mm256_set1_ps(_cvtsh_ss(load_u16(p + 22))), total1);
     }
-    return hsum(total);
+    if (b < blocks) total0 = _mm256_fmadd_ps(bytes32_dot(q5_0_values(p), x), _mm256_set1_ps(_cvtsh_ss(load_u16(p))), total0);
+    return hsum(_mm256_add_ps(total0, total1));
 }
 
 /// Σ x[i] over 32 floats, as 8 lanes.
