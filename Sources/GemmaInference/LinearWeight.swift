@@ -110,7 +110,7 @@ public final class LinearWeight: @unchecked Sendable {
         let workers = min(scratch.workers, max(1, rows / 64))
         let inputs = SendablePointer(round(x, count: count, scratch: scratch)), outputs = SendablePointer(y)
         let rowsPerWorker = (rows + workers - 1) / workers
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        WorkerPool.shared.run(workers) { worker in
             let start = worker * rowsPerWorker, end = min(rows, start + rowsPerWorker)
             guard start < end else { return }
             if case .dense(let values) = storage {

@@ -1,0 +1,117 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// Threads kept for the matrix products of the reference inference, running one parallel loop at a time.
+///
+/// Decoding one token runs over a hundred small products back to back. Handing each to libdispatch wakes a worker
+/// thread every time, and for a 256-row matrix the wake-up takes longer than the work. These workers spin for a
+/// short while after each loop, so the next one starts at once; after that they sleep on a condition.
+///
+/// Everything a worker needs to join a loop is one atomic word: the loop's generation, its iteration count and the
+/// next unclaimed iteration. A worker that arrives late claims nothing: either the generation has moved on, or no
+/// iteration is left. The caller returns once every iteration has finished and no worker is inside the loop any more,
+/// so the body (held only for the duration of `run`) is never touched after `run` returns. When the pool is busy
+/// (another thread is in `run`), `run` falls back to `DispatchQueue.concurrentPerform`.
+package final class WorkerPool: @unchecked Sendable {
+    /// One worker per core beside the caller's.
+    package static let shared = WorkerPool(workers: max(0, ProcessInfo.processInfo.activeProcessorCount - 1))
+
+    private static let indexBits = 20, countBits = 20, generationShift = indexBits + countBits
+    private static let indexMask = (1 << indexBits) - 1, countMask = (1 << countBits) - 1
+    private static let generationMask = (1 << (63 - generationShift)) - 1
+    /// How long an idle worker spins before it sleeps.
+    private static let spinNanoseconds: UInt64 = 100_000
+
+    /// generation << 40 | iterations << 20 | next iteration.
+    private let word = Atomic<Int>(0)
+    /// Iterations of the current loop that have returned.
+    private let finished = Atomic<Int>(0)
+    /// Workers between starting to look for iterations of a loop and leaving it.
+    private let active = Atomic<Int>(0)
+    private let busy = Atomic<Bool>(false)
+    private let wakeUp = NSCondition()
+    private var body: (@Sendable (Int) -> Void)?
+
+    private init(workers: Int) {
+        for _ in 0..<workers {
+            let thread = Thread { [unowned self] in self.work() }
+            thread.name = "lpk-matmul"
+            thread.start()
+        }
+    }
+
+    /// Calls `body(i)` for every i in 0..<iterations, on the caller's thread and the workers; returns when all are done.
+    package func run(_ iterations: Int, _ body: @Sendable (Int) -> Void) {
+        guard iterations > 1 else {
+            if iterations == 1 { body(0) }
+            return
+        }
+        guard iterations <= Self.countMask, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+            DispatchQueue.concurrentPerform(iterations: iterations, execute: body)
+            return
+        }
+        defer { busy.store(false, ordering: .releasing) }
+        withoutActuallyEscaping(body) { body in
+            self.body = body
+            finished.store(0, ordering: .relaxed)
+            let generation = (Self.generation(of: word.load(ordering: .relaxed)) + 1) & Self.generationMask
+            let start = generation << Self.generationShift | iterations << Self.indexBits
+            wakeUp.lock()
+            word.store(start, ordering: .releasing)
+            wakeUp.broadcast()
+            wakeUp.unlock()
+            participate(generation: generation)
+            while finished.load(ordering: .sequentiallyConsistent) < iterations {}
+            while active.load(ordering: .sequentiallyConsistent) > 0 {}
+            self.body = nil
+        }
+    }
+
+    /// Claims and runs iterations of loop `generation` until none is left.
+    private func participate(generation: Int) {
+        var current = word.load(ordering: .acquiring)
+        while true {
+            guard Self.generation(of: current) == generation else { return }
+            let index = current & Self.indexMask, count = (current >> Self.indexBits) & Self.countMask
+            guard index < count else { return }
+            let (exchanged, original) = word.compareExchange(expected: current, desired: current + 1, ordering: .sequentiallyConsistent)
+            guard exchanged else {
+                current = original
+                continue
+            }
+            body!(index)
+            finished.add(1, ordering: .sequentiallyConsistent)
+            current = word.load(ordering: .acquiring)
+        }
+    }
+
+    private static func generation(of word: Int) -> Int { word >> generationShift }
+
+    /// A worker's life: wait for a new generation (spinning, then sleeping), join it, repeat.
+    private func work() {
+        var seen = 0
+        while true {
+            var generation = Self.generation(of: word.load(ordering: .acquiring))
+            if generation == seen {
+                let deadline = DispatchTime.now().uptimeNanoseconds + Self.spinNanoseconds
+                var spins = 0
+                while generation == seen {
+                    spins += 1
+                    if spins & 255 == 0, DispatchTime.now().uptimeNanoseconds > deadline { break }
+                    generation = Self.generation(of: word.load(ordering: .acquiring))
+                }
+            }
+            if generation == seen {
+                wakeUp.lock()
+                while Self.generation(of: word.load(ordering: .acquiring)) == seen { wakeUp.wait() }
+                wakeUp.unlock()
+                generation = Self.generation(of: word.load(ordering: .acquiring))
+            }
+            seen = generation
+            active.add(1, ordering: .sequentiallyConsistent)
+            participate(generation: generation)
+            active.subtract(1, ordering: .sequentiallyConsistent)
+        }
+    }
+}
