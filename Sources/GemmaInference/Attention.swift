@@ -21,30 +21,46 @@ enum Attention {
         }
     }
 
+    /// Queries attended to at once; each needs its own row of scores, so score buffers hold this many rows.
+    static let lanes = WorkerPool.shared.participants
+
+    /// The length of a score buffer for a cache of `capacity` positions.
+    static func scoresCount(capacity: Int) -> Int { lanes * capacity }
+
     /// For each of `count` queries at positions `start ..< start + count`: softmax(scale · q·k) over the cached
     /// positions it may see (all earlier ones, or the last `window` on sliding layers), times the cached values.
+    /// Queries are spread over the worker pool (query t in lane t mod lanes); `scores` has ``scoresCount(capacity:)``
+    /// values.
     static func attend(queries: [Float], keys: [Float], values: [Float], count: Int, start: Int, heads: Int, kvHeads: Int,
                        headDimension hd: Int, window: Int?, scale: Float, into output: inout [Float], scores: inout [Float]) {
         let group = heads / kvHeads
+        let laneSize = scores.count / lanes, used = min(lanes, count)
         queries.withUnsafeBufferPointer { q in keys.withUnsafeBufferPointer { k in values.withUnsafeBufferPointer { v in
             output.withUnsafeMutableBufferPointer { out in scores.withUnsafeMutableBufferPointer { s in
-                for t in 0..<count {
-                    let position = start + t
-                    let first = window.map { max(0, position - $0 + 1) } ?? 0
-                    let span = position - first + 1
-                    for h in 0..<heads {
-                        let kvHead = h / group
-                        let query = q.baseAddress! + (t * heads + h) * hd
-                        for j in 0..<span {
-                            s[j] = Kernels.dot(query, k.baseAddress! + ((first + j) * kvHeads + kvHead) * hd, hd) * scale
-                        }
-                        Kernels.softmax(s.baseAddress!, span)
-                        let result = out.baseAddress! + (t * heads + h) * hd
-                        result.update(repeating: 0, count: hd)
-                        for j in 0..<span {
-                            let weight = s[j]
-                            let row = v.baseAddress! + ((first + j) * kvHeads + kvHead) * hd
-                            for i in 0..<hd { result[i] += weight * row[i] }
+                let q = SendablePointer(UnsafeMutablePointer(mutating: q.baseAddress!))
+                let k = SendablePointer(UnsafeMutablePointer(mutating: k.baseAddress!))
+                let v = SendablePointer(UnsafeMutablePointer(mutating: v.baseAddress!))
+                let out = SendablePointer(out.baseAddress!), s = SendablePointer(s.baseAddress!)
+                WorkerPool.shared.run(used) { lane in
+                    let row = s.pointer + lane * laneSize
+                    for t in stride(from: lane, to: count, by: used) {
+                        let position = start + t
+                        let first = window.map { max(0, position - $0 + 1) } ?? 0
+                        let span = position - first + 1
+                        for h in 0..<heads {
+                            let kvHead = h / group
+                            let query = q.pointer + (t * heads + h) * hd
+                            for j in 0..<span {
+                                row[j] = Kernels.dot(query, k.pointer + ((first + j) * kvHeads + kvHead) * hd, hd) * scale
+                            }
+                            Kernels.softmax(row, span)
+                            let result = out.pointer + (t * heads + h) * hd
+                            result.update(repeating: 0, count: hd)
+                            for j in 0..<span {
+                                let weight = row[j]
+                                let value = v.pointer + ((first + j) * kvHeads + kvHead) * hd
+                                for i in 0..<hd { result[i] += weight * value[i] }
+                            }
                         }
                     }
                 }

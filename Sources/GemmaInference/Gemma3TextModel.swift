@@ -98,7 +98,7 @@ public final class Gemma3TextModel: CausalLanguageModel {
         let widest = c.intermediateSizes.max() ?? d
         var gates = [Float](repeating: 0, count: count * widest)
         var ups = [Float](repeating: 0, count: count * widest)
-        var scores = [Float](repeating: 0, count: cache.capacity)
+        var scores = [Float](repeating: 0, count: Attention.scoresCount(capacity: cache.capacity))
 
         for (index, layer) in layers.enumerated() {
             // Attention.

@@ -37,11 +37,17 @@ public enum Kernels {
     }
 
     /// x[i] = gelu(x[i]) · g[i] over `count` values: exactly, or through ggml's f16 GELU table under llama.cpp
-    /// numerics.
+    /// numerics. Long runs (a prefill's MLP) are split over the worker pool.
     public static func geglu(_ x: UnsafeMutablePointer<Float>, by g: UnsafePointer<Float>, count: Int, numerics: Numerics) {
-        switch numerics {
-        case .exact: for i in 0..<count { x[i] = gelu(x[i]) * g[i] }
-        case .llamaCpp: lpk_geglu_f16_table(x, g, x, count)
+        let chunk = 8_192
+        let values = SendablePointer(x), gates = SendablePointer(UnsafeMutablePointer(mutating: g))
+        WorkerPool.shared.run((count + chunk - 1) / chunk) { part in
+            let start = part * chunk, length = min(chunk, count - start)
+            let x = values.pointer + start, g = gates.pointer + start
+            switch numerics {
+            case .exact: for i in 0..<length { x[i] = gelu(x[i]) * g[i] }
+            case .llamaCpp: lpk_geglu_f16_table(x, g, x, length)
+            }
         }
     }
 

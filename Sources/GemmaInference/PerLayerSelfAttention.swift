@@ -22,7 +22,7 @@ struct PerLayerSelfAttention {
             keys = queries
             values = queries
             attended = queries
-            scores = [Float](repeating: 0, count: capacity)
+            scores = [Float](repeating: 0, count: Attention.scoresCount(capacity: capacity))
         }
     }
 

@@ -33,7 +33,11 @@ package final class WorkerPool: @unchecked Sendable {
     private let wakeUp = NSCondition()
     private var body: (@Sendable (Int) -> Void)?
 
+    /// The threads that take part in a loop: the workers and the caller.
+    package let participants: Int
+
     private init(workers: Int) {
+        participants = workers + 1
         for _ in 0..<workers {
             let thread = Thread { [unowned self] in self.work() }
             thread.name = "lpk-matmul"
