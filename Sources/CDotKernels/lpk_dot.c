@@ -295,43 +295,58 @@ AVX2 static float dot_q8_0_avx2(const void *row, const float *x, size_t columns)
     return hsum(_mm256_add_ps(total0, total1));
 }
 
+// Four FMA chains per group: with per-row scales a group is the whole row, and one chain would wait on itself.
 AVX2 static float dot_i8_groups_avx2(const void *record, const float *x, size_t columns, size_t group) {
     if (group % 8 != 0) return dot_i8_groups_portable(record, x, columns, group);
     const uint8_t *scales = record;
     const int8_t *q = (const int8_t *)(scales + 2 * (columns / group));
     __m256 total = _mm256_setzero_ps();
     for (size_t g = 0; g < columns / group; g++) {
-        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
         size_t i = g * group, end = i + group;
-        for (; i + 16 <= end; i += 16) {
+        for (; i + 32 <= end; i += 32) {
             s0 = _mm256_fmadd_ps(bytes_to_floats(q + i), _mm256_loadu_ps(x + i), s0);
             s1 = _mm256_fmadd_ps(bytes_to_floats(q + i + 8), _mm256_loadu_ps(x + i + 8), s1);
+            s2 = _mm256_fmadd_ps(bytes_to_floats(q + i + 16), _mm256_loadu_ps(x + i + 16), s2);
+            s3 = _mm256_fmadd_ps(bytes_to_floats(q + i + 24), _mm256_loadu_ps(x + i + 24), s3);
         }
-        if (i < end) s0 = _mm256_fmadd_ps(bytes_to_floats(q + i), _mm256_loadu_ps(x + i), s0);
-        total = _mm256_fmadd_ps(_mm256_add_ps(s0, s1), _mm256_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g))), total);
+        for (; i < end; i += 8) s0 = _mm256_fmadd_ps(bytes_to_floats(q + i), _mm256_loadu_ps(x + i), s0);
+        const __m256 sum = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+        total = _mm256_fmadd_ps(sum, _mm256_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g))), total);
     }
     return hsum(total);
+}
+
+/// 16 packed nibbles (value + 8, even column low) as 16 signed bytes in column order.
+AVX2 static __m128i nibbles_to_bytes(__m128i packed, int upper) {
+    const __m128i low_mask = _mm_set1_epi8(0x0F);
+    const __m128i lo = _mm_and_si128(packed, low_mask), hi = _mm_and_si128(_mm_srli_epi16(packed, 4), low_mask);
+    return _mm_sub_epi8(upper ? _mm_unpackhi_epi8(lo, hi) : _mm_unpacklo_epi8(lo, hi), _mm_set1_epi8(8));
 }
 
 AVX2 static float dot_i4_groups_avx2(const void *record, const float *x, size_t columns, size_t group) {
     if (group % 16 != 0) return dot_i4_groups_portable(record, x, columns, group);
     const uint8_t *scales = record;
     const uint8_t *q = scales + 2 * (columns / group);
-    const __m128i low_mask = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
     __m256 total = _mm256_setzero_ps();
     for (size_t g = 0; g < columns / group; g++) {
-        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-        for (size_t i = g * group; i < (g + 1) * group; i += 16) {
-            __m128i packed = _mm_loadl_epi64((const __m128i *)(q + i / 2));
-            __m128i lo = _mm_and_si128(packed, low_mask);
-            __m128i hi = _mm_and_si128(_mm_srli_epi16(packed, 4), low_mask);
-            __m128i values = _mm_sub_epi8(_mm_unpacklo_epi8(lo, hi), eight);  // 16 columns in order
-            __m256 first = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(values));
-            __m256 second = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(values, 8)));
-            s0 = _mm256_fmadd_ps(first, _mm256_loadu_ps(x + i), s0);
-            s1 = _mm256_fmadd_ps(second, _mm256_loadu_ps(x + i + 8), s1);
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        size_t i = g * group, end = i + group;
+        for (; i + 32 <= end; i += 32) {
+            const __m128i packed = _mm_loadu_si128((const __m128i *)(q + i / 2));
+            const __m128i first = nibbles_to_bytes(packed, 0), second = nibbles_to_bytes(packed, 1);
+            s0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(first)), _mm256_loadu_ps(x + i), s0);
+            s1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(first, 8))), _mm256_loadu_ps(x + i + 8), s1);
+            s2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(second)), _mm256_loadu_ps(x + i + 16), s2);
+            s3 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(second, 8))), _mm256_loadu_ps(x + i + 24), s3);
         }
-        total = _mm256_fmadd_ps(_mm256_add_ps(s0, s1), _mm256_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g))), total);
+        if (i < end) {
+            const __m128i values = nibbles_to_bytes(_mm_loadl_epi64((const __m128i *)(q + i / 2)), 0);
+            s0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(values)), _mm256_loadu_ps(x + i), s0);
+            s1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(values, 8))), _mm256_loadu_ps(x + i + 8), s1);
+        }
+        const __m256 sum = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+        total = _mm256_fmadd_ps(sum, _mm256_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g))), total);
     }
     return hsum(total);
 }
