@@ -91,7 +91,8 @@ package struct VerifyCommand: ParsableCommand {
         let referenceSource = try ModelSources.open(reference)
         let ids = try resolveTokens(referenceSource)
         let referenceRun = try Self.run(referenceSource, ids, generate: generate, sampler: sampler, numerics: numerics)
-        var report = VerifyReport(reference: reference, candidate: candidate ?? referenceLogits!, tokens: ids.count)
+        var report = VerifyReport(reference: reference, candidate: candidate ?? referenceLogits!, tokens: ids.count,
+                                  numerics: numerics.rawValue)
         report.referenceSpeed = referenceRun.tokensPerSecond
         report.referenceContinuation = referenceRun.continuation
         if let saveLogits {
@@ -185,6 +186,8 @@ struct VerifyReport: Encodable {
     let reference: String
     let candidate: String
     let tokens: Int
+    /// The activation rounding both runs used (`exact` or `llama.cpp`).
+    let numerics: String
     var sizes: [Int]?
     var logits: LogitComparison?
     var weights: WeightComparison?
@@ -198,7 +201,7 @@ struct VerifyReport: Encodable {
         var lines = ["reference: \(reference)", "candidate: \(candidate)"]
         if let sizes { lines.append("size: \(Formatting.bytes(sizes[0])) → \(Formatting.bytes(sizes[1])) (\(Formatting.percent(sizes[1], of: sizes[0])))") }
         if let logits {
-            lines.append("\(tokens) tokens: " + String(format: "KLD mean %.6f  median %.6f  p99 %.6f  max %.6f", logits.meanKLD, logits.medianKLD, logits.p99KLD, logits.maxKLD))
+            lines.append("\(tokens) tokens (\(numerics) numerics): " + String(format: "KLD mean %.6f  median %.6f  p99 %.6f  max %.6f", logits.meanKLD, logits.medianKLD, logits.p99KLD, logits.maxKLD))
             lines.append(String(format: "same top token %.2f%%  logit cosine %.6f  RMS Δp %.4f  max |Δlogit| %.4f",
                                 logits.top1Agreement * 100, logits.meanLogitCosine, logits.rmsDeltaP, logits.maxAbsoluteDifference))
         }
