@@ -1,6 +1,5 @@
 import ByteIO
 import CDotKernels
-import Dispatch
 import GGUFFormat
 import Quantization
 import TensorModel
