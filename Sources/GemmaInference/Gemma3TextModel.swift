@@ -1,5 +1,4 @@
 // Reference: huggingface/transformers models/gemma3/modeling_gemma3.py (Gemma3ForCausalLM, text only).
-import Dispatch
 import Foundation
 import TensorModel
 import TensorTypes
@@ -70,7 +69,7 @@ public final class Gemma3TextModel: CausalLanguageModel {
         attentionScale = Float(1 / (c.queryPreAttentionScalar ?? Double(hd)).squareRoot())
         cache = KVCache(capacity: contextLength, widths: Array(repeating: c.keyValueHeadCount * hd, count: c.layerCount))
         let widest = max(d, c.intermediateSizes.max() ?? d, c.headCount * hd)
-        scratch = Scratch(workers: max(1, min(8, ProcessInfo.processInfo.activeProcessorCount)), width: widest)
+        scratch = Scratch(workers: WorkerPool.shared.participants, width: widest)
     }
 
     public func reset() { position = 0 }

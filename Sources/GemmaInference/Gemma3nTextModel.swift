@@ -88,7 +88,7 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
         }
         cache = KVCache(capacity: contextLength, widths: (0..<layerCount).map { $0 < firstShared ? c.keyValueHeadCount * hd : 0 })
         let widest = max(d, c.intermediateSizes.max() ?? d, c.headCount * hd, layerCount * ple)
-        scratch = Scratch(workers: max(1, min(8, ProcessInfo.processInfo.activeProcessorCount)), width: widest)
+        scratch = Scratch(workers: WorkerPool.shared.participants, width: widest)
     }
 
     public func reset() { position = 0 }

@@ -14,8 +14,8 @@ import Synchronization
 /// so the body (held only for the duration of `run`) is never touched after `run` returns. When the pool is busy
 /// (another thread is in `run`), `run` falls back to `DispatchQueue.concurrentPerform`.
 package final class WorkerPool: @unchecked Sendable {
-    /// One worker per core beside the caller's.
-    package static let shared = WorkerPool(workers: max(0, ProcessInfo.processInfo.activeProcessorCount - 1))
+    /// One worker per core beside the caller's, up to 7: a decoding step's products are too small to feed more.
+    package static let shared = WorkerPool(workers: min(7, max(0, ProcessInfo.processInfo.activeProcessorCount - 1)))
 
     private static let indexBits = 20, countBits = 20, generationShift = indexBits + countBits
     private static let indexMask = (1 << indexBits) - 1, countMask = (1 << countBits) - 1
