@@ -33,38 +33,49 @@ enum Attention {
     /// values.
     static func attend(queries: [Float], keys: [Float], values: [Float], count: Int, start: Int, heads: Int, kvHeads: Int,
                        headDimension hd: Int, window: Int?, scale: Float, into output: inout [Float], scores: inout [Float]) {
-        let group = heads / kvHeads
-        let laneSize = scores.count / lanes, used = min(lanes, count)
         queries.withUnsafeBufferPointer { q in keys.withUnsafeBufferPointer { k in values.withUnsafeBufferPointer { v in
             output.withUnsafeMutableBufferPointer { out in scores.withUnsafeMutableBufferPointer { s in
-                let q = SendablePointer(UnsafeMutablePointer(mutating: q.baseAddress!))
-                let k = SendablePointer(UnsafeMutablePointer(mutating: k.baseAddress!))
-                let v = SendablePointer(UnsafeMutablePointer(mutating: v.baseAddress!))
-                let out = SendablePointer(out.baseAddress!), s = SendablePointer(s.baseAddress!)
-                WorkerPool.shared.run(used) { lane in
-                    let row = s.pointer + lane * laneSize
-                    for t in stride(from: lane, to: count, by: used) {
-                        let position = start + t
-                        let first = window.map { max(0, position - $0 + 1) } ?? 0
-                        let span = position - first + 1
-                        for h in 0..<heads {
-                            let kvHead = h / group
-                            let query = q.pointer + (t * heads + h) * hd
-                            for j in 0..<span {
-                                row[j] = Kernels.dot(query, k.pointer + ((first + j) * kvHeads + kvHead) * hd, hd) * scale
-                            }
-                            Kernels.softmax(row, span)
-                            let result = out.pointer + (t * heads + h) * hd
-                            result.update(repeating: 0, count: hd)
-                            for j in 0..<span {
-                                let weight = row[j]
-                                let value = v.pointer + ((first + j) * kvHeads + kvHead) * hd
-                                for i in 0..<hd { result[i] += weight * value[i] }
-                            }
-                        }
-                    }
+                let job = Job(queries: q.baseAddress!, keys: k.baseAddress!, values: v.baseAddress!, output: out.baseAddress!,
+                              scores: s.baseAddress!, laneSize: s.count / lanes, lanes: min(lanes, count), count: count,
+                              start: start, heads: heads, kvHeads: kvHeads, headDimension: hd, window: window, scale: scale)
+                WorkerPool.shared.run(job.lanes, job: job) { job, lane in
+                    job.assumingMemoryBound(to: Job.self).pointee.run(lane: lane)
                 }
             } }
         } } }
+    }
+
+    /// One attention call as the worker pool's threads see it: lane l takes queries l, l + lanes, …
+    private struct Job {
+        let queries, keys, values: UnsafePointer<Float>
+        let output, scores: UnsafeMutablePointer<Float>
+        let laneSize, lanes, count, start, heads, kvHeads, headDimension: Int
+        let window: Int?
+        let scale: Float
+
+        func run(lane: Int) {
+            let hd = headDimension, group = heads / kvHeads
+            let row = scores + lane * laneSize
+            for t in stride(from: lane, to: count, by: lanes) {
+                let position = start + t
+                let first = window.map { max(0, position - $0 + 1) } ?? 0
+                let span = position - first + 1
+                for h in 0..<heads {
+                    let kvHead = h / group
+                    let query = queries + (t * heads + h) * hd
+                    for j in 0..<span {
+                        row[j] = Kernels.dot(query, keys + ((first + j) * kvHeads + kvHead) * hd, hd) * scale
+                    }
+                    Kernels.softmax(row, span)
+                    let result = output + (t * heads + h) * hd
+                    result.update(repeating: 0, count: hd)
+                    for j in 0..<span {
+                        let weight = row[j]
+                        let value = values + ((first + j) * kvHeads + kvHead) * hd
+                        for i in 0..<hd { result[i] += weight * value[i] }
+                    }
+                }
+            }
+        }
     }
 }

@@ -39,11 +39,23 @@ public enum Kernels {
     /// x[i] = gelu(x[i]) · g[i] over `count` values: exactly, or through ggml's f16 GELU table under llama.cpp
     /// numerics. Long runs (a prefill's MLP) are split over the worker pool.
     public static func geglu(_ x: UnsafeMutablePointer<Float>, by g: UnsafePointer<Float>, count: Int, numerics: Numerics) {
-        let chunk = 8_192
-        let values = SendablePointer(x), gates = SendablePointer(UnsafeMutablePointer(mutating: g))
-        WorkerPool.shared.run((count + chunk - 1) / chunk) { part in
-            let start = part * chunk, length = min(chunk, count - start)
-            let x = values.pointer + start, g = gates.pointer + start
+        let job = GeGLU(values: x, gates: g, count: count, numerics: numerics)
+        WorkerPool.shared.run((count + GeGLU.chunk - 1) / GeGLU.chunk, job: job) { job, part in
+            job.assumingMemoryBound(to: GeGLU.self).pointee.run(part: part)
+        }
+    }
+
+    /// One GeGLU as the worker pool's threads see it, in parts of `chunk` values.
+    private struct GeGLU {
+        static let chunk = 8_192
+        let values: UnsafeMutablePointer<Float>
+        let gates: UnsafePointer<Float>
+        let count: Int
+        let numerics: Numerics
+
+        func run(part: Int) {
+            let start = part * Self.chunk, length = min(Self.chunk, count - start)
+            let x = values + start, g = gates + start
             switch numerics {
             case .exact: for i in 0..<length { x[i] = gelu(x[i]) * g[i] }
             case .llamaCpp: lpk_geglu_f16_table(x, g, x, length)

@@ -107,36 +107,50 @@ public final class LinearWeight: @unchecked Sendable {
     /// Rows are split among workers; each decodes a chunk of rows at a time into its own `scratch` rows.
     public func multiply(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, scratch: Scratch) {
         let workers = min(scratch.workers, max(1, rows / 64))
-        let inputs = SendablePointer(round(x, count: count, scratch: scratch)), outputs = SendablePointer(y)
-        let rowsPerWorker = (rows + workers - 1) / workers
-        WorkerPool.shared.run(workers) { worker in
+        let product = Product(weight: self, inputs: round(x, count: count, scratch: scratch), outputs: y, count: count,
+                              rowsPerWorker: (rows + workers - 1) / workers, scratch: scratch)
+        WorkerPool.shared.run(workers, job: product) { job, worker in
+            job.assumingMemoryBound(to: Product.self).pointee.run(worker: worker)
+        }
+    }
+
+    /// One product as the worker pool's threads see it.
+    private struct Product {
+        let weight: LinearWeight
+        let inputs: UnsafeMutablePointer<Float>, outputs: UnsafeMutablePointer<Float>
+        let count, rowsPerWorker: Int
+        let scratch: Scratch
+
+        /// Worker `worker`'s share of the rows.
+        func run(worker: Int) {
+            let rows = weight.rows, columns = weight.columns
             let start = worker * rowsPerWorker, end = min(rows, start + rowsPerWorker)
             guard start < end else { return }
-            if case .dense(let values) = storage {
+            switch weight.storage {
+            case .dense(let values):
                 values.withUnsafeBufferPointer { weights in
-                    for chunk in stride(from: start, to: end, by: Self.chunkRows) {
-                        let chunkEnd = min(end, chunk + Self.chunkRows)
-                        chunkTimesInputs(weights.baseAddress! + chunk * columns, rowCount: chunkEnd - chunk, firstRow: chunk,
-                                         inputs.pointer, count, outputs.pointer)
+                    for chunk in stride(from: start, to: end, by: LinearWeight.chunkRows) {
+                        let chunkEnd = min(end, chunk + LinearWeight.chunkRows)
+                        weight.chunkTimesInputs(weights.baseAddress! + chunk * columns, rowCount: chunkEnd - chunk, firstRow: chunk,
+                                                inputs, count, outputs)
                     }
                 }
-                return
-            }
-            if count <= Self.fusedInputLimit, case .mapped(let bytes, let encoding, let stride) = storage,
-               let kernel = FusedKernel(encoding, columns: columns) {
-                bytes.withUnsafeBytes { raw in
-                    for r in start..<end {
-                        let record = raw.baseAddress! + r * stride
-                        for t in 0..<count { outputs.pointer[t * rows + r] = kernel.dot(record, inputs.pointer + t * columns, columns: columns) }
+            case .mapped(let bytes, let encoding, let recordBytes):
+                if count <= LinearWeight.fusedInputLimit, let kernel = FusedKernel(encoding, columns: columns) {
+                    bytes.withUnsafeBytes { raw in
+                        for r in start..<end {
+                            let record = raw.baseAddress! + r * recordBytes
+                            for t in 0..<count { outputs[t * rows + r] = kernel.dot(record, inputs + t * columns, columns: columns) }
+                        }
                     }
+                    return
                 }
-                return
-            }
-            let decoded = scratch.rows(worker)
-            for chunk in stride(from: start, to: end, by: Self.chunkRows) {
-                let chunkEnd = min(end, chunk + Self.chunkRows)
-                for r in chunk..<chunkEnd { decodeRow(r, into: decoded + (r - chunk) * columns) }
-                chunkTimesInputs(decoded, rowCount: chunkEnd - chunk, firstRow: chunk, inputs.pointer, count, outputs.pointer)
+                let decoded = scratch.rows(worker)
+                for chunk in stride(from: start, to: end, by: LinearWeight.chunkRows) {
+                    let chunkEnd = min(end, chunk + LinearWeight.chunkRows)
+                    for r in chunk..<chunkEnd { weight.decodeRow(r, into: decoded + (r - chunk) * columns) }
+                    weight.chunkTimesInputs(decoded, rowCount: chunkEnd - chunk, firstRow: chunk, inputs, count, outputs)
+                }
             }
         }
     }
@@ -163,7 +177,7 @@ public final class LinearWeight: @unchecked Sendable {
     /// y[t, firstRow + i] = chunk[i] · x[t] for `rowCount` consecutive rows and every input: two rows by four
     /// inputs at a time.
     @inline(__always)
-    private func chunkTimesInputs(_ chunk: UnsafePointer<Float>, rowCount: Int, firstRow: Int, _ x: UnsafePointer<Float>,
+    fileprivate func chunkTimesInputs(_ chunk: UnsafePointer<Float>, rowCount: Int, firstRow: Int, _ x: UnsafePointer<Float>,
                                   _ count: Int, _ y: UnsafeMutablePointer<Float>) {
         var t = 0
         var eight: (Float, Float, Float, Float, Float, Float, Float, Float) = (0, 0, 0, 0, 0, 0, 0, 0)
@@ -261,10 +275,4 @@ public final class Scratch: @unchecked Sendable {
         }
         return roundedInputs!
     }
-}
-
-/// A pointer handed to concurrent workers that write disjoint ranges of it.
-struct SendablePointer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
 }

@@ -11,8 +11,9 @@ import Synchronization
 /// Everything a worker needs to join a loop is one atomic word: the loop's generation, its iteration count and the
 /// next unclaimed iteration. A worker that arrives late claims nothing: either the generation has moved on, or no
 /// iteration is left. The caller returns once every iteration has finished and no worker is inside the loop any more,
-/// so the body (held only for the duration of `run`) is never touched after `run` returns. When the pool is busy
-/// (another thread is in `run`), `run` falls back to `DispatchQueue.concurrentPerform`.
+/// so the loop's context (on the caller's stack) is never touched after `run` returns. A loop is a plain function and
+/// a pointer to its job, so starting one allocates nothing. When the pool is busy (another thread is in `run`), `run`
+/// falls back to `DispatchQueue.concurrentPerform`.
 package final class WorkerPool: @unchecked Sendable {
     /// One worker per core beside the caller's, up to 7: a decoding step's products are too small to feed more.
     package static let shared = WorkerPool(workers: min(7, max(0, ProcessInfo.processInfo.activeProcessorCount - 1)))
@@ -31,7 +32,11 @@ package final class WorkerPool: @unchecked Sendable {
     private let active = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)
     private let wakeUp = NSCondition()
-    private var body: (@Sendable (Int) -> Void)?
+    private var loop: (body: LoopBody, context: UnsafeRawPointer)?
+
+    /// A parallel loop's body: called with the job's address and an iteration index. It captures nothing (the job
+    /// carries what it needs), so it is a plain function pointer.
+    package typealias LoopBody = @convention(c) (UnsafeRawPointer, Int) -> Void
 
     /// The threads that take part in a loop: the workers and the caller.
     package let participants: Int
@@ -45,31 +50,35 @@ package final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    /// Calls `body(i)` for every i in 0..<iterations, on the caller's thread and the workers; returns when all are done.
-    package func run(_ iterations: Int, _ body: @Sendable (Int) -> Void) {
+    /// Calls `body(job address, i)` for every i in 0..<iterations, on the caller's thread and the workers, and returns
+    /// when all are done. `job` stays on the caller's stack; every thread reads it through its address.
+    package func run<Job>(_ iterations: Int, job: Job, _ body: LoopBody) {
+        withUnsafePointer(to: job) { run(iterations, context: UnsafeRawPointer($0), body) }
+    }
+
+    private func run(_ iterations: Int, context: UnsafeRawPointer, _ body: LoopBody) {
         guard iterations > 1 else {
-            if iterations == 1 { body(0) }
+            if iterations == 1 { body(context, 0) }
             return
         }
         guard iterations <= Self.countMask, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
-            DispatchQueue.concurrentPerform(iterations: iterations, execute: body)
+            let loop = UnsafeLoop(body: body, context: context)
+            DispatchQueue.concurrentPerform(iterations: iterations) { loop.body(loop.context, $0) }
             return
         }
         defer { busy.store(false, ordering: .releasing) }
-        withoutActuallyEscaping(body) { body in
-            self.body = body
-            finished.store(0, ordering: .relaxed)
-            let generation = (Self.generation(of: word.load(ordering: .relaxed)) + 1) & Self.generationMask
-            let start = generation << Self.generationShift | iterations << Self.indexBits
-            wakeUp.lock()
-            word.store(start, ordering: .releasing)
-            wakeUp.broadcast()
-            wakeUp.unlock()
-            participate(generation: generation)
-            while finished.load(ordering: .sequentiallyConsistent) < iterations {}
-            while active.load(ordering: .sequentiallyConsistent) > 0 {}
-            self.body = nil
-        }
+        loop = (body, context)
+        finished.store(0, ordering: .relaxed)
+        let generation = (Self.generation(of: word.load(ordering: .relaxed)) + 1) & Self.generationMask
+        let start = generation << Self.generationShift | iterations << Self.indexBits
+        wakeUp.lock()
+        word.store(start, ordering: .releasing)
+        wakeUp.broadcast()
+        wakeUp.unlock()
+        participate(generation: generation)
+        while finished.load(ordering: .sequentiallyConsistent) < iterations {}
+        while active.load(ordering: .sequentiallyConsistent) > 0 {}
+        loop = nil
     }
 
     /// Claims and runs iterations of loop `generation` until none is left.
@@ -84,7 +93,7 @@ package final class WorkerPool: @unchecked Sendable {
                 current = original
                 continue
             }
-            body!(index)
+            loop!.body(loop!.context, index)
             finished.add(1, ordering: .sequentiallyConsistent)
             current = word.load(ordering: .acquiring)
         }
@@ -118,4 +127,10 @@ package final class WorkerPool: @unchecked Sendable {
             active.subtract(1, ordering: .sequentiallyConsistent)
         }
     }
+}
+
+/// A loop handed to libdispatch when the pool is busy; valid while `run` waits for it.
+private struct UnsafeLoop: @unchecked Sendable {
+    let body: WorkerPool.LoopBody
+    let context: UnsafeRawPointer
 }

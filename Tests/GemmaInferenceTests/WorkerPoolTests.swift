@@ -9,13 +9,20 @@ import Testing
         let value = Atomic<Int>(0)
     }
 
+    /// A loop's job: one counter per iteration.
+    struct Loop {
+        let counters: [Counter]
+    }
+
     /// Runs 2,000 loops of 0…40 iterations; true when every index of every loop ran exactly once.
     static func loops(seed: Int) -> Bool {
         var state = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15 | 1
         for _ in 0..<2_000 {
             state ^= state << 13; state ^= state >> 7; state ^= state << 17
             let counters = (0..<Int(state % 41)).map { _ in Counter() }
-            WorkerPool.shared.run(counters.count) { index in counters[index].value.add(1, ordering: .relaxed) }
+            WorkerPool.shared.run(counters.count, job: Loop(counters: counters)) { job, index in
+                job.assumingMemoryBound(to: Loop.self).pointee.counters[index].value.add(1, ordering: .relaxed)
+            }
             guard counters.allSatisfy({ $0.value.load(ordering: .relaxed) == 1 }) else { return false }
         }
         return true
