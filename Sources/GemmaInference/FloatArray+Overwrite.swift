@@ -8,4 +8,10 @@ extension Array where Element == Float {
             source.withUnsafeBufferPointer { target.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }
         }
     }
+
+    /// Makes this array `count` zeros, keeping its storage when that is large enough (no allocation then).
+    mutating func zero(count: Int) {
+        removeAll(keepingCapacity: true)
+        append(contentsOf: repeatElement(0, count: count))
+    }
 }

@@ -29,6 +29,30 @@ public final class Gemma3TextModel: CausalLanguageModel {
     let attentionScale: Float
     let cache: KVCache
     let scratch: Scratch
+    private var activations = Activations()
+
+    /// The activations of a forward call, kept between calls: each array keeps its storage, so that decoding
+    /// allocates nothing per token but the logits it returns.
+    struct Activations {
+        var hidden: [Float] = [], normed: [Float] = [], queries: [Float] = [], keys: [Float] = [], values: [Float] = []
+        var attended: [Float] = [], projected: [Float] = [], gates: [Float] = [], ups: [Float] = [], scores: [Float] = []
+        var final: [Float] = []
+
+        /// Every buffer as zeros for `tokens` tokens of the given widths, in the storage it already has where that is
+        /// large enough.
+        mutating func prepare(tokens: Int, hidden d: Int, queries q: Int, keys k: Int, intermediate: Int, scores s: Int) {
+            hidden.zero(count: tokens * d)
+            normed.zero(count: tokens * d)
+            projected.zero(count: tokens * d)
+            queries.zero(count: tokens * q)
+            attended.zero(count: tokens * q)
+            keys.zero(count: tokens * k)
+            values.zero(count: tokens * k)
+            gates.zero(count: tokens * intermediate)
+            ups.zero(count: tokens * intermediate)
+            scores.zero(count: s)
+        }
+    }
 
     public init(source: any TensorSource, configuration c: ModelConfiguration, contextLength: Int, numerics: Numerics = .exact) throws {
         self.numerics = numerics
@@ -81,65 +105,61 @@ public final class Gemma3TextModel: CausalLanguageModel {
         for token in tokens where token < 0 || token >= c.vocabularySize { throw InferenceError.tokenOutOfRange(token, vocabulary: c.vocabularySize) }
         let d = c.hiddenSize, hd = c.headDimension, heads = c.headCount, kvHeads = c.keyValueHeadCount
         let epsilon = Float(c.rmsNormEpsilon), offset = c.normWeightOffset
-        var hidden = [Float](repeating: 0, count: count * d)
-        hidden.withUnsafeMutableBufferPointer { h in
+        var a = activations
+        activations = Activations()  // so that `a` holds the only reference and writes do not copy
+        defer { activations = a }
+        let widest = c.intermediateSizes.max() ?? d
+        a.prepare(tokens: count, hidden: d, queries: heads * hd, keys: kvHeads * hd, intermediate: widest,
+                  scores: Attention.scoresCount(capacity: cache.capacity))
+        a.hidden.withUnsafeMutableBufferPointer { h in
             for (t, token) in tokens.enumerated() {
                 embedding.decodeRow(token, into: h.baseAddress! + t * d)
                 for i in 0..<d { h[t * d + i] *= embeddingScale }
             }
         }
-        var normed = [Float](repeating: 0, count: count * d)
-        var queries = [Float](repeating: 0, count: count * heads * hd)
-        var keys = [Float](repeating: 0, count: count * kvHeads * hd)
-        var values = [Float](repeating: 0, count: count * kvHeads * hd)
-        var attended = [Float](repeating: 0, count: count * heads * hd)
-        var projected = [Float](repeating: 0, count: count * d)
-        let widest = c.intermediateSizes.max() ?? d
-        var gates = [Float](repeating: 0, count: count * widest)
-        var ups = [Float](repeating: 0, count: count * widest)
-        var scores = [Float](repeating: 0, count: Attention.scoresCount(capacity: cache.capacity))
 
         for (index, layer) in layers.enumerated() {
             // Attention.
-            normed.overwrite(with: hidden)
-            normed.withUnsafeMutableBufferPointer { x in
+            a.normed.overwrite(with: a.hidden)
+            a.normed.withUnsafeMutableBufferPointer { x in
                 for t in 0..<count { Kernels.rmsNorm(x.baseAddress! + t * d, d, weight: layer.inputNorm, offset: offset, epsilon: epsilon) }
             }
-            layer.query.multiply(normed, count: count, into: &queries, scratch: scratch)
-            layer.key.multiply(normed, count: count, into: &keys, scratch: scratch)
-            layer.value.multiply(normed, count: count, into: &values, scratch: scratch)
-            Attention.normAndRotate(&queries, count: count, heads: heads, headDimension: hd, weight: layer.queryNorm, offset: offset,
+            layer.query.multiply(a.normed, count: count, into: &a.queries, scratch: scratch)
+            layer.key.multiply(a.normed, count: count, into: &a.keys, scratch: scratch)
+            layer.value.multiply(a.normed, count: count, into: &a.values, scratch: scratch)
+            Attention.normAndRotate(&a.queries, count: count, heads: heads, headDimension: hd, weight: layer.queryNorm, offset: offset,
                                     epsilon: epsilon, start: position, inverseFrequencies: layer.inverseFrequencies)
-            Attention.normAndRotate(&keys, count: count, heads: kvHeads, headDimension: hd, weight: layer.keyNorm, offset: offset,
+            Attention.normAndRotate(&a.keys, count: count, heads: kvHeads, headDimension: hd, weight: layer.keyNorm, offset: offset,
                                     epsilon: epsilon, start: position, inverseFrequencies: layer.inverseFrequencies)
-            cache.store(layer: index, start: position, count: count, keys: keys, values: values)
-            attend(layer: index, sliding: layer.sliding, queries: queries, count: count, into: &attended, scores: &scores)
-            layer.output.multiply(attended, count: count, into: &projected, scratch: scratch)
-            addNormed(&hidden, &projected, layer.postAttentionNorm, count: count)
+            cache.store(layer: index, start: position, count: count, keys: a.keys, values: a.values)
+            attend(layer: index, sliding: layer.sliding, queries: a.queries, count: count, into: &a.attended, scores: &a.scores)
+            layer.output.multiply(a.attended, count: count, into: &a.projected, scratch: scratch)
+            addNormed(&a.hidden, &a.projected, layer.postAttentionNorm, count: count)
 
             // MLP.
-            normed.overwrite(with: hidden)
-            normed.withUnsafeMutableBufferPointer { x in
+            a.normed.overwrite(with: a.hidden)
+            a.normed.withUnsafeMutableBufferPointer { x in
                 for t in 0..<count { Kernels.rmsNorm(x.baseAddress! + t * d, d, weight: layer.preFeedforwardNorm, offset: offset, epsilon: epsilon) }
             }
             let width = layer.intermediate
-            layer.gate.multiply(normed, count: count, into: &gates, scratch: scratch)
-            layer.up.multiply(normed, count: count, into: &ups, scratch: scratch)
-            Kernels.geglu(&gates, by: ups, count: count * width, numerics: numerics)
-            layer.down.multiply(gates, count: count, into: &projected, scratch: scratch)
-            addNormed(&hidden, &projected, layer.postFeedforwardNorm, count: count)
-            layerOutputObserver?(index, hidden)
+            layer.gate.multiply(a.normed, count: count, into: &a.gates, scratch: scratch)
+            layer.up.multiply(a.normed, count: count, into: &a.ups, scratch: scratch)
+            Kernels.geglu(&a.gates, by: a.ups, count: count * width, numerics: numerics)
+            layer.down.multiply(a.gates, count: count, into: &a.projected, scratch: scratch)
+            addNormed(&a.hidden, &a.projected, layer.postFeedforwardNorm, count: count)
+            layerOutputObserver?(index, a.hidden)
         }
         position += count
 
         let first = allLogits ? 0 : count - 1
         let rows = count - first
-        var final = Array(hidden[(first * d)...])
-        final.withUnsafeMutableBufferPointer { x in
+        a.final.removeAll(keepingCapacity: true)
+        a.final.append(contentsOf: a.hidden[(first * d)...])
+        a.final.withUnsafeMutableBufferPointer { x in
             for t in 0..<rows { Kernels.rmsNorm(x.baseAddress! + t * d, d, weight: finalNorm, offset: offset, epsilon: epsilon) }
         }
         var logits = [Float](repeating: 0, count: rows * c.vocabularySize)
-        outputHead.multiply(final, count: rows, into: &logits, scratch: scratch)
+        outputHead.multiply(a.final, count: rows, into: &logits, scratch: scratch)
         if let cap = c.finalLogitSoftcap.map(Float.init) {
             for i in logits.indices { logits[i] = cap * tanh(logits[i] / cap) }
         }
