@@ -271,28 +271,14 @@ AVX2 static __m256 bytes_to_floats(const int8_t *p) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
 }
 
-/// Σ over one Q8_0 block (f16 scale, 32 signed bytes) of q·x, unscaled: two independent FMA chains.
-AVX2 static __m256 q8_0_block_dot(const uint8_t *block, const float *x) {
-    const int8_t *q = (const int8_t *)(block + 2);
-    __m256 even = _mm256_mul_ps(bytes_to_floats(q), _mm256_loadu_ps(x));
-    __m256 odd = _mm256_mul_ps(bytes_to_floats(q + 8), _mm256_loadu_ps(x + 8));
-    even = _mm256_fmadd_ps(bytes_to_floats(q + 16), _mm256_loadu_ps(x + 16), even);
-    odd = _mm256_fmadd_ps(bytes_to_floats(q + 24), _mm256_loadu_ps(x + 24), odd);
+/// Σ q[i]·x[i] over 32 signed bytes and 32 floats.
+AVX2 static __m256 bytes32_dot(__m256i q, const float *x) {
+    const __m128i low = _mm256_castsi256_si128(q), high = _mm256_extracti128_si256(q, 1);
+    __m256 even = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(low)), _mm256_loadu_ps(x));
+    __m256 odd = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(low, 8))), _mm256_loadu_ps(x + 8));
+    even = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(high)), _mm256_loadu_ps(x + 16), even);
+    odd = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(high, 8))), _mm256_loadu_ps(x + 24), odd);
     return _mm256_add_ps(even, odd);
-}
-
-// Two running totals (even and odd blocks), so that consecutive blocks do not wait on one accumulator.
-AVX2 static float dot_q8_0_avx2(const void *row, const float *x, size_t columns) {
-    const uint8_t *p = row;
-    const size_t blocks = columns / 32;
-    __m256 total0 = _mm256_setzero_ps(), total1 = _mm256_setzero_ps();
-    size_t b = 0;
-    for (; b + 2 <= blocks; b += 2, p += 68, x += 64) {
-        total0 = _mm256_fmadd_ps(q8_0_block_dot(p, x), _mm256_set1_ps(_cvtsh_ss(load_u16(p))), total0);
-        total1 = _mm256_fmadd_ps(q8_0_block_dot(p + 34, x + 32), _mm256_set1_ps(_cvtsh_ss(load_u16(p + 34))), total1);
-    }
-    if (b < blocks) total0 = _mm256_fmadd_ps(q8_0_block_dot(p, x), _mm256_set1_ps(_cvtsh_ss(load_u16(p))), total0);
-    return hsum(_mm256_add_ps(total0, total1));
 }
 
 // Four FMA chains per group: with per-row scales a group is the whole row, and one chain would wait on itself.
@@ -366,28 +352,28 @@ AVX2 static __m256i q5_0_values(const uint8_t *b) {
     return _mm256_sub_epi8(_mm256_or_si256(nibbles, high), _mm256_set1_epi8(16));
 }
 
-/// Σ q[i]·x[i] over 32 signed bytes and 32 floats.
-AVX2 static __m256 bytes32_dot(__m256i q, const float *x) {
-    const __m128i low = _mm256_castsi256_si128(q), high = _mm256_extracti128_si256(q, 1);
-    __m256 even = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(low)), _mm256_loadu_ps(x));
-    __m256 odd = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(low, 8))), _mm256_loadu_ps(x + 8));
-    even = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(high)), _mm256_loadu_ps(x + 16), even);
-    odd = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(high, 8))), _mm256_loadu_ps(x + 24), odd);
-    return _mm256_add_ps(even, odd);
-}
+/// Q8_0's 32 values: the signed bytes after the f16 scale.
+AVX2 static __m256i q8_0_values(const uint8_t *b) { return _mm256_loadu_si256((const __m256i *)(b + 2)); }
 
-AVX2 static float dot_q5_0_avx2(const void *row, const float *x, size_t columns) {
-    const uint8_t *p = row;
-    const size_t blocks = columns / 32;
-    __m256 total0 = _mm256_setzero_ps(), total1 = _mm256_setzero_ps();
-    size_t b = 0;
-    for (; b + 2 <= blocks; b += 2, p += 44, x += 64) {
-        total0 = _mm256_fmadd_ps(bytes32_dot(q5_0_values(p), x), _mm256_set1_ps(_cvtsh_ss(load_u16(p))), total0);
-        total1 = _mm256_fmadd_ps(bytes32_dot(q5_0_values(p + 22), x + 32), _mm256_set1_ps(_cvtsh_ss(load_u16(p + 22))), total1);
+/// Defines NAME(row, x, columns) for blocks of 32 values that start with their f16 scale d: Σ d·(VALUES(block)·x),
+/// with two running totals (even and odd blocks) so that consecutive blocks do not wait on one accumulator.
+#define SCALED_BLOCK_DOT(NAME, VALUES, BLOCK_BYTES) \
+    AVX2 static float NAME(const void *row, const float *x, size_t columns) { \
+        const uint8_t *p = row; \
+        const size_t blocks = columns / 32; \
+        __m256 total0 = _mm256_setzero_ps(), total1 = _mm256_setzero_ps(); \
+        size_t b = 0; \
+        for (; b + 2 <= blocks; b += 2, p += 2 * (BLOCK_BYTES), x += 64) { \
+            total0 = _mm256_fmadd_ps(bytes32_dot(VALUES(p), x), _mm256_set1_ps(_cvtsh_ss(load_u16(p))), total0); \
+            total1 = _mm256_fmadd_ps(bytes32_dot(VALUES(p + (BLOCK_BYTES)), x + 32), \
+                                     _mm256_set1_ps(_cvtsh_ss(load_u16(p + (BLOCK_BYTES)))), total1); \
+        } \
+        if (b < blocks) total0 = _mm256_fmadd_ps(bytes32_dot(VALUES(p), x), _mm256_set1_ps(_cvtsh_ss(load_u16(p))), total0); \
+        return hsum(_mm256_add_ps(total0, total1)); \
     }
-    if (b < blocks) total0 = _mm256_fmadd_ps(bytes32_dot(q5_0_values(p), x), _mm256_set1_ps(_cvtsh_ss(load_u16(p))), total0);
-    return hsum(_mm256_add_ps(total0, total1));
-}
+
+SCALED_BLOCK_DOT(dot_q8_0_avx2, q8_0_values, 34)
+SCALED_BLOCK_DOT(dot_q5_0_avx2, q5_0_values, 22)
 
 /// Σ x[i] over 32 floats, as 8 lanes.
 AVX2 static __m256 sum32(const float *x) {
