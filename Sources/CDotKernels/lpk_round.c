@@ -2,8 +2,6 @@
 // rounding each step uses is what matters here, so every step spells it out.
 #include "lpk_round.h"
 #include <math.h>
-#include <stdint.h>
-#include <string.h>
 
 static float through_half(float x) { return (float)(_Float16)x; }  // IEEE conversion: round to nearest even
 
@@ -40,23 +38,6 @@ void lpk_round_q8_k(const float *x, float *out, size_t n) {
             const float q = fminf(127.f, round_even(iscale * x[block + j]));
             out[block + j] = d * q;
         }
-    }
-}
-
-void lpk_round_f16(const float *x, float *out, size_t n) {
-    for (size_t i = 0; i < n; i++) out[i] = through_half(x[i]);
-}
-
-void lpk_round_bf16(const float *x, float *out, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &x[i], 4);
-        if ((u & 0x7fffffffu) > 0x7f800000u) {
-            u = (u | 0x00400000u) & 0xffff0000u;  // NaN stays a (quiet) NaN
-        } else {
-            u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-        }
-        memcpy(&out[i], &u, 4);
     }
 }
 

@@ -167,8 +167,12 @@ public final class LinearWeight: @unchecked Sendable {
         case .q8_0 where columns % 32 == 0: lpk_round_q8_0(x, scratch.inputs(n), n)
         case .q8_1 where columns % 32 == 0: lpk_round_q8_1(x, scratch.inputs(n), n)
         case .q8_K where columns % 256 == 0: lpk_round_q8_k(x, scratch.inputs(n), n)
-        case .f16: lpk_round_f16(x, scratch.inputs(n), n)
-        case .bf16: lpk_round_bf16(x, scratch.inputs(n), n)
+        case .f16:
+            let out = scratch.inputs(n)
+            for i in 0..<n { out[i] = FloatConversion.float(fromHalf: FloatConversion.half(from: x[i])) }
+        case .bf16:
+            let out = scratch.inputs(n)
+            for i in 0..<n { out[i] = FloatConversion.float(fromBFloat16: FloatConversion.bfloat16(from: x[i])) }
         case .q8_0, .q8_1, .q8_K: return UnsafeMutablePointer(mutating: x)  // ggml cannot store such rows either
         }
         return scratch.inputs(n)

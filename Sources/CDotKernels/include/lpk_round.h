@@ -18,12 +18,6 @@ void lpk_round_q8_1(const float *x, float *out, size_t n);
 /// `n` is a multiple of 256.
 void lpk_round_q8_k(const float *x, float *out, size_t n);
 
-/// Through IEEE half precision, rounding to nearest even (the input of f16 products).
-void lpk_round_f16(const float *x, float *out, size_t n);
-
-/// Through bfloat16, rounding to nearest even (the input of bf16 products).
-void lpk_round_bf16(const float *x, float *out, size_t n);
-
 /// out[i] = gelu(x[i])·g[i] as ggml computes it: gelu read from a table indexed by f16(x) whose entries are f16,
 /// 0 below -10 and the identity above 10 (tanh approximation inside).
 void lpk_geglu_f16_table(const float *x, const float *g, float *out, size_t n);
