@@ -33,6 +33,40 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
     let streamCount, activeStream: Int
     let cache: KVCache
     let scratch: Scratch
+    private var activations = Activations()
+
+    /// The activations of a forward call, kept between calls: each array keeps its storage, so that decoding
+    /// allocates nothing per token but the logits it returns.
+    struct Activations {
+        var embedded: [Float] = [], perLayer: [Float] = [], streams: [[Float]] = [], predictions: [[Float]] = []
+        var normed: [Float] = [], sublayer: [Float] = [], laurel: [Float] = [], low: [Float] = [], gates: [Float] = []
+        var ups: [Float] = [], gated: [Float] = [], modalities: [Float] = [], activated: [Float] = [], mix: [Float] = []
+        var final: [Float] = []
+        var attention = PerLayerSelfAttention.Buffers()
+
+        /// Every buffer as zeros for `tokens` tokens, in the storage it already has where that is large enough
+        /// (the embeddings and per-layer inputs are written by ``PerLayerInputs``).
+        mutating func prepare(tokens: Int, _ c: ModelConfiguration, streams n: Int, capacity: Int) {
+            let d = c.hiddenSize
+            if streams.count != n { streams = Array(repeating: [], count: n) }
+            if predictions.count != n { predictions = Array(repeating: [], count: n) }
+            for s in 0..<n {
+                streams[s].zero(count: tokens * d)
+                predictions[s].zero(count: tokens * d)
+            }
+            normed.zero(count: tokens * d)
+            sublayer.zero(count: tokens * d)
+            laurel.zero(count: tokens * d)
+            activated.zero(count: tokens * d)
+            low.zero(count: tokens * (c.laurelRank ?? 1))
+            gates.zero(count: tokens * (c.intermediateSizes.max() ?? d))
+            ups.zero(count: tokens * (c.intermediateSizes.max() ?? d))
+            gated.zero(count: tokens * (c.perLayerInputSize ?? 0))
+            modalities.zero(count: tokens * n)
+            mix.zero(count: n * n)
+            attention.prepare(count: tokens, widestHeads: c.headCount * c.headDimension, capacity: capacity)
+        }
+    }
 
     public init(source: any TensorSource, configuration c: ModelConfiguration, contextLength: Int, numerics: Numerics = .exact) throws {
         self.numerics = numerics
@@ -103,97 +137,85 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
         let epsilon = Float(c.rmsNormEpsilon)
         // transformers reads PLE row 0 for ids past the PLE vocabulary.
         let pleRows = inputs.table.rows
-        let (embedded, perLayer) = inputs(tokens, tableRow: { $0 < pleRows ? $0 : 0 }, epsilon: epsilon, scratch: scratch)
+        var a = activations
+        activations = Activations()  // so that `a` holds the only reference and writes do not copy
+        defer { activations = a }
+        a.prepare(tokens: count, c, streams: streamCount, capacity: cache.capacity)
+        inputs(tokens, tableRow: { $0 < pleRows ? $0 : 0 }, epsilon: epsilon, scratch: scratch, embedded: &a.embedded, perLayer: &a.perLayer)
 
         // The streams: the embedding, and its projections rescaled to the embedding's magnitude.
-        var streams = [[Float]](repeating: embedded, count: streamCount)
-        streamProjections.apply(embedded, count: count, scratch: scratch, into: &streams)
-        matchMagnitudes(of: &streams, to: embedded, count: count)
-
-        var predictions = streams
-        var normed = [Float](repeating: 0, count: count * d)
-        var sublayer = [Float](repeating: 0, count: count * d)
-        var laurel = [Float](repeating: 0, count: count * d)
-        var low = [Float](repeating: 0, count: count * (c.laurelRank ?? 1))
-        var buffers = PerLayerSelfAttention.Buffers(count: count, widestHeads: c.headCount * c.headDimension, capacity: cache.capacity)
-        let widest = c.intermediateSizes.max() ?? d
-        var gates = [Float](repeating: 0, count: count * widest)
-        var ups = gates
-        var gated = [Float](repeating: 0, count: count * ple)
-        var modalities = [Float](repeating: 0, count: count * streamCount)
-        var activated = [Float](repeating: 0, count: count * d)
-        var mix = [Float](repeating: 0, count: streamCount * streamCount)
+        for s in 0..<streamCount { a.streams[s].overwrite(with: a.embedded) }
+        streamProjections.apply(a.embedded, count: count, scratch: scratch, into: &a.streams)
+        matchMagnitudes(of: &a.streams, to: a.embedded, count: count)
 
         for (index, layer) in layers.enumerated() {
-            routerModalities(layer, streams[activeStream], count: count, into: &modalities, normed: &normed)
-            predict(layer, streams: streams, modalities: modalities, count: count, mix: &mix, into: &predictions)
-            let active = predictions[activeStream]
+            routerModalities(layer, a.streams[activeStream], count: count, into: &a.modalities, normed: &a.normed)
+            predict(layer, streams: a.streams, modalities: a.modalities, count: count, mix: &a.mix, into: &a.predictions)
 
-            normed.overwrite(with: active)
-            Kernels.rmsNormRows(&normed, rows: count, width: d, weight: layer.inputNorm, epsilon: epsilon)
+            a.normed.overwrite(with: a.predictions[activeStream])
+            Kernels.rmsNormRows(&a.normed, rows: count, width: d, weight: layer.inputNorm, epsilon: epsilon)
             // LAuReL: x + norm(R·L·x), on the normed input.
-            layer.laurelLeft.multiply(normed, count: count, into: &low, scratch: scratch)
-            layer.laurelRight.multiply(low, count: count, into: &laurel, scratch: scratch)
-            Kernels.rmsNormRows(&laurel, rows: count, width: d, weight: layer.laurelPostNorm, epsilon: epsilon)
-            for i in 0..<(count * d) { laurel[i] += normed[i] }
+            layer.laurelLeft.multiply(a.normed, count: count, into: &a.low, scratch: scratch)
+            layer.laurelRight.multiply(a.low, count: count, into: &a.laurel, scratch: scratch)
+            Kernels.rmsNormRows(&a.laurel, rows: count, width: d, weight: layer.laurelPostNorm, epsilon: epsilon)
+            for i in 0..<(count * d) { a.laurel[i] += a.normed[i] }
 
-            layer.attention(normed, layer: index, count: count, start: position, heads: c.headCount, kvHeads: c.keyValueHeadCount,
-                            epsilon: epsilon, cache: cache, buffers: &buffers, scratch: scratch, into: &sublayer)
-            Kernels.rmsNormRows(&sublayer, rows: count, width: d, weight: layer.postAttentionNorm, epsilon: epsilon)
+            layer.attention(a.normed, layer: index, count: count, start: position, heads: c.headCount, kvHeads: c.keyValueHeadCount,
+                            epsilon: epsilon, cache: cache, buffers: &a.attention, scratch: scratch, into: &a.sublayer)
+            Kernels.rmsNormRows(&a.sublayer, rows: count, width: d, weight: layer.postAttentionNorm, epsilon: epsilon)
             // (active + attention + laurel) / √2
-            activated.overwrite(with: active)
+            a.activated.overwrite(with: a.predictions[activeStream])
             let root2 = Float(2.0.squareRoot())
-            for i in 0..<(count * d) { activated[i] = ((activated[i] + sublayer[i]) + laurel[i]) / root2 }
+            for i in 0..<(count * d) { a.activated[i] = ((a.activated[i] + a.sublayer[i]) + a.laurel[i]) / root2 }
 
-            normed.overwrite(with: activated)
-            Kernels.rmsNormRows(&normed, rows: count, width: d, weight: layer.preFeedforwardNorm, epsilon: epsilon)
+            a.normed.overwrite(with: a.activated)
+            Kernels.rmsNormRows(&a.normed, rows: count, width: d, weight: layer.preFeedforwardNorm, epsilon: epsilon)
             let width = c.intermediateSizes[index]
-            layer.gate.multiply(normed, count: count, into: &gates, scratch: scratch)
-            layer.up.multiply(normed, count: count, into: &ups, scratch: scratch)
-            if let cutoff = layer.sparsityCutoff { Kernels.gaussianTopK(&gates, rows: count, width: width, cutoff: cutoff) }
-            Kernels.geglu(&gates, by: ups, count: count * width, numerics: numerics)
-            layer.down.multiply(gates, count: count, into: &sublayer, scratch: scratch)
-            Kernels.rmsNormRows(&sublayer, rows: count, width: d, weight: layer.postFeedforwardNorm, epsilon: epsilon)
-            for i in 0..<(count * d) { activated[i] += sublayer[i] }
+            layer.gate.multiply(a.normed, count: count, into: &a.gates, scratch: scratch)
+            layer.up.multiply(a.normed, count: count, into: &a.ups, scratch: scratch)
+            if let cutoff = layer.sparsityCutoff { Kernels.gaussianTopK(&a.gates, rows: count, width: width, cutoff: cutoff) }
+            Kernels.geglu(&a.gates, by: a.ups, count: count * width, numerics: numerics)
+            layer.down.multiply(a.gates, count: count, into: &a.sublayer, scratch: scratch)
+            Kernels.rmsNormRows(&a.sublayer, rows: count, width: d, weight: layer.postFeedforwardNorm, epsilon: epsilon)
+            for i in 0..<(count * d) { a.activated[i] += a.sublayer[i] }
 
-            routerModalities(layer, activated, count: count, into: &modalities, normed: &normed)
-            correct(layer, predictions: predictions, activated: activated, modalities: modalities, count: count, into: &streams)
+            routerModalities(layer, a.activated, count: count, into: &a.modalities, normed: &a.normed)
+            correct(layer, predictions: a.predictions, activated: a.activated, modalities: a.modalities, count: count, into: &a.streams)
 
             // The layer's own slice of the per-layer input, gated by the scaled active stream, feeds the other streams.
-            for i in 0..<(count * d) { normed[i] = streams[activeStream][i] * layer.correctOutputScale[i % d] }
-            layer.perLayerGate.multiply(normed, count: count, into: &gated, scratch: scratch)
-            gated.withUnsafeMutableBufferPointer { gated in
-                perLayer.withUnsafeBufferPointer { perLayer in
+            for i in 0..<(count * d) { a.normed[i] = a.streams[activeStream][i] * layer.correctOutputScale[i % d] }
+            layer.perLayerGate.multiply(a.normed, count: count, into: &a.gated, scratch: scratch)
+            a.gated.withUnsafeMutableBufferPointer { gated in
+                a.perLayer.withUnsafeBufferPointer { perLayer in
                     for t in 0..<count {
                         Kernels.geglu(gated.baseAddress! + t * ple, by: perLayer.baseAddress! + (t * layerCount + index) * ple,
                                       count: ple, numerics: numerics)
                     }
                 }
             }
-            layer.perLayerProjection.multiply(gated, count: count, into: &sublayer, scratch: scratch)
-            Kernels.rmsNormRows(&sublayer, rows: count, width: d, weight: layer.postPerLayerNorm, epsilon: epsilon)
+            layer.perLayerProjection.multiply(a.gated, count: count, into: &a.sublayer, scratch: scratch)
+            Kernels.rmsNormRows(&a.sublayer, rows: count, width: d, weight: layer.postPerLayerNorm, epsilon: epsilon)
             for s in 0..<streamCount where s != activeStream {
-                for i in 0..<(count * d) { streams[s][i] += sublayer[i] }
+                for i in 0..<(count * d) { a.streams[s][i] += a.sublayer[i] }
             }
         }
         position += count
 
         // Back to one state: the other streams unprojected, rescaled to the active one's magnitude, then averaged.
-        let reference = streams[activeStream]
-        streamUnprojections.apply(streams, count: count, scratch: scratch, into: &predictions)
-        predictions[activeStream] = reference
-        matchMagnitudes(of: &predictions, to: reference, count: count)
+        streamUnprojections.apply(a.streams, count: count, scratch: scratch, into: &a.predictions)
+        a.predictions[activeStream].overwrite(with: a.streams[activeStream])
+        matchMagnitudes(of: &a.predictions, to: a.streams[activeStream], count: count)
         let first = allLogits ? 0 : count - 1
         let rows = count - first
-        var final = [Float](repeating: 0, count: rows * d)
+        a.final.zero(count: rows * d)
         for i in 0..<(rows * d) {
             var sum: Float = 0
-            for s in 0..<streamCount { sum += predictions[s][first * d + i] }
-            final[i] = sum / Float(streamCount)
+            for s in 0..<streamCount { sum += a.predictions[s][first * d + i] }
+            a.final[i] = sum / Float(streamCount)
         }
-        Kernels.rmsNormRows(&final, rows: rows, width: d, weight: finalNorm, epsilon: epsilon)
+        Kernels.rmsNormRows(&a.final, rows: rows, width: d, weight: finalNorm, epsilon: epsilon)
         var logits = [Float](repeating: 0, count: rows * c.vocabularySize)
-        inputs.embedding.multiply(final, count: rows, into: &logits, scratch: scratch)
+        inputs.embedding.multiply(a.final, count: rows, into: &logits, scratch: scratch)
         if let cap = c.finalLogitSoftcap.map(Float.init) {
             for i in logits.indices { logits[i] = cap * tanh(logits[i] / cap) }
         }

@@ -25,6 +25,15 @@ public final class Gemma4TextModel: PerLayerEmbeddingModel {
     let layers: [Layer]
     let cache: KVCache
     let scratch: Scratch
+    private var activations = Activations()
+
+    /// The activations of a forward call, kept between calls: each array keeps its storage, so that decoding
+    /// allocates nothing per token but the logits it returns.
+    struct Activations {
+        var hidden: [Float] = [], perLayer: [Float] = [], normed: [Float] = [], sublayer: [Float] = []
+        var gates: [Float] = [], ups: [Float] = [], gated: [Float] = [], final: [Float] = []
+        var attention = PerLayerSelfAttention.Buffers()
+    }
 
     public init(source: any TensorSource, configuration c: ModelConfiguration, contextLength: Int, numerics: Numerics = .exact) throws {
         self.numerics = numerics
@@ -75,53 +84,55 @@ public final class Gemma4TextModel: PerLayerEmbeddingModel {
             throw InferenceError.tokenOutOfRange(token, vocabulary: min(c.vocabularySize, pleRows))
         }
         let epsilon = Float(c.rmsNormEpsilon)
-        var (hidden, perLayer) = inputs(tokens, tableRow: { $0 }, epsilon: epsilon, scratch: scratch)
-
-        var normed = [Float](repeating: 0, count: count * d)
-        var sublayer = [Float](repeating: 0, count: count * d)
-        var buffers = PerLayerSelfAttention.Buffers(count: count, widestHeads: c.headCount * (c.globalHeadDimension ?? c.headDimension),
-                                                    capacity: cache.capacity)
+        var a = activations
+        activations = Activations()  // so that `a` holds the only reference and writes do not copy
+        defer { activations = a }
+        inputs(tokens, tableRow: { $0 }, epsilon: epsilon, scratch: scratch, embedded: &a.hidden, perLayer: &a.perLayer)
         let widest = c.intermediateSizes.max() ?? d
-        var gates = [Float](repeating: 0, count: count * widest)
-        var ups = [Float](repeating: 0, count: count * widest)
-        var gated = [Float](repeating: 0, count: count * ple)
+        a.normed.zero(count: count * d)
+        a.sublayer.zero(count: count * d)
+        a.gates.zero(count: count * widest)
+        a.ups.zero(count: count * widest)
+        a.gated.zero(count: count * ple)
+        a.attention.prepare(count: count, widestHeads: c.headCount * (c.globalHeadDimension ?? c.headDimension), capacity: cache.capacity)
 
         for (index, layer) in layers.enumerated() {
-            normRows(from: hidden, into: &normed, weight: layer.inputNorm, count: count, width: d)
-            layer.attention(normed, layer: index, count: count, start: position, heads: c.headCount, kvHeads: c.keyValueHeadCount,
-                            epsilon: epsilon, cache: cache, buffers: &buffers, scratch: scratch, into: &sublayer)
-            addNormed(&hidden, &sublayer, layer.postAttentionNorm, count: count)
+            normRows(from: a.hidden, into: &a.normed, weight: layer.inputNorm, count: count, width: d)
+            layer.attention(a.normed, layer: index, count: count, start: position, heads: c.headCount, kvHeads: c.keyValueHeadCount,
+                            epsilon: epsilon, cache: cache, buffers: &a.attention, scratch: scratch, into: &a.sublayer)
+            addNormed(&a.hidden, &a.sublayer, layer.postAttentionNorm, count: count)
 
-            normRows(from: hidden, into: &normed, weight: layer.preFeedforwardNorm, count: count, width: d)
+            normRows(from: a.hidden, into: &a.normed, weight: layer.preFeedforwardNorm, count: count, width: d)
             let width = c.intermediateSizes[index]
-            layer.gate.multiply(normed, count: count, into: &gates, scratch: scratch)
-            layer.up.multiply(normed, count: count, into: &ups, scratch: scratch)
-            Kernels.geglu(&gates, by: ups, count: count * width, numerics: numerics)
-            layer.down.multiply(gates, count: count, into: &sublayer, scratch: scratch)
-            addNormed(&hidden, &sublayer, layer.postFeedforwardNorm, count: count)
+            layer.gate.multiply(a.normed, count: count, into: &a.gates, scratch: scratch)
+            layer.up.multiply(a.normed, count: count, into: &a.ups, scratch: scratch)
+            Kernels.geglu(&a.gates, by: a.ups, count: count * width, numerics: numerics)
+            layer.down.multiply(a.gates, count: count, into: &a.sublayer, scratch: scratch)
+            addNormed(&a.hidden, &a.sublayer, layer.postFeedforwardNorm, count: count)
 
             // The layer's own slice of the per-layer input, gated by the hidden state.
-            layer.perLayerGate.multiply(hidden, count: count, into: &gated, scratch: scratch)
-            gated.withUnsafeMutableBufferPointer { gated in
-                perLayer.withUnsafeBufferPointer { perLayer in
+            layer.perLayerGate.multiply(a.hidden, count: count, into: &a.gated, scratch: scratch)
+            a.gated.withUnsafeMutableBufferPointer { gated in
+                a.perLayer.withUnsafeBufferPointer { perLayer in
                     for t in 0..<count {
                         Kernels.geglu(gated.baseAddress! + t * ple, by: perLayer.baseAddress! + (t * layerCount + index) * ple,
                                       count: ple, numerics: numerics)
                     }
                 }
             }
-            layer.perLayerProjection.multiply(gated, count: count, into: &sublayer, scratch: scratch)
-            addNormed(&hidden, &sublayer, layer.postPerLayerNorm, count: count)
-            for i in 0..<(count * d) { hidden[i] *= layer.scalar }
+            layer.perLayerProjection.multiply(a.gated, count: count, into: &a.sublayer, scratch: scratch)
+            addNormed(&a.hidden, &a.sublayer, layer.postPerLayerNorm, count: count)
+            for i in 0..<(count * d) { a.hidden[i] *= layer.scalar }
         }
         position += count
 
         let first = allLogits ? 0 : count - 1
         let rows = count - first
-        var final = Array(hidden[(first * d)...])
-        normRows(from: final, into: &final, weight: finalNorm, count: rows, width: d)
+        a.final.removeAll(keepingCapacity: true)
+        a.final.append(contentsOf: a.hidden[(first * d)...])
+        Kernels.rmsNormRows(&a.final, rows: rows, width: d, weight: finalNorm, epsilon: epsilon)
         var logits = [Float](repeating: 0, count: rows * c.vocabularySize)
-        inputs.embedding.multiply(final, count: rows, into: &logits, scratch: scratch)
+        inputs.embedding.multiply(a.final, count: rows, into: &logits, scratch: scratch)
         if let cap = c.finalLogitSoftcap.map(Float.init) {
             for i in logits.indices { logits[i] = cap * tanh(logits[i] / cap) }
         }

@@ -13,6 +13,8 @@ final class PerLayerInputs {
     let hiddenSize, layerCount, width: Int
     /// The 4 KiB pages of the PLE table's file that lookups have read so far (when the table is mapped).
     private(set) var pagesRead = Set<Int>()
+    /// The model projection of the embeddings, kept between calls so that decoding does not allocate it.
+    private var projected: [Float] = []
 
     init(_ names: TensorNames, _ c: ModelConfiguration, width ple: Int) throws {
         hiddenSize = c.hiddenSize
@@ -35,12 +37,14 @@ final class PerLayerInputs {
         tableScale = scale(Double(ple).squareRoot())
     }
 
-    /// The scaled embeddings (`count × D`) and per-layer inputs (`count × layers × ple`) of `tokens`; `tableRow`
-    /// picks the PLE record a token reads (the caller has checked every token against the vocabulary).
-    func callAsFunction(_ tokens: [Int], tableRow: (Int) -> Int, epsilon: Float, scratch: Scratch) -> (embedded: [Float], perLayer: [Float]) {
+    /// Writes the scaled embeddings (`count × D`) and per-layer inputs (`count × layers × ple`) of `tokens` into
+    /// `embedded` and `perLayer`, reusing their storage where it is large enough; `tableRow` picks the PLE record a
+    /// token reads (the caller has checked every token against the vocabulary).
+    func callAsFunction(_ tokens: [Int], tableRow: (Int) -> Int, epsilon: Float, scratch: Scratch,
+                        embedded: inout [Float], perLayer: inout [Float]) {
         let count = tokens.count, d = hiddenSize, ple = width, record = layerCount * ple
-        var embedded = [Float](repeating: 0, count: count * d)
-        var perLayer = [Float](repeating: 0, count: count * record)
+        embedded.zero(count: count * d)
+        perLayer.zero(count: count * record)
         embedded.withUnsafeMutableBufferPointer { e in
             perLayer.withUnsafeMutableBufferPointer { p in
                 for (t, token) in tokens.enumerated() {
@@ -54,12 +58,11 @@ final class PerLayerInputs {
                 }
             }
         }
-        var projected = [Float](repeating: 0, count: count * record)
+        projected.zero(count: count * record)
         modelProjection.multiply(embedded, count: count, into: &projected, scratch: scratch)
         let projectionScale = Float(1 / Double(d).squareRoot()), combineScale = Float(1 / 2.0.squareRoot())
-        for i in projected.indices { projected[i] *= projectionScale }
+        for i in 0..<(count * record) { projected[i] *= projectionScale }
         Kernels.rmsNormRows(&projected, rows: count * layerCount, width: ple, weight: projectionNorm, epsilon: epsilon)
-        for i in perLayer.indices { perLayer[i] = (projected[i] + perLayer[i] * tableScale) * combineScale }
-        return (embedded, perLayer)
+        for i in 0..<(count * record) { perLayer[i] = (projected[i] + perLayer[i] * tableScale) * combineScale }
     }
 }

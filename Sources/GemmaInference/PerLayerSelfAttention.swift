@@ -13,16 +13,18 @@ struct PerLayerSelfAttention {
     let inverseFrequencies: [Float]
     let cacheLayer: Int
 
-    /// The work buffers of one forward call, sized for `count` tokens and the widest head layout.
+    /// The work buffers of a forward call, kept between calls by the model that owns them.
     struct Buffers {
-        var queries, keys, values, attended, scores: [Float]
+        var queries: [Float] = [], keys: [Float] = [], values: [Float] = [], attended: [Float] = [], scores: [Float] = []
 
-        init(count: Int, widestHeads: Int, capacity: Int) {
-            queries = [Float](repeating: 0, count: count * widestHeads)
-            keys = queries
-            values = queries
-            attended = queries
-            scores = [Float](repeating: 0, count: Attention.scoresCount(capacity: capacity))
+        /// Every buffer as zeros for `count` tokens and the widest head layout, in the storage it already has where
+        /// that is large enough.
+        mutating func prepare(count: Int, widestHeads: Int, capacity: Int) {
+            queries.zero(count: count * widestHeads)
+            keys.zero(count: count * widestHeads)
+            values.zero(count: count * widestHeads)
+            attended.zero(count: count * widestHeads)
+            scores.zero(count: Attention.scoresCount(capacity: capacity))
         }
     }
 
