@@ -55,6 +55,7 @@ fixtures: venv model $(LLAMA_CPP_SDIST)
 	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_tiny_models.py
 	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_gemma3n_gguf.py
 	HF_HUB_OFFLINE=1 LPK_SKIP_BENCH=1 $(PY) Fixtures/scripts/make_llama_fixtures.py
+	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_transformers_270m_fixture.py
 	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_tokenizers_fixture.py
 
 # llama.cpp's sources (convert_hf_to_gguf.py) as vendored by the llama-cpp-python sdist, for make_gemma3n_gguf.py.
