@@ -30,14 +30,9 @@ public enum Kernels {
         }
     }
 
-    /// GELU, tanh approximation (`gelu_pytorch_tanh`).
-    @inline(__always)
-    public static func gelu(_ x: Float) -> Float {
-        0.5 * x * (1 + tanh(0.797_884_560_802_865_4 * (x + 0.044_715 * x * x * x)))
-    }
-
-    /// x[i] = gelu(x[i]) · g[i] over `count` values: exactly, or through ggml's f16 GELU table under llama.cpp
-    /// numerics. Long runs (a prefill's MLP) are split over the worker pool.
+    /// x[i] = gelu(x[i]) · g[i] over `count` values, GELU's tanh approximation (`gelu_pytorch_tanh`): in f32
+    /// (`lpk_geglu_tanh`), or through ggml's f16 GELU table under llama.cpp numerics. Long runs (a prefill's MLP)
+    /// are split over the worker pool.
     public static func geglu(_ x: UnsafeMutablePointer<Float>, by g: UnsafePointer<Float>, count: Int, numerics: Numerics) {
         let job = GeGLU(values: x, gates: g, count: count, numerics: numerics)
         WorkerPool.shared.run((count + GeGLU.chunk - 1) / GeGLU.chunk, job: job) { job, part in
@@ -57,7 +52,7 @@ public enum Kernels {
             let start = part * Self.chunk, length = min(Self.chunk, count - start)
             let x = values + start, g = gates + start
             switch numerics {
-            case .exact: for i in 0..<length { x[i] = gelu(x[i]) * g[i] }
+            case .exact: lpk_geglu_tanh(x, g, x, length)
             case .llamaCpp: lpk_geglu_f16_table(x, g, x, length)
             }
         }
