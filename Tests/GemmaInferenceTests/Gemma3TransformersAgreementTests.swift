@@ -24,36 +24,11 @@ import TestSupport
 
         let model = try ModelRegistry.model(for: try ModelSources.open(path), contextLength: tokens.count)
         let logits = try model.forward(tokens, allLogits: true)
-        let vocabulary = model.configuration.vocabularySize
-        var agreements = 0, divergence = 0.0, largestDifference = 0.0
-        for (index, entry) in positions.enumerated() {
-            let object = try #require(entry.objectValue)
-            let ids = object["top_ids"]?.arrayValue?.compactMap { $0.intValue } ?? []
-            let referenceLogits = object["top_logits"]?.arrayValue?.compactMap { $0.doubleValue } ?? []
-            let referenceLogSum = try #require(object["logsumexp"]?.doubleValue)
-            let row = logits[(index * vocabulary)..<((index + 1) * vocabulary)]
-            let maximum = Double(row.max()!)
-            let logSum = maximum + log(row.reduce(0.0) { $0 + exp(Double($1) - maximum) })
-            if row.indices.max(by: { row[$0] < row[$1] })! - row.startIndex == ids[0] { agreements += 1 }
-            // KL(transformers ‖ ours) over its top 256 tokens, the rest of the mass lumped into one bucket.
-            var kld = 0.0, referenceMass = 0.0, ourMass = 0.0
-            for (id, value) in zip(ids, referenceLogits) {
-                let ours = Double(row[row.startIndex + id])
-                let p = exp(value - referenceLogSum), q = exp(ours - logSum)
-                kld += p * (log(p) - log(q))
-                referenceMass += p
-                ourMass += q
-                largestDifference = max(largestDifference, abs(ours - value))
-            }
-            let tailP = max(1e-12, 1 - referenceMass), tailQ = max(1e-12, 1 - ourMass)
-            kld += tailP * log(tailP / tailQ)
-            divergence += kld
-        }
-        let meanKLD = divergence / Double(positions.count)
-        print("270M vs transformers float64: top-1 \(agreements)/\(positions.count), mean KLD \(meanKLD), max |Δ logit| \(largestDifference) (transformers float32: \(float32Gap)); llama.cpp batched: top-1 \(fixture["llama_cpp_batched_top1"]?.intValue ?? -1)/\(positions.count)")
-        #expect(agreements == positions.count)
-        #expect(meanKLD <= 0.01)
-        #expect(largestDifference <= 5 * float32Gap)
+        let ours = try TopLogitComparison(logits, vocabulary: model.configuration.vocabularySize, positions: positions)
+        print("270M vs transformers float64: top-1 \(ours.agreements)/\(positions.count), mean KLD \(ours.meanKLD), max |Δ logit| \(ours.largestDifference) (transformers float32: \(float32Gap)); llama.cpp batched: top-1 \(fixture["llama_cpp_batched_top1"]?.intValue ?? -1)/\(positions.count)")
+        #expect(ours.agreements == positions.count)
+        #expect(ours.meanKLD <= 0.01)
+        #expect(ours.largestDifference <= 5 * float32Gap)
     }
 
     @Test("greedy continuation of \"The capital of France is\": the same 32 tokens as transformers' float64 run")
