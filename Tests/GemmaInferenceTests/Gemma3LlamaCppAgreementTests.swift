@@ -18,20 +18,12 @@ import TestSupport
     // agreement with itself; with f32 products (the BLAS backend, next test) it is the 99%.
     @Test("logits on 160 tokens of prose: top-1 agreement with llama.cpp's CPU backend at least its own batched-vs-sequential agreement, mean KLD ≤ 0.01")
     func logitsAgree() throws {
-        guard let path = Fixtures.realGemma3 else {
-            print(Fixtures.realGemma3Missing)
-            return
-        }
-        let fixture = try #require(try Fixtures.json("llama/gemma3-270m.logits.json").objectValue)
+        guard let (ours, fixture) = try TopLogitComparison.realGemma3(against: "llama/gemma3-270m.logits.json") else { return }
         let sequential = try #require(try Fixtures.json("llama/gemma3-270m.sequential.logits.json").objectValue)
-        let tokens = fixture["tokens"]?.arrayValue?.compactMap { $0.intValue } ?? []
-        #expect(sequential["tokens"]?.arrayValue?.compactMap { $0.intValue } == tokens)
+        #expect(sequential["tokens"] == fixture["tokens"])
         let positions = try #require(fixture["positions"]?.arrayValue)
         let sequentialArgmax = try #require(sequential["positions"]?.arrayValue).map { $0.objectValue?["argmax"]?.intValue }
         let llamaSelfAgreements = zip(positions, sequentialArgmax).filter { $0.objectValue?["argmax"]?.intValue == $1 }.count
-        let model = try ModelRegistry.model(for: try ModelSources.open(path), contextLength: tokens.count)
-        let logits = try model.forward(tokens, allLogits: true)
-        let ours = try TopLogitComparison(logits, vocabulary: model.configuration.vocabularySize, positions: positions)
         print("270M vs llama.cpp: top-1 \(ours.agreements)/\(positions.count), mean KLD \(ours.meanKLD); llama.cpp batched vs token by token: top-1 \(llamaSelfAgreements)/\(positions.count)")
         #expect(llamaSelfAgreements < positions.count)
         #expect(ours.agreements >= llamaSelfAgreements)
@@ -40,19 +32,10 @@ import TestSupport
 
     @Test("logits on 160 tokens of prose against llama.cpp with f32 products (its BLAS backend): top-1 ≥ 99%, mean KLD ≤ 0.01")
     func logitsAgreeWithFloatProducts() throws {
-        guard let path = Fixtures.realGemma3 else {
-            print(Fixtures.realGemma3Missing)
-            return
-        }
-        let fixture = try #require(try Fixtures.json("llama/gemma3-270m.blas.logits.json").objectValue)
-        let tokens = fixture["tokens"]?.arrayValue?.compactMap { $0.intValue } ?? []
-        let positions = try #require(fixture["positions"]?.arrayValue)
-        #expect(tokens.count >= 128 && positions.count == tokens.count)
-        let model = try ModelRegistry.model(for: try ModelSources.open(path), contextLength: tokens.count)
-        let logits = try model.forward(tokens, allLogits: true)
-        let ours = try TopLogitComparison(logits, vocabulary: model.configuration.vocabularySize, positions: positions)
-        print("270M vs llama.cpp (BLAS backend): top-1 \(ours.agreements)/\(positions.count), mean KLD \(ours.meanKLD), max |Δ logit| \(ours.largestDifference)")
-        #expect(Double(ours.agreements) >= 0.99 * Double(positions.count))
+        guard let (ours, fixture) = try TopLogitComparison.realGemma3(against: "llama/gemma3-270m.blas.logits.json") else { return }
+        let count = fixture["positions"]?.arrayValue?.count ?? 0
+        print("270M vs llama.cpp (BLAS backend): top-1 \(ours.agreements)/\(count), mean KLD \(ours.meanKLD), max |Δ logit| \(ours.largestDifference)")
+        #expect(Double(ours.agreements) >= 0.99 * Double(count))
         #expect(ours.meanKLD <= 0.01)
     }
 

@@ -12,21 +12,12 @@ import TestSupport
 @Suite(.serialized) struct Gemma3TransformersAgreementTests {
     @Test("logits on 160 tokens of prose: every top token, mean KLD ≤ 0.01, and within 5× transformers' own float32-vs-float64 gap")
     func logitsAgree() throws {
-        guard let path = Fixtures.realGemma3 else {
-            print(Fixtures.realGemma3Missing)
-            return
-        }
-        let fixture = try #require(try Fixtures.json("transformers/gemma3-270m.float64.json").objectValue)
-        let tokens = fixture["tokens"]?.arrayValue?.compactMap { $0.intValue } ?? []
-        let positions = try #require(fixture["positions"]?.arrayValue)
+        guard let (ours, fixture) = try TopLogitComparison.realGemma3(against: "transformers/gemma3-270m.float64.json") else { return }
+        let count = fixture["positions"]?.arrayValue?.count ?? 0
         let float32Gap = try #require(fixture["float32_run"]?.objectValue?["max_abs_difference_top_ids"]?.doubleValue)
-        #expect(tokens.count == 160 && positions.count == tokens.count)
-
-        let model = try ModelRegistry.model(for: try ModelSources.open(path), contextLength: tokens.count)
-        let logits = try model.forward(tokens, allLogits: true)
-        let ours = try TopLogitComparison(logits, vocabulary: model.configuration.vocabularySize, positions: positions)
-        print("270M vs transformers float64: top-1 \(ours.agreements)/\(positions.count), mean KLD \(ours.meanKLD), max |Δ logit| \(ours.largestDifference) (transformers float32: \(float32Gap)); llama.cpp batched: top-1 \(fixture["llama_cpp_batched_top1"]?.intValue ?? -1)/\(positions.count)")
-        #expect(ours.agreements == positions.count)
+        print("270M vs transformers float64: top-1 \(ours.agreements)/\(count), mean KLD \(ours.meanKLD), max |Δ logit| \(ours.largestDifference) (transformers float32: \(float32Gap)); llama.cpp batched: top-1 \(fixture["llama_cpp_batched_top1"]?.intValue ?? -1)/\(count)")
+        #expect(count == 160)
+        #expect(ours.agreements == count)
         #expect(ours.meanKLD <= 0.01)
         #expect(ours.largestDifference <= 5 * float32Gap)
     }

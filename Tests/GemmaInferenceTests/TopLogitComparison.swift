@@ -1,6 +1,10 @@
+import Conversion
 import Foundation
+import GemmaInference
 import StrictJSON
+import TensorModel
 import Testing
+import TestSupport
 
 /// Our logits of a passage against a peer's fixture of it, where each position holds the peer's full-vocabulary
 /// `logsumexp`, its 256 highest `top_ids` and their `top_logits` (Fixtures/llama, Fixtures/transformers).
@@ -39,5 +43,23 @@ struct TopLogitComparison {
             divergence += kld
         }
         meanKLD = divergence / Double(max(1, positions.count))
+    }
+}
+
+extension TopLogitComparison {
+    /// The real Gemma 3 270M's logits of a fixture's passage (`tokens`, one forward) against the fixture's `positions`,
+    /// with the fixture itself; nil, after saying why, when the model is not installed.
+    static func realGemma3(against fixture: String) throws -> (TopLogitComparison, JSONObject)? {
+        guard let path = Fixtures.realGemma3 else {
+            print(Fixtures.realGemma3Missing)
+            return nil
+        }
+        let object = try #require(try Fixtures.json(fixture).objectValue)
+        let tokens = object["tokens"]?.arrayValue?.compactMap { $0.intValue } ?? []
+        let positions = try #require(object["positions"]?.arrayValue)
+        try #require(tokens.count >= 128 && positions.count == tokens.count)
+        let model = try ModelRegistry.model(for: try ModelSources.open(path), contextLength: tokens.count)
+        let logits = try model.forward(tokens, allLogits: true)
+        return (try TopLogitComparison(logits, vocabulary: model.configuration.vocabularySize, positions: positions), object)
     }
 }
