@@ -53,7 +53,7 @@ $(VENV)/.complete: Fixtures/scripts/requirements.txt
 
 fixtures: venv venv-blas model $(LLAMA_CPP_SDIST)
 	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_safetensors_fixtures.py
-	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_gguf_fixtures.py
+	HF_HUB_OFFLINE=1 PYTHONPATH="$(MODEL_SITE)" $(PY) Fixtures/scripts/make_gguf_fixtures.py
 	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_tiny_models.py
 	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_gemma3n_gguf.py
 	HF_HUB_OFFLINE=1 LPK_SKIP_BENCH=1 $(PY) Fixtures/scripts/make_llama_fixtures.py

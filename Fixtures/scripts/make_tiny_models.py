@@ -25,8 +25,9 @@ and in every directory:
 
 The reference logits are computed with the checkpoint as reloaded by from_pretrained (the f32 dirs
 with dtype=float32, the bf16 dirs with dtype=bfloat16), which is how transformers runs a saved
-checkpoint; the in-memory model is checked against it. Deterministic: fixed seeds, fixed thread count,
-directories are removed and rewritten, so a rerun gives the same bytes.
+checkpoint; the in-memory model is checked against it (identically, or token by token within 1e-5). Deterministic:
+fixed seeds, fixed thread count, directories are removed and rewritten, so a rerun on the same machine gives the
+same bytes (another CPU's float32 kernels may move the token-by-token logits by about 2e-6).
 """
 from __future__ import annotations
 
@@ -263,7 +264,10 @@ def build(arch: str) -> dict:
     f32_inc = incremental_logits(m32)
     reload_diff_f32 = float((f32_full - mem_full).abs().max())
     assert reload_diff_f32 == 0.0, f"{arch} f32 reload differs by {reload_diff_f32}"
-    assert float((f32_inc - mem_inc).abs().max()) == 0.0
+    # Token by token, the reloaded model's float32 kernels may sum in another order than the in-memory one's (2e-6
+    # on the AMD EPYC VM; 0 on the Intel one the fixtures were first made on): far below the tests' 1e-4.
+    reload_diff_incremental = float((f32_inc - mem_inc).abs().max())
+    assert reload_diff_incremental <= 1e-5, f"{arch} f32 incremental reload differs by {reload_diff_incremental}"
     ref32 = write_reference(d32, arch, config.model_type, "float32", f32_full, f32_inc, {})
 
     # ---- bf16
