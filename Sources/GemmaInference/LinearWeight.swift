@@ -178,31 +178,29 @@ public final class LinearWeight: @unchecked Sendable {
         return scratch.inputs(n)
     }
 
-    /// y[t, firstRow + i] = chunk[i] · x[t] for `rowCount` consecutive rows and every input: two rows by four
+    /// y[t, firstRow + i] = chunk[i] · x[t] for `rowCount` consecutive rows and every input: four rows by three
     /// inputs at a time.
     @inline(__always)
     fileprivate func chunkTimesInputs(_ chunk: UnsafePointer<Float>, rowCount: Int, firstRow: Int, _ x: UnsafePointer<Float>,
-                                  _ count: Int, _ y: UnsafeMutablePointer<Float>) {
+                                      _ count: Int, _ y: UnsafeMutablePointer<Float>) {
         var t = 0
-        var eight: (Float, Float, Float, Float, Float, Float, Float, Float) = (0, 0, 0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &eight) { raw in
+        var twelve: (Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &twelve) { raw in
             let out = raw.baseAddress!.assumingMemoryBound(to: Float.self)
-            while t + 4 <= count {
+            while t + 3 <= count {
                 let inputs = x + t * columns
                 var i = 0
-                while i + 2 <= rowCount {
-                    lpk_dot_f32_2x4(chunk + i * columns, chunk + (i + 1) * columns, inputs, columns, out)
-                    for k in 0..<4 {
-                        y[(t + k) * rows + firstRow + i] = out[k]
-                        y[(t + k) * rows + firstRow + i + 1] = out[4 + k]
+                while i + 4 <= rowCount {
+                    lpk_dot_f32_4x3(chunk + i * columns, columns, inputs, out)
+                    for r in 0..<4 {
+                        for k in 0..<3 { y[(t + k) * rows + firstRow + i + r] = out[3 * r + k] }
                     }
-                    i += 2
+                    i += 4
                 }
-                if i < rowCount {
-                    lpk_dot_f32_x4(chunk + i * columns, inputs, columns, out)
-                    for k in 0..<4 { y[(t + k) * rows + firstRow + i] = out[k] }
+                for row in i..<rowCount {
+                    for k in 0..<3 { y[(t + k) * rows + firstRow + row] = Kernels.dot(chunk + row * columns, inputs + k * columns, columns) }
                 }
-                t += 4
+                t += 3
             }
         }
         while t < count {

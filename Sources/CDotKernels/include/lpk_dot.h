@@ -7,13 +7,9 @@
 /// Σ a[i]·b[i] over n floats.
 float lpk_dot_f32(const float *a, const float *b, size_t n);
 
-/// out[k] = Σ a[i]·b[k·n + i] for k = 0…3: one row against four consecutive inputs (a batch of tokens), so the
-/// row is loaded once per four products.
-void lpk_dot_f32_x4(const float *a, const float *b, size_t n, float *out);
-
-/// out[k] = Σ a0[i]·b[k·n + i] and out[4 + k] = Σ a1[i]·b[k·n + i] for k = 0…3: two rows against four inputs, so
-/// each input is loaded once for both rows.
-void lpk_dot_f32_2x4(const float *a0, const float *a1, const float *b, size_t n, float *out);
+/// out[3·r + k] = Σ a[r·n + i]·b[k·n + i] for r = 0…3, k = 0…2: four consecutive rows against three consecutive
+/// inputs (tokens of a batch), so each row is loaded once per three products and each input once per four.
+void lpk_dot_f32_4x3(const float *a, size_t n, const float *b, float *out);
 
 /// ggml Q8_0 row (blocks of: f16 scale, 32 signed bytes) · x, for `columns` values (a multiple of 32).
 float lpk_dot_q8_0(const void *row, const float *x, size_t columns);
