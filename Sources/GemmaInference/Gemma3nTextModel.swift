@@ -129,7 +129,7 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
 
     public func forward(_ tokens: [Int], allLogits: Bool) throws -> [Float] {
         let c = configuration
-        let count = tokens.count, d = c.hiddenSize, ple = c.perLayerInputSize!, layerCount = c.layerCount
+        let count = tokens.count, d = c.hiddenSize
         guard position + count <= cache.capacity else { throw InferenceError.contextFull(capacity: cache.capacity) }
         for token in tokens where token < 0 || token >= c.vocabularySize {
             throw InferenceError.tokenOutOfRange(token, vocabulary: c.vocabularySize)
@@ -185,14 +185,7 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
             // The layer's own slice of the per-layer input, gated by the scaled active stream, feeds the other streams.
             for i in 0..<(count * d) { a.normed[i] = a.streams[activeStream][i] * layer.correctOutputScale[i % d] }
             layer.perLayerGate.multiply(a.normed, count: count, into: &a.gated, scratch: scratch)
-            a.gated.withUnsafeMutableBufferPointer { gated in
-                a.perLayer.withUnsafeBufferPointer { perLayer in
-                    for t in 0..<count {
-                        Kernels.geglu(gated.baseAddress! + t * ple, by: perLayer.baseAddress! + (t * layerCount + index) * ple,
-                                      count: ple, numerics: numerics)
-                    }
-                }
-            }
+            inputs.gate(&a.gated, by: a.perLayer, layer: index, count: count, numerics: numerics)
             layer.perLayerProjection.multiply(a.gated, count: count, into: &a.sublayer, scratch: scratch)
             Kernels.rmsNormRows(&a.sublayer, rows: count, width: d, weight: layer.postPerLayerNorm, epsilon: epsilon)
             for s in 0..<streamCount where s != activeStream {

@@ -77,7 +77,7 @@ public final class Gemma4TextModel: PerLayerEmbeddingModel {
 
     public func forward(_ tokens: [Int], allLogits: Bool) throws -> [Float] {
         let c = configuration
-        let count = tokens.count, d = c.hiddenSize, ple = c.perLayerInputSize!, layerCount = c.layerCount
+        let count = tokens.count, d = c.hiddenSize, ple = c.perLayerInputSize!
         guard position + count <= cache.capacity else { throw InferenceError.contextFull(capacity: cache.capacity) }
         let pleRows = inputs.table.rows
         for token in tokens where token < 0 || token >= c.vocabularySize || token >= pleRows {
@@ -112,14 +112,7 @@ public final class Gemma4TextModel: PerLayerEmbeddingModel {
 
             // The layer's own slice of the per-layer input, gated by the hidden state.
             layer.perLayerGate.multiply(a.hidden, count: count, into: &a.gated, scratch: scratch)
-            a.gated.withUnsafeMutableBufferPointer { gated in
-                a.perLayer.withUnsafeBufferPointer { perLayer in
-                    for t in 0..<count {
-                        Kernels.geglu(gated.baseAddress! + t * ple, by: perLayer.baseAddress! + (t * layerCount + index) * ple,
-                                      count: ple, numerics: numerics)
-                    }
-                }
-            }
+            inputs.gate(&a.gated, by: a.perLayer, layer: index, count: count, numerics: numerics)
             layer.perLayerProjection.multiply(a.gated, count: count, into: &a.sublayer, scratch: scratch)
             addNormed(&a.hidden, &a.sublayer, layer.postPerLayerNorm, count: count)
             for i in 0..<(count * d) { a.hidden[i] *= layer.scalar }

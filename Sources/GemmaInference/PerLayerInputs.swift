@@ -65,4 +65,18 @@ final class PerLayerInputs {
         Kernels.rmsNormRows(&projected, rows: count * layerCount, width: ple, weight: projectionNorm, epsilon: epsilon)
         for i in 0..<(count * record) { perLayer[i] = (projected[i] + perLayer[i] * tableScale) * combineScale }
     }
+
+    /// gated[t] = gelu(gated[t]) · layer `layer`'s slice of token t's per-layer input, for `count` tokens of `width`
+    /// values (`perLayer` as ``callAsFunction(_:tableRow:epsilon:scratch:embedded:perLayer:)`` wrote it).
+    func gate(_ gated: inout [Float], by perLayer: [Float], layer: Int, count: Int, numerics: Numerics) {
+        let ple = width, record = layerCount * ple
+        gated.withUnsafeMutableBufferPointer { gated in
+            perLayer.withUnsafeBufferPointer { perLayer in
+                for t in 0..<count {
+                    Kernels.geglu(gated.baseAddress! + t * ple, by: perLayer.baseAddress! + t * record + layer * ple, count: ple,
+                                  numerics: numerics)
+                }
+            }
+        }
+    }
 }
