@@ -8,15 +8,21 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
-/// Library targets in dependency order: each may only import the ones above it.
+/// Library targets in dependency order: each imports only targets listed above it (`PackageLayeringTests` reads
+/// this file and every import line to keep that true).
 let package = Package(
     name: "LayerPack",
-    platforms: [.macOS(.v15)],
+    platforms: [.macOS(.v15), .iOS(.v18)],
     products: [
         .executable(name: "lpk-inspect", targets: ["lpk-inspect"]),
         .executable(name: "lpk-quantize", targets: ["lpk-quantize"]),
         .executable(name: "lpk-pack", targets: ["lpk-pack"]),
         .executable(name: "lpk-verify", targets: ["lpk-verify"]),
+        // For apps: open a pack (or a safetensors/GGUF checkpoint), tokenize, and run the reference inference.
+        .library(name: "LayerPackRuntime", targets: [
+            "TensorTypes", "ByteIO", "StrictJSON", "SafetensorsFormat", "GGUFFormat", "TensorModel", "PackFormat",
+            "SourceAdapters", "GemmaInference",
+        ]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -43,39 +49,44 @@ let package = Package(
         ),
         .target(
             name: "TensorModel",
-            dependencies: ["ByteIO", "StrictJSON", "TensorTypes", "SafetensorsFormat", "GGUFFormat", "Quantization"],
+            dependencies: ["ByteIO", "StrictJSON", "TensorTypes", "GGUFFormat"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "Quantization",
-            dependencies: ["TensorTypes"],
+            dependencies: ["TensorTypes", "TensorModel"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "PackFormat",
-            dependencies: ["ByteIO", "TensorTypes", "TensorModel", "Quantization", "GGUFFormat"],
+            dependencies: ["ByteIO", "TensorTypes", "TensorModel", "GGUFFormat", "CZstd"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SourceAdapters",
+            dependencies: ["ByteIO", "StrictJSON", "TensorTypes", "SafetensorsFormat", "GGUFFormat", "TensorModel", "PackFormat"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "GemmaInference",
-            dependencies: ["CDotKernels", "ByteIO", "TensorTypes", "TensorModel", "Quantization", "GGUFFormat"],
+            dependencies: ["CDotKernels", "ByteIO", "StrictJSON", "TensorTypes", "GGUFFormat", "TensorModel"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "Verification",
-            dependencies: ["ByteIO", "TensorModel", "TensorTypes", "Quantization"],
+            dependencies: ["ByteIO", "TensorTypes", "TensorModel", "Quantization"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "Conversion",
-            dependencies: ["ByteIO", "TensorTypes", "TensorModel", "Quantization", "PackFormat", "GGUFFormat",
-                           "SafetensorsFormat", "CZstd"],
+            dependencies: ["ByteIO", "TensorTypes", "GGUFFormat", "SafetensorsFormat", "TensorModel", "Quantization", "PackFormat"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "ToolCommands",
             dependencies: [
-                "Conversion", "TensorModel", "TensorTypes", "Quantization", "PackFormat", "ByteIO", "GemmaInference", "Verification",
+                "ByteIO", "TensorTypes", "TensorModel", "Quantization", "PackFormat", "SourceAdapters", "GemmaInference",
+                "Verification", "Conversion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -107,7 +118,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "lpk-fuzz",
-            dependencies: ["ByteIO", "Conversion", "GemmaInference", "GGUFFormat", "PackFormat", "SafetensorsFormat", "StrictJSON", "TensorTypes"],
+            dependencies: ["ByteIO", "Conversion", "GemmaInference", "GGUFFormat", "PackFormat", "SafetensorsFormat", "SourceAdapters",
+                           "StrictJSON", "TensorModel", "TensorTypes"],
             swiftSettings: swiftSettings
         ),
 
@@ -132,28 +144,39 @@ let package = Package(
         ),
         .testTarget(
             name: "TensorModelTests",
-            dependencies: ["TensorModel", "ByteIO", "Conversion", "PackFormat", "Quantization", "StrictJSON", "TensorTypes", "TestSupport"],
+            dependencies: ["TensorModel", "ByteIO", "GGUFFormat", "StrictJSON", "TensorTypes", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "QuantizationTests",
-            dependencies: ["Quantization", "TensorTypes", "TestSupport"],
+            dependencies: ["Quantization", "TensorModel", "TensorTypes", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "PackFormatTests",
-            dependencies: ["PackFormat", "ByteIO", "TensorModel", "TensorTypes", "Quantization", "TestSupport"],
+            dependencies: ["PackFormat", "ByteIO", "GGUFFormat", "TensorModel", "TensorTypes", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "ConversionTests",
-            dependencies: ["Conversion", "ByteIO", "PackFormat", "Quantization", "SafetensorsFormat", "TensorModel",
-                           "TensorTypes", "TestSupport"],
+            name: "SourceAdaptersTests",
+            dependencies: ["SourceAdapters", "ByteIO", "Conversion", "PackFormat", "TensorModel", "TensorTypes", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GemmaInferenceTests",
-            dependencies: ["ByteIO", "GemmaInference", "GGUFFormat", "Quantization", "Conversion", "StrictJSON", "TensorModel", "TensorTypes", "TestSupport", "Verification"],
+            dependencies: ["ByteIO", "GemmaInference", "GGUFFormat", "Quantization", "Conversion", "SourceAdapters", "StrictJSON",
+                           "TensorModel", "TensorTypes", "TestSupport", "Verification"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "VerificationTests",
+            dependencies: ["Verification", "ByteIO", "StrictJSON", "TensorModel", "TensorTypes", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConversionTests",
+            dependencies: ["Conversion", "ByteIO", "PackFormat", "Quantization", "SafetensorsFormat", "SourceAdapters", "TensorModel",
+                           "TensorTypes", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,7 +1,6 @@
 import ByteIO
 import GGUFFormat
 import PackFormat
-import Quantization
 import SafetensorsFormat
 import TensorModel
 import TensorTypes
@@ -20,7 +19,7 @@ public enum Exporter {
     /// Exports every tensor (attached files excepted) as `dtype` (F32 or BF16) safetensors, row chunk by row chunk.
     public static func exportSafetensors(_ source: any TensorSource, to path: String, dtype: DType) throws -> [Entry] {
         precondition(dtype == .f32 || dtype == .bf16 || dtype == .f16, "export as f32, f16 or bf16")
-        let tensors = source.tensors.filter { $0.encoding != .file && $0.isReadable }
+        let tensors = source.tensors.filter(\.isReadable)
         var metadata = ["format": "pt", "producer": "layerpack \(LayerPackVersion.current)"]
         if let configuration = source.configuration { metadata["lpk.model_type"] = configuration.modelType }
         try SafetensorsWriter.write(to: path, entries: tensors.map { .init(name: $0.name, dtype: dtype, shape: $0.shape) },
@@ -41,7 +40,7 @@ public enum Exporter {
     /// block shares one scale), plain floats as they are, anything else as F32. GGUF metadata carried in the pack
     /// is written back unchanged; otherwise the architecture and LayerPack's provenance are written.
     public static func exportGGUF(_ source: any TensorSource, to path: String) throws -> [Entry] {
-        let tensors = source.tensors.filter { $0.encoding != .file && $0.isReadable }
+        let tensors = source.tensors.filter(\.isReadable)
         var plan: [(GGUFWriter.Tensor, Entry)] = []
         for tensor in tensors {
             let type = ggmlType(for: tensor)
@@ -49,8 +48,7 @@ public enum Exporter {
             let exact = type != .f32 || tensor.encoding == .plain(.f32)
             plan.append((GGUFWriter.Tensor(name: tensor.name, type: type, ne: ne), Entry(name: tensor.name, from: tensor.storage, to: type.name, exact: exact)))
         }
-        let (count, encoded) = try metadata(of: source)
-        let alignment = try alignmentOf(count: count, encoded: encoded)
+        let (count, encoded, alignment) = try metadata(of: source)
         try GGUFWriter.write(to: path, metadataCount: count, encodedMetadata: encoded, alignment: alignment,
                              tensors: plan.map(\.0)) { index, sink in
             try writeTensor(tensors[index], as: plan[index].0.type, from: source, to: sink)
@@ -71,7 +69,11 @@ public enum Exporter {
         case .plain(.f64): return .f64
         case .rows(let scheme):
             let blocksShareScales = tensor.shape.rowLength % 32 == 0 && (scheme.groupSize ?? tensor.shape.rowLength) % 32 == 0
-            return blocksShareScales ? (scheme.bits == 8 ? .q8_0 : .q4_0) : .f32
+            guard blocksShareScales else { return .f32 }
+            switch scheme.bits {
+            case .int8: return .q8_0
+            case .int4: return .q4_0
+            }
         default: return .f32
         }
     }
@@ -98,9 +100,10 @@ public enum Exporter {
                         blocks.append(raw[base + 2 * group])
                         blocks.append(raw[base + 2 * group + 1])
                         let values = base + 2 * groups
-                        if scheme.bits == 8 {
+                        switch scheme.bits {
+                        case .int8:
                             for j in 0..<32 { blocks.append(raw[values + block * 32 + j]) }
-                        } else {
+                        case .int4:
                             // Ours: element 2i low nibble, 2i+1 high. Q4_0: element j low, j+16 high, both q+8.
                             func nibble(_ column: Int) -> UInt8 {
                                 let byte = raw[values + column / 2]
@@ -124,32 +127,16 @@ public enum Exporter {
         }
     }
 
-    /// The GGUF metadata to write: carried verbatim from a GGUF source, else made from the configuration.
-    private static func metadata(of source: any TensorSource) throws -> (Int, [UInt8]) {
-        if source.tensors.contains(where: { $0.name == GGUFAttachment.name }) {
-            let bytes = try source.storedBytes(GGUFAttachment.name)
-            guard let count = bytes.load(UInt64.self, at: 0), let exact = Int(exactly: count) else {
-                throw PackError(file: source.path, offset: bytes.fileOffset, "carried GGUF metadata is damaged")
-            }
-            return (exact, bytes.slice(offset: 8, length: bytes.count - 8)!.array)
-        }
-        if let gguf = source as? GGUFSource { return (gguf.file.metadata.count, gguf.file.encodedMetadata.array) }
+    /// The GGUF metadata to write (key count, encoded keys and values, alignment): carried verbatim from a GGUF
+    /// source, else made from the configuration.
+    private static func metadata(of source: any TensorSource) throws -> (count: Int, encoded: [UInt8], alignment: Int) {
+        if let gguf = try source.ggufMetadata() { return (gguf.metadata.count, gguf.encodedMetadata.array, gguf.alignment) }
         var pairs: [(String, GGUFValue)] = [("general.architecture", .string(source.configuration?.modelType ?? "unknown")),
                                             ("general.name", .string("layerpack export")),
-                                            ("general.alignment", .uint32(32))]
+                                            ("general.alignment", .uint32(UInt32(GGUFFile.defaultAlignment)))]
         if let configuration = source.configuration {
             pairs.append(("layerpack.configuration_model_type", .string(configuration.modelType)))
         }
-        return (pairs.count, GGUFWriter.encode(metadata: pairs))
-    }
-
-    /// `general.alignment` of encoded metadata, read back through the GGUF reader itself.
-    private static func alignmentOf(count: Int, encoded: [UInt8]) throws -> Int {
-        var header = Array("GGUF".utf8)
-        withUnsafeBytes(of: UInt32(3).littleEndian) { header += $0 }
-        withUnsafeBytes(of: UInt64(0).littleEndian) { header += $0 }
-        withUnsafeBytes(of: UInt64(count).littleEndian) { header += $0 }
-        let file = try GGUFFile(file: MappedFile(bytes: header + encoded, name: "carried GGUF metadata"))
-        return file.alignment
+        return (pairs.count, GGUFWriter.encode(metadata: pairs), GGUFFile.defaultAlignment)
     }
 }

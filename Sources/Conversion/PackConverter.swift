@@ -3,7 +3,6 @@ import Dispatch
 import Foundation
 import GGUFFormat
 import PackFormat
-import SafetensorsFormat
 import Quantization
 import TensorModel
 import TensorTypes
@@ -111,7 +110,7 @@ public enum PackConverter {
                     var records = [UInt8](repeating: 0, count: rows * stride)
                     var decoded = [Float](repeating: 0, count: values.count)
                     try quantizeRows(values, rows: rows, rowLength: rowLength, recordBytes: recordBytes, stride: stride,
-                                     quantizer: quantizer, tensor: tensor.name, records: &records, decoded: &decoded)
+                                     quantizer: quantizer, tensor: tensor.name, source: source.path, records: &records, decoded: &decoded)
                     try writer.append(records)
                     return decoded
                 }
@@ -147,7 +146,8 @@ public enum PackConverter {
 
     /// Quantizes `rows` rows into records (and decodes them back for the error report), rows split among workers.
     private static func quantizeRows(_ values: [Float], rows: Int, rowLength: Int, recordBytes: Int, stride: Int,
-                                     quantizer: RowQuantizer, tensor: String, records: inout [UInt8], decoded: inout [Float]) throws {
+                                     quantizer: RowQuantizer, tensor: String, source: String, records: inout [UInt8],
+                                     decoded: inout [Float]) throws {
         let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, rows / 16))
         let perWorker = (rows + workers - 1) / workers
         let failures = FailureSlot()
@@ -160,7 +160,7 @@ public enum PackConverter {
                             let record = UnsafeMutableRawBufferPointer(rebasing: shared.output[(row * stride)..<(row * stride + recordBytes)])
                             let rowValues = UnsafeBufferPointer(rebasing: shared.input[(row * rowLength)..<((row + 1) * rowLength)])
                             do { try quantizer.quantize(rowValues, into: record) } catch {
-                                failures.record("tensor '\(tensor)' row \(row): \(error)")
+                                failures.record(row: row, reason: "\(error)")
                                 return
                             }
                             RowDequantizer.dequantize(UnsafeRawBufferPointer(record), scheme: quantizer.scheme,
@@ -170,7 +170,7 @@ public enum PackConverter {
                 }
             }
         }
-        if let message = failures.message { throw Recipe.Invalid(description: message) }
+        if let (row, reason) = failures.first { throw ConversionError(file: source, kind: .unquantizableRow(tensor: tensor, row: row, reason: reason)) }
     }
 
     /// Reads the tensor in chunks of whole rows, hands each to `body` (which returns the values as stored), and
@@ -194,21 +194,14 @@ public enum PackConverter {
         return metrics
     }
 
-    /// Tokenizer and configuration files (Hugging Face) or the encoded GGUF metadata travel as attached files.
+    /// The source's attachments (configuration and tokenizer files) and its GGUF metadata travel as attached files.
     private static func attachFiles(of source: any TensorSource, to writer: PackWriter) throws {
-        var attachments: [(String, ByteView)] = []
-        if let safetensors = source as? SafetensorsSource {
-            for name in ["config.json", "generation_config.json", "tokenizer.json", "tokenizer.model", "tokenizer_config.json",
-                         "special_tokens_map.json"] {
-                if let file = try? MappedFile(path: safetensors.checkpoint.directory + "/" + name) { attachments.append(("file:" + name, file.bytes)) }
-            }
-        } else if let gguf = source as? GGUFSource {
-            var count = [UInt8]()
-            withUnsafeBytes(of: UInt64(gguf.file.metadata.count).littleEndian) { count += $0 }
-            let combined = MappedFile(bytes: count + gguf.file.encodedMetadata.array, name: "gguf-metadata")
-            attachments.append((GGUFAttachment.name, combined.bytes))
+        var attachments = source.attachments.map { (PackAttachments.recordName(of: $0.name), $0.bytes) }
+        if let gguf = try source.ggufMetadata() {
+            let carried = MappedFile(bytes: PackAttachments.encodeGGUFMetadata(gguf), name: PackAttachments.ggufMetadataName)
+            attachments.append((PackAttachments.recordName(of: PackAttachments.ggufMetadataName), carried.bytes))
         }
-        for (name, bytes) in attachments where !source.tensors.contains(where: { $0.name == name }) {
+        for (name, bytes) in attachments {
             try writer.beginTensor(.init(name: name, role: .other, encoding: .file, shape: TensorShape([bytes.count])!))
             try bytes.withUnsafeBytes { try writer.append($0) }
             try writer.endTensor()
@@ -217,7 +210,7 @@ public enum PackConverter {
 
     private static func describeSource(_ source: any TensorSource) throws -> PackMetadata.Source {
         let paths = Array(Set(source.tensors.filter { $0.encoding != .file }.map(\.file))).sorted()
-        let files = try paths.map { path -> PackMetadata.SourceFile in
+        let files = try paths.map { path -> Provenance.SourceFile in
             let file = try MappedFile(path: path)
             var hasher = XXHash64()
             var offset = 0
@@ -237,14 +230,9 @@ public enum PackConverter {
         let target = URL(fileURLWithPath: destination).resolvingSymlinksInPath().path
         for file in Set(source.tensors.map(\.file)) + [source.path]
         where URL(fileURLWithPath: file).resolvingSymlinksInPath().path == target {
-            throw Recipe.Invalid(description: "\(destination) is the input; choose another output path")
+            throw ConversionError(file: destination, kind: .outputIsInput)
         }
     }
-}
-
-/// The attached file holding a GGUF source's metadata: u64 key count, then the key/value bytes as stored.
-public enum GGUFAttachment {
-    public static let name = "file:gguf-metadata"
 }
 
 /// The buffers workers share, each writing only its own rows.
@@ -254,13 +242,13 @@ private struct SharedBuffers: @unchecked Sendable {
     let check: UnsafeMutableBufferPointer<Float>
 }
 
-/// The first failure among concurrent workers.
+/// The first failure among concurrent workers (a lock guards the one mutable field, hence `@unchecked Sendable`).
 private final class FailureSlot: @unchecked Sendable {
     private let lock = NSLock()
-    private(set) var message: String?
-    func record(_ text: String) {
+    private(set) var first: (row: Int, reason: String)?
+    func record(row: Int, reason: String) {
         lock.lock()
-        if message == nil { message = text }
+        if first == nil { first = (row, reason) }
         lock.unlock()
     }
 }

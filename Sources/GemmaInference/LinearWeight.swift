@@ -1,7 +1,6 @@
 import ByteIO
 import CDotKernels
 import GGUFFormat
-import Quantization
 import TensorModel
 import TensorTypes
 
@@ -82,11 +81,12 @@ public final class LinearWeight: @unchecked Sendable {
                 let record = UnsafeRawBufferPointer(rebasing: raw[(row * stride)..<((row + 1) * stride)])
                 let out = UnsafeMutableBufferPointer(start: output, count: columns)
                 switch encoding {
-                case .rows(let scheme) where scheme.bits == 8:
-                    lpk_decode_i8_groups(record.baseAddress!, output, columns, scheme.columnsPerGroup(rowLength: columns))
-                case .rows(let scheme) where scheme.bits == 4:
-                    lpk_decode_i4_groups(record.baseAddress!, output, columns, scheme.columnsPerGroup(rowLength: columns))
-                case .rows(let scheme): RowDequantizer.dequantize(record, scheme: scheme, into: out)
+                case .rows(let scheme):
+                    let group = scheme.columnsPerGroup(rowLength: columns)
+                    switch scheme.bits {
+                    case .int8: lpk_decode_i8_groups(record.baseAddress!, output, columns, group)
+                    case .int4: lpk_decode_i4_groups(record.baseAddress!, output, columns, group)
+                    }
                 case .ggml(.q8_0) where columns % 32 == 0: lpk_decode_q8_0(record.baseAddress!, output, columns)
                 case .ggml(.q5_0) where columns % 32 == 0: lpk_decode_q5_0(record.baseAddress!, output, columns)
                 case .ggml(.q4_K) where columns % 256 == 0: lpk_decode_q4_k(record.baseAddress!, output, columns)
@@ -215,8 +215,8 @@ public final class LinearWeight: @unchecked Sendable {
     /// The encodings with a fused dot product (in CDotKernels).
     enum FusedKernel {
         case q8_0, q5_0, q4_K, q6_K
-        case int8(QuantizationScheme)
-        case int4(QuantizationScheme)
+        case int8(RowScheme)
+        case int4(RowScheme)
 
         init?(_ encoding: TensorEncoding, columns: Int) {
             switch encoding {
@@ -224,8 +224,11 @@ public final class LinearWeight: @unchecked Sendable {
             case .ggml(.q5_0) where columns % 32 == 0: self = .q5_0
             case .ggml(.q4_K) where columns % 256 == 0: self = .q4_K
             case .ggml(.q6_K) where columns % 256 == 0: self = .q6_K
-            case .rows(let scheme) where scheme.bits == 8: self = .int8(scheme)
-            case .rows(let scheme) where scheme.bits == 4: self = .int4(scheme)
+            case .rows(let scheme):
+                switch scheme.bits {
+                case .int8: self = .int8(scheme)
+                case .int4: self = .int4(scheme)
+                }
             default: return nil
             }
         }

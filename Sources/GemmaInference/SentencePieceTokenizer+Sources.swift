@@ -1,31 +1,13 @@
-import ByteIO
-import Foundation
 import GGUFFormat
 import TensorModel
 
 extension SentencePieceTokenizer {
-    /// The tokenizer a model source carries: GGUF metadata, the `tokenizer.json` beside a safetensors checkpoint, or
-    /// either one a pack kept from its source.
+    /// The tokenizer a model source carries: its GGUF vocabulary (a GGUF file's own, or the one a pack made from a
+    /// GGUF keeps), else its `tokenizer.json` (beside a safetensors checkpoint, or carried by a pack made from one).
     public static func from(source: any TensorSource) throws -> SentencePieceTokenizer {
-        if let gguf = source as? GGUFSource { return try from(gguf: gguf.file) }
-        if source.tensors.contains(where: { $0.name == "file:gguf-metadata" }) {
-            let carried = try source.storedBytes("file:gguf-metadata")
-            guard let count = carried.load(UInt64.self, at: 0) else { throw Invalid(description: "\(source.path): carried GGUF metadata is damaged") }
-            var header = Array("GGUF".utf8)
-            withUnsafeBytes(of: UInt32(3).littleEndian) { header += $0 }
-            withUnsafeBytes(of: UInt64(0).littleEndian) { header += $0 }
-            withUnsafeBytes(of: count.littleEndian) { header += $0 }
-            let bytes = header + carried.slice(offset: 8, length: carried.count - 8)!.array
-            return try from(gguf: GGUFFile(file: MappedFile(bytes: bytes, name: source.path + " (carried GGUF metadata)")))
-        }
-        if source is SafetensorsSource {
-            // The checkpoint's directory, or the directory of the file or index it was opened by.
-            for directory in [source.path, (source.path as NSString).deletingLastPathComponent] {
-                if let file = try? MappedFile(path: directory + "/tokenizer.json") { return try from(tokenizerJSON: file.bytes, name: file.path) }
-            }
-        }
-        if source.tensors.contains(where: { $0.name == "file:tokenizer.json" }) {
-            return try from(tokenizerJSON: try source.storedBytes("file:tokenizer.json"), name: source.path + " (carried tokenizer.json)")
+        if let gguf = try source.ggufMetadata() { return try from(gguf: gguf) }
+        if let file = source.attachment(named: "tokenizer.json") {
+            return try from(tokenizerJSON: file.bytes, name: file.location)
         }
         throw Invalid(description: "\(source.path): carries no tokenizer (GGUF vocabulary or tokenizer.json); pass token ids instead")
     }

@@ -2,6 +2,8 @@ import ByteIO
 
 /// The 128-byte header (Formats/lpk.md §2).
 struct PackHeader: Equatable {
+    /// The minor version the file declares (the major version is always ``PackLayout/majorVersion``).
+    var minorVersion = PackLayout.minorVersion
     var flags: UInt32 = 0
     var fileLength = 0
     var indexOffset = 0
@@ -20,7 +22,7 @@ struct PackHeader: Equatable {
         var bytes = PackLayout.magic
         func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
         put(PackLayout.majorVersion)
-        put(PackLayout.minorVersion)
+        put(minorVersion)
         put(flags)
         for value in [fileLength, indexOffset, indexLength] { put(UInt64(value)) }
         put(UInt32(tensorCount))
@@ -51,6 +53,7 @@ struct PackHeader: Equatable {
         let stored = view.load(UInt64.self, at: 120)!
         guard XXHash64.hash(Array(bytes[0..<120])) == stored else { throw fail(120, "header checksum mismatch (the header is damaged)") }
         var header = PackHeader()
+        header.minorVersion = minor
         header.flags = read(UInt32.self)
         guard header.flags & ~PackLayout.companionFlag == 0 else { throw fail(12, "unknown flags \(Hex(header.flags))") }
         func int(_ offset: Int) throws(PackError) -> Int {

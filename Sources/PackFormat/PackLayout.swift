@@ -1,5 +1,4 @@
 import GGUFFormat
-import Quantization
 import TensorModel
 import TensorTypes
 

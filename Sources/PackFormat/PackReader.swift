@@ -1,4 +1,5 @@
 import ByteIO
+import TensorModel
 import TensorTypes
 
 /// An opened pack: header and index parsed and checked (Formats/lpk.md §10), tensor data mapped but untouched.
@@ -111,6 +112,24 @@ public struct PackReader: Sendable {
 
     /// The metadata JSON bytes (decoded by the caller when it needs them).
     public var metadataBytes: [UInt8] { file.bytes.slice(offset: header.metadataOffset, length: header.metadataLength)!.array }
+
+    /// Where the metadata JSON starts in the file.
+    public var metadataOffset: Int { header.metadataOffset }
+
+    /// The format version the file declares.
+    public var version: (major: UInt16, minor: UInt16) { (PackLayout.majorVersion, header.minorVersion) }
+
+    /// The header, the sections and the index, in file order (the PLE section in its own file for a split pack).
+    public var sections: [SourceSection] {
+        var parts = [SourceSection(name: "header", file: path, offset: 0, bytes: PackLayout.headerBytes),
+                     SourceSection(name: "core tensors", file: path, offset: header.coreOffset, bytes: header.coreLength)]
+        if header.pleOffset > 0 {
+            parts.append(SourceSection(name: "per-layer embeddings", file: companion?.path ?? path, offset: header.pleOffset,
+                                       bytes: header.pleLength))
+        }
+        parts.append(SourceSection(name: "index and metadata", file: path, offset: header.indexOffset, bytes: header.indexLength))
+        return parts
+    }
 
     /// Whether the PLE section lives in a companion file.
     public var isSplit: Bool { companion != nil }

@@ -1,6 +1,5 @@
 import ByteIO
 import GGUFFormat
-import Quantization
 import TensorModel
 import TensorTypes
 
@@ -48,7 +47,7 @@ public struct PackTensorRecord: Sendable, Equatable {
         switch encoding {
         case .plain(let dtype): put(PackLayout.id(of: dtype)); put(UInt32(0))
         case .ggml(let type): put(type.rawValue); put(UInt32(0))
-        case .rows(let scheme): put(UInt32(scheme.bits)); put(UInt32(scheme.groupSize ?? 0))
+        case .rows(let scheme): put(UInt32(scheme.bits.rawValue)); put(UInt32(scheme.groupSize ?? 0))
         case .file: put(UInt32(0)); put(UInt32(0))
         }
         for index in 0..<PackLayout.maxRank { put(UInt64(index < shape.rank ? shape.dimensions[index] : 0)) }
@@ -97,10 +96,10 @@ public struct PackTensorRecord: Sendable, Equatable {
             encoding = .ggml(type)
         case 2:
             let groupSize: Int? = group == 0 ? nil : Int(group)
-            guard QuantizationScheme.supportedBits.contains(Int(typeID)),
-                  groupSize.map({ QuantizationScheme.supportedGroupSizes.contains($0) || ($0 > 0 && $0 % 2 == 0 && $0 <= 1 << 20) }) ?? true
+            guard let bits = Int(exactly: typeID).flatMap(RowBits.init(rawValue:)),
+                  groupSize.map({ $0 > 0 && $0 % 2 == 0 && $0 % bits.valuesPerByte == 0 && $0 <= 1 << 20 }) ?? true
             else { throw problem("unsupported row scheme: \(typeID) bits, group \(group)") }
-            encoding = .rows(QuantizationScheme(bits: Int(typeID), groupSize: groupSize))
+            encoding = .rows(RowScheme(bits: bits, groupSize: groupSize))
         case 3: encoding = .file
         default: throw problem("unknown encoding \(encodingID)")
         }

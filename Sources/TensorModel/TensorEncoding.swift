@@ -1,5 +1,4 @@
 import GGUFFormat
-import Quantization
 import TensorTypes
 
 /// How a tensor's stored bytes encode its values, whatever container holds them.
@@ -9,7 +8,7 @@ public enum TensorEncoding: Sendable, Equatable, Hashable, CustomStringConvertib
     /// ggml quantized blocks (GGUF, or carried into a pack verbatim).
     case ggml(GGMLType)
     /// LayerPack row records (Formats/lpk.md §5).
-    case rows(QuantizationScheme)
+    case rows(RowScheme)
     /// A file carried verbatim (tokenizer files in a pack).
     case file
 

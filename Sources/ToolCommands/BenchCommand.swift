@@ -5,6 +5,7 @@ import Foundation
 import GemmaInference
 import PackFormat
 import Quantization
+import SourceAdapters
 import TensorModel
 import TensorTypes
 

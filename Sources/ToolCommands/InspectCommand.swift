@@ -1,17 +1,17 @@
-import TensorTypes
 import ArgumentParser
-import Conversion
-import Quantization
+import SourceAdapters
 import TensorModel
+import TensorTypes
 
 /// `lpk-inspect`: parse and validate a checkpoint, show its tensors, their roles and where the bytes go.
 package struct InspectCommand: ParsableCommand {
     package static let configuration = CommandConfiguration(
         commandName: "lpk-inspect",
-        abstract: "Show what is inside a safetensors checkpoint or GGUF file, and where the bytes go.",
+        abstract: "Show what is inside a safetensors checkpoint, GGUF file or pack, and where the bytes go.",
         discussion: """
             PATH may be a .safetensors file, a sharded index (model.safetensors.index.json), a Hugging Face \
-            model directory, or a .gguf file. Shapes are row-major (outermost first) for every format.
+            model directory, a .gguf file, or a LayerPack .lpk pack (its companion .ple file is found beside it). \
+            Shapes are row-major (outermost first) for every format.
             Exit status: 0 on success, 1 for bad input or a failed --check, 64 for usage errors.
             """)
 
@@ -95,20 +95,23 @@ package struct InspectCommand: ParsableCommand {
             if c.kvSharedLayerCount > 0 { parts.append("KV shared from layer \(c.firstKVSharedLayer)") }
             lines.append(parts.joined(separator: ", "))
         }
-        if let pack = report.pack {
-            lines.append("sections: core \(Formatting.bytes(pack.coreSectionBytes)), per-layer embeddings \(Formatting.bytes(pack.pleSectionBytes))"
-                + (pack.pleFile.map { " in \($0)" } ?? "") + ", index \(Formatting.bytes(pack.indexBytes))")
-            if let recipe = pack.recipe {
+        lines.append("sections: " + report.sections.map { section in
+            "\(section.name) \(Formatting.bytes(section.bytes))" + (section.file == report.path ? "" : " in \(section.file)")
+        }.joined(separator: ", "))
+        if !report.attachments.isEmpty {
+            lines.append("attached files: " + report.attachments.map { "\($0.name) (\(Formatting.bytes($0.bytes)))" }.joined(separator: ", "))
+        }
+        if let provenance = report.provenance {
+            if let recipe = provenance.recipe {
                 lines.append("recipe: core \(recipe.core.rawValue), ple \(recipe.ple.rawValue), embed \(recipe.embed.rawValue)"
                     + (recipe.group.map { ", group \($0)" } ?? ", per-row scales") + ", rounding \(recipe.rounding.rawValue)"
                     + (recipe.keep.isEmpty ? "" : ", keep \(recipe.keep)"))
             } else {
                 lines.append("recipe: none (lossless import)")
             }
-            if let source = pack.source {
-                lines.append("made from: \(source.format): " + source.files.map { "\($0.name) (\(Formatting.bytes($0.bytes)), xxh64 \($0.xxh64))" }.joined(separator: ", ")
-                    + (pack.tool.map { " by \($0.name) \($0.version)" } ?? ""))
-            }
+            lines.append("made from: \(provenance.sourceFormat): "
+                + provenance.sourceFiles.map { "\($0.name) (\(Formatting.bytes($0.bytes)), xxh64 \($0.xxh64))" }.joined(separator: ", ")
+                + " by \(provenance.tool.name) \(provenance.tool.version)")
         }
         lines.append("")
         var rows = [["NAME", "ROLE", "TYPE", "SHAPE", "BYTES", "OFFSET"]]

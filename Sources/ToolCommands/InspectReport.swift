@@ -1,8 +1,6 @@
-import TensorTypes
 import ByteIO
-import Conversion
-import PackFormat
 import TensorModel
+import TensorTypes
 
 /// What `lpk-inspect --json` prints (schema version 1).
 package struct InspectReport: Codable {
@@ -25,19 +23,16 @@ package struct InspectReport: Codable {
         let share: Double
     }
 
-    /// What only a pack has: sections, recipe, provenance.
-    package struct PackSummary: Codable {
-        let coreSectionBytes: Int
-        let pleSectionBytes: Int
-        let indexBytes: Int
-        let pleFile: String?
-        let recipe: Recipe?
-        let source: PackMetadata.Source?
-        let tool: PackMetadata.Tool?
+    /// An attached file (configuration, tokenizer).
+    package struct AttachedFile: Codable {
+        let name: String
+        let bytes: Int
     }
 
     var schemaVersion = 1
-    let pack: PackSummary?
+    let sections: [SourceSection]
+    let attachments: [AttachedFile]
+    let provenance: Provenance?
     let path: String
     let format: String
     let fileBytes: Int
@@ -51,14 +46,9 @@ package struct InspectReport: Codable {
         format = source.formatName
         fileBytes = source.fileBytes
         configuration = source.configuration
-        if let packSource = source as? PackSource {
-            let sizes = packSource.pack.sectionSizes
-            pack = PackSummary(coreSectionBytes: sizes.core, pleSectionBytes: sizes.ple, indexBytes: sizes.index,
-                               pleFile: packSource.pack.companion?.path, recipe: packSource.metadata?.recipe,
-                               source: packSource.metadata?.source, tool: packSource.metadata?.tool)
-        } else {
-            pack = nil
-        }
+        sections = source.sections
+        attachments = source.attachments.map { AttachedFile(name: $0.name, bytes: $0.bytes.count) }
+        provenance = source.provenance
         tensors = source.tensors.map {
             Tensor(name: $0.name, role: $0.role.rawValue, storage: $0.storage, shape: $0.shape.dimensions,
                    bytes: $0.byteCount, file: $0.file, offset: $0.fileOffset)

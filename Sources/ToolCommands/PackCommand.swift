@@ -2,6 +2,8 @@ import ArgumentParser
 import ByteIO
 import Conversion
 import Foundation
+import PackFormat
+import SourceAdapters
 import TensorModel
 import TensorTypes
 
@@ -78,7 +80,7 @@ package struct PackCommand: ParsableCommand {
             // Compress a pack directly; any other source is imported losslessly first, through a temporary pack.
             var packPath = source
             var temporary: String?
-            if !(model is PackSource) {
+            if !model.format.isPack {
                 let path = FileSystem.parent(of: output) + "/.lpk-import-\(ProcessInfo.processInfo.processIdentifier).lpk"
                 _ = try PackConverter.convert(model, to: path, options: .init(recipe: nil, splitPLE: splitPle, progress: bar.update))
                 packPath = path

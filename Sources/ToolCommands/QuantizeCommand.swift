@@ -2,7 +2,9 @@ import ArgumentParser
 import Conversion
 import Foundation
 import Quantization
+import SourceAdapters
 import TensorModel
+import TensorTypes
 
 /// `lpk-quantize`: change values — quantize a checkpoint into a pack under a recipe of bit widths per tensor class.
 package struct QuantizeCommand: ParsableCommand {
@@ -44,8 +46,8 @@ package struct QuantizeCommand: ParsableCommand {
         if let preset, Recipe.presets[preset] == nil {
             throw ValidationError("unknown preset '\(preset)' (known: \(Recipe.presets.keys.sorted().joined(separator: ", ")))")
         }
-        if let group, !QuantizationScheme.supportedGroupSizes.contains(group) {
-            throw ValidationError("--group must be one of \(QuantizationScheme.supportedGroupSizes)")
+        if let group, !RowScheme.supportedGroupSizes.contains(group) {
+            throw ValidationError("--group must be one of \(RowScheme.supportedGroupSizes)")
         }
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Conversion
 import Foundation
 import GemmaInference
+import SourceAdapters
 import TensorModel
 import Verification
 

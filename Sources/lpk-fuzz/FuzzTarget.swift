@@ -10,6 +10,7 @@ import GGUFFormat
 import PackFormat
 import SafetensorsFormat
 import StrictJSON
+import TensorModel
 import TensorTypes
 
 /// Runs one input through one parser; every outcome but a crash, hang or leak is fine.

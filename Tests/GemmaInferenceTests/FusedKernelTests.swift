@@ -1,13 +1,14 @@
 import ByteIO
 import Conversion
 import Foundation
-import GemmaInference
 import GGUFFormat
+import GemmaInference
 import Quantization
+import SourceAdapters
 import TensorModel
-import Testing
-import TestSupport
 import TensorTypes
+import TestSupport
+import Testing
 
 /// The fused quantized dot products (one input: decoding a token) against decoding the row and a scalar dot.
 @Suite struct FusedKernelTests {

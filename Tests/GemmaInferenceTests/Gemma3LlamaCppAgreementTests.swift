@@ -1,10 +1,11 @@
 import Conversion
 import Foundation
 import GemmaInference
+import SourceAdapters
 import StrictJSON
 import TensorModel
-import Testing
 import TestSupport
+import Testing
 
 /// The real Gemma 3 270M GGUF against llama.cpp's own outputs for it (Fixtures/llama, made by
 /// Fixtures/scripts/make_llama_fixtures.py with an f32 KV cache).

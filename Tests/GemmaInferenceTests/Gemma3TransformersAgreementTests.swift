@@ -1,10 +1,11 @@
 import Conversion
 import Foundation
 import GemmaInference
+import SourceAdapters
 import StrictJSON
 import TensorModel
-import Testing
 import TestSupport
+import Testing
 
 /// The real Gemma 3 270M GGUF against transformers' float64 evaluation of the same file
 /// (Fixtures/transformers/gemma3-270m.float64.json, made by Fixtures/scripts/make_transformers_270m_fixture.py):

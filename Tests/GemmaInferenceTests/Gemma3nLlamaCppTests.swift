@@ -1,9 +1,10 @@
 import Conversion
 import Foundation
 import GemmaInference
+import SourceAdapters
 import StrictJSON
-import Testing
 import TestSupport
+import Testing
 import Verification
 
 /// A tiny Gemma 3n (22 layers: llama.cpp's fixed PLE width, LAuReL rank and KV-sharing start) saved by transformers

@@ -1,9 +1,10 @@
 import Conversion
 import Foundation
 import GemmaInference
+import SourceAdapters
 import StrictJSON
-import Testing
 import TestSupport
+import Testing
 
 /// Greedy and sampled generation: the sampler's distribution against the softmax it should follow.
 @Suite struct SamplerTests {

@@ -1,9 +1,10 @@
 import Conversion
 import GemmaInference
+import SourceAdapters
 import StrictJSON
 import TensorModel
-import Testing
 import TestSupport
+import Testing
 import Verification
 
 /// Tiny Gemma models built and run by transformers itself (Fixtures/models, Fixtures/scripts/make_tiny_models.py).

@@ -1,10 +1,11 @@
 import Conversion
 import Foundation
 import GemmaInference
+import SourceAdapters
 import StrictJSON
 import TensorModel
-import Testing
 import TestSupport
+import Testing
 
 /// Our logits of a passage against a peer's fixture of it, where each position holds the peer's full-vocabulary
 /// `logsumexp`, its 256 highest `top_ids` and their `top_logits` (Fixtures/llama, Fixtures/transformers).

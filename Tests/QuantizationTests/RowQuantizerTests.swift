@@ -1,4 +1,5 @@
 import Quantization
+import TensorModel
 import TensorTypes
 import Testing
 
@@ -13,7 +14,7 @@ import Testing
         }
     }
 
-    static func roundTrip(_ row: [Float], _ scheme: QuantizationScheme, _ rounding: RowQuantizer.Rounding = .nearest) throws -> ([UInt8], [Float]) {
+    static func roundTrip(_ row: [Float], _ scheme: RowScheme, _ rounding: Recipe.Rounding = .nearest) throws -> ([UInt8], [Float]) {
         var record = [UInt8](repeating: 0, count: scheme.recordBytes(rowLength: row.count))
         try row.withUnsafeBufferPointer { input in
             try record.withUnsafeMutableBytes { try RowQuantizer(scheme: scheme, rounding: rounding).quantize(input, into: $0) }
@@ -23,11 +24,11 @@ import Testing
         return (record, decoded)
     }
 
-    static let schemes: [QuantizationScheme] = [QuantizationScheme(bits: 8), .init(bits: 8, groupSize: 32), .init(bits: 4), .init(bits: 4, groupSize: 64),
-                          .init(bits: 4, groupSize: 128)]
+    static let schemes: [RowScheme] = [RowScheme(bits: .int8), .init(bits: .int8, groupSize: 32), .init(bits: .int4), .init(bits: .int4, groupSize: 64),
+                          .init(bits: .int4, groupSize: 128)]
 
     @Test("each element is within half a step of its group's scale", arguments: schemes)
-    func errorBound(scheme: QuantizationScheme) throws {
+    func errorBound(scheme: RowScheme) throws {
         let row = Self.row(256, seed: 7)
         let (record, decoded) = try Self.roundTrip(row, scheme)
         let group = scheme.columnsPerGroup(rowLength: row.count)
@@ -39,7 +40,7 @@ import Testing
     }
 
     @Test("the fast decoder equals the scalar reference bit for bit", arguments: schemes)
-    func fastMatchesReference(scheme: QuantizationScheme) throws {
+    func fastMatchesReference(scheme: RowScheme) throws {
         let row = Self.row(384, seed: 11)
         let (record, fast) = try Self.roundTrip(row, scheme)
         var reference = [Float](repeating: 0, count: row.count)
@@ -50,7 +51,7 @@ import Testing
     @Test("int4 nibble order: element 2i in the low nibble, offset binary; the scale is the f16 of max/7")
     func nibbleOrder() throws {
         let row: [Float] = [7, -7, 1, 0, -3, 5, 2, -1]
-        let (record, decoded) = try Self.roundTrip(row, QuantizationScheme(bits: 4))
+        let (record, decoded) = try Self.roundTrip(row, RowScheme(bits: .int4))
         #expect(Array(record[0..<2]) == [0x00, 0x3C])  // f16 1.0
         #expect(Array(record[2...]) == [0x1F, 0x89, 0xD5, 0x7A])  // (7+8)|(−7+8)<<4, (1+8)|(0+8)<<4, ...
         #expect(decoded == row)
@@ -59,7 +60,7 @@ import Testing
     @Test("int8 rows store signed bytes after one f16 scale")
     func int8Layout() throws {
         let row: [Float] = [127, -127, 1, 0]
-        let (record, decoded) = try Self.roundTrip(row, QuantizationScheme(bits: 8))
+        let (record, decoded) = try Self.roundTrip(row, RowScheme(bits: .int8))
         #expect(record == [0x00, 0x3C, 0x7F, 0x81, 0x01, 0x00])
         #expect(decoded == row)
     }
@@ -69,7 +70,7 @@ import Testing
         var nearest = ErrorMetrics(), searched = ErrorMetrics()
         for seed in 1...20 {
             let row = Self.row(512, seed: UInt64(seed))
-            let scheme = QuantizationScheme(bits: 4, groupSize: 64)
+            let scheme = RowScheme(bits: .int4, groupSize: 64)
             let (_, a) = try Self.roundTrip(row, scheme)
             let (_, b) = try Self.roundTrip(row, scheme, .scaleSearch)
             row.withUnsafeBufferPointer { r in
@@ -82,20 +83,20 @@ import Testing
 
     @Test("all-zero rows, non-finite values and huge scales")
     func edgeCases() throws {
-        let (_, zeros) = try Self.roundTrip([Float](repeating: 0, count: 64), QuantizationScheme(bits: 4))
+        let (_, zeros) = try Self.roundTrip([Float](repeating: 0, count: 64), RowScheme(bits: .int4))
         #expect(zeros.allSatisfy { $0 == 0 })
-        #expect(throws: RowQuantizer.Failure.nonFinite(index: 1)) { try Self.roundTrip([1, .nan, 2, 3], QuantizationScheme(bits: 8)) }
-        #expect(throws: RowQuantizer.Failure.self) { try Self.roundTrip([1e30, 1, 2, 3], QuantizationScheme(bits: 8)) }
+        #expect(throws: RowQuantizer.Failure.nonFinite(index: 1)) { try Self.roundTrip([1, .nan, 2, 3], RowScheme(bits: .int8)) }
+        #expect(throws: RowQuantizer.Failure.self) { try Self.roundTrip([1e30, 1, 2, 3], RowScheme(bits: .int8)) }
     }
 
     @Test("schemes parse from their names and refuse what they cannot store")
     func schemeNames() {
-        #expect(QuantizationScheme("int4/g64") == QuantizationScheme(bits: 4, groupSize: 64))
-        #expect(QuantizationScheme("int8") == QuantizationScheme(bits: 8))
-        #expect(QuantizationScheme("int3") == nil)
-        #expect(QuantizationScheme("int4/g48") == nil)
-        #expect(!QuantizationScheme(bits: 4, groupSize: 64).accepts(rowLength: 96))
-        #expect(!QuantizationScheme(bits: 4).accepts(rowLength: 7))
-        #expect(QuantizationScheme(bits: 4, groupSize: 32).recordBytes(rowLength: 64) == 2 * 2 + 32)
+        #expect(RowScheme("int4/g64") == RowScheme(bits: .int4, groupSize: 64))
+        #expect(RowScheme("int8") == RowScheme(bits: .int8))
+        #expect(RowScheme("int3") == nil)
+        #expect(RowScheme("int4/g48") == nil)
+        #expect(!RowScheme(bits: .int4, groupSize: 64).accepts(rowLength: 96))
+        #expect(!RowScheme(bits: .int4).accepts(rowLength: 7))
+        #expect(RowScheme(bits: .int4, groupSize: 32).recordBytes(rowLength: 64) == 2 * 2 + 32)
     }
 }

@@ -1,6 +1,8 @@
 import ByteIO
+import GGUFFormat
 import SafetensorsFormat
 import StrictJSON
+import TensorModel
 import TensorTypes
 
 /// A Hugging Face checkpoint (single file or shards) served as a ``TensorSource``, with its `config.json`.
@@ -12,8 +14,20 @@ public struct SafetensorsSource: TensorSource {
     /// Why `config.json` was not used, when it exists but could not be read.
     public let configurationProblem: String?
 
-    public var formatName: String { checkpoint.files.count > 1 ? "safetensors (\(checkpoint.files.count) shards)" : "safetensors" }
+    /// The configuration and tokenizer files found beside the weights.
+    public let attachments: [Attachment]
+
+    public var format: SourceFormat { .safetensors(shards: checkpoint.files.count) }
     public var fileBytes: Int { checkpoint.fileBytes }
+    public var provenance: Provenance? { nil }
+    public func ggufMetadata() -> GGUFFile? { nil }
+
+    public var sections: [SourceSection] {
+        checkpoint.files.flatMap { file in
+            [SourceSection(name: "header", file: file.path, offset: 0, bytes: 8 + file.headerLength),
+             SourceSection(name: "tensor data", file: file.path, offset: 8 + file.headerLength, bytes: file.file.count - 8 - file.headerLength)]
+        }
+    }
 
     /// Opens a file, index or directory; reads `config.json` beside it when present.
     public init(path: String) throws {
@@ -25,6 +39,10 @@ public struct SafetensorsSource: TensorSource {
                                  shape: tensor.shape, byteCount: tensor.data.count, file: file.path,
                                  fileOffset: tensor.data.fileOffset)
             }
+        }
+        let directory = checkpoint.directory
+        attachments = Attachment.huggingFaceFiles.compactMap { name in
+            (try? MappedFile(path: directory + "/" + name)).map { Attachment(name: name, bytes: $0.bytes) }
         }
         let configPath = checkpoint.directory + "/config.json"
         if let file = try? MappedFile(path: configPath) {

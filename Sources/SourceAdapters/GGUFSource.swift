@@ -1,5 +1,6 @@
 import ByteIO
 import GGUFFormat
+import TensorModel
 import TensorTypes
 
 /// A GGUF file served as a ``TensorSource``; its metadata gives the configuration.
@@ -9,8 +10,16 @@ public struct GGUFSource: TensorSource {
     public let configuration: ModelConfiguration?
 
     public var path: String { file.path }
-    public var formatName: String { "GGUF v\(file.version)" }
+    public var format: SourceFormat { .gguf(version: Int(file.version)) }
     public var fileBytes: Int { file.file.count }
+    public var attachments: [Attachment] { [] }
+    public var provenance: Provenance? { nil }
+    public func ggufMetadata() -> GGUFFile? { file }
+
+    public var sections: [SourceSection] {
+        [SourceSection(name: "header, metadata and tensor infos", file: path, offset: 0, bytes: file.dataOffset),
+         SourceSection(name: "tensor data", file: path, offset: file.dataOffset, bytes: file.file.count - file.dataOffset)]
+    }
 
     /// Opens and validates a GGUF file.
     public init(path: String) throws {

@@ -1,5 +1,4 @@
 import ByteIO
-import PackFormat
 import TensorModel
 import TensorTypes
 

@@ -2,31 +2,14 @@ import ByteIO
 import Conversion
 import PackFormat
 import Quantization
+import SourceAdapters
 import TensorModel
 import TensorTypes
-import Testing
 import TestSupport
+import Testing
 
-/// The transformers-written tiny Gemma 3 / 3n / 4 checkpoints: configurations, roles and their packs.
+/// The transformers-written tiny Gemma 3 / 3n / 4 checkpoints opened as sources: roles and their packs.
 @Suite struct TinyModelTests {
-    @Test("config.json of each generation reads into one description")
-    func configurations() throws {
-        let gemma3 = try #require(try ModelSources.open(Fixtures.path("models/tiny-gemma3-f32")).configuration)
-        #expect(gemma3.architecture == .gemma3 && gemma3.layerCount == 6 && gemma3.fullAttentionLayers == [2, 5])
-        #expect(gemma3.ropeTheta == 1_000_000 && gemma3.ropeLocalTheta == 10_000 && gemma3.normWeightOffset == 1)
-        #expect(gemma3.queryPreAttentionScalar == 256 && gemma3.slidingWindow == 6)
-
-        let gemma3n = try #require(try ModelSources.open(Fixtures.path("models/tiny-gemma3n-f32")).configuration)
-        #expect(gemma3n.architecture == .gemma3n && gemma3n.perLayerInputSize == 16 && gemma3n.perLayerVocabularySize == 256)
-        #expect(gemma3n.altupInputCount == 4 && gemma3n.laurelRank == 8 && gemma3n.firstKVSharedLayer == 3)
-        #expect(gemma3n.activationSparsity == [0.95, 0.95, 0, 0, 0] && gemma3n.finalLogitSoftcap == 30 && gemma3n.normWeightOffset == 0)
-
-        let gemma4 = try #require(try ModelSources.open(Fixtures.path("models/tiny-gemma4-f32")).configuration)
-        #expect(gemma4.architecture == .gemma4 && gemma4.globalHeadDimension == 32 && gemma4.headDimension(layer: 2) == 32)
-        #expect(gemma4.intermediateSizes == [128, 128, 128, 256, 256])
-        #expect(gemma4.fullAttentionRotaryFraction == 0.25)
-    }
-
     @Test("every tensor gets a role; the PLE table is recognised in both PLE models", arguments: ["tiny-gemma3n-f32", "tiny-gemma4-f32"])
     func roles(directory: String) throws {
         let source = try ModelSources.open(Fixtures.path("models/" + directory))
@@ -49,7 +32,7 @@ import TestSupport
         #expect(pack.deepCheck().isEmpty)
         let table = try pack.pack.tensor(named: "model.embed_tokens_per_layer.weight")
         let width = configuration.perLayerInputSize!
-        #expect(table.record.encoding == .rows(QuantizationScheme(bits: 4, groupSize: width)))
+        #expect(table.record.encoding == .rows(RowScheme(bits: .int4, groupSize: width)))
         #expect(table.record.shape.rowLength == configuration.layerCount * width)
         #expect(table.record.rowStride % 64 == 0 && table.data.fileOffset % 4096 == 0)
         #expect(table.data.file.path.hasSuffix(".ple"))

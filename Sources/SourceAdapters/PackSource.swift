@@ -1,0 +1,63 @@
+import ByteIO
+import GGUFFormat
+import PackFormat
+import TensorModel
+import TensorTypes
+
+/// A pack served as a ``TensorSource``: values decoded row by row from whatever encoding each tensor has, attached
+/// files as ``Attachment``s, the metadata as configuration and provenance.
+public struct PackSource: TensorSource {
+    public let pack: PackReader
+    public let tensors: [TensorDescriptor]
+    public let attachments: [Attachment]
+    public let metadata: PackMetadata
+    public var path: String { pack.path }
+    public var format: SourceFormat {
+        .pack(major: Int(pack.version.major), minor: Int(pack.version.minor), companion: pack.companion?.path)
+    }
+    public var fileBytes: Int { pack.file.count + (pack.companion?.count ?? 0) }
+    public var configuration: ModelConfiguration? { metadata.configuration }
+    public var provenance: Provenance? { metadata.provenance }
+    public var sections: [SourceSection] { pack.sections }
+
+    /// Opens a pack and decodes its metadata.
+    /// - Throws: ``PackError`` when the pack or its metadata is damaged.
+    public init(path: String) throws {
+        pack = try PackReader(path: path)
+        do {
+            metadata = try PackMetadata.decode(pack.metadataBytes)
+        } catch {
+            throw PackError(file: path, offset: pack.metadataOffset, "metadata JSON cannot be decoded: \(error)")
+        }
+        var tensors: [TensorDescriptor] = []
+        var attachments: [Attachment] = []
+        for tensor in pack.tensors {
+            if tensor.record.encoding == .file, let name = PackAttachments.attachmentName(ofRecord: tensor.record.name) {
+                attachments.append(Attachment(name: name, bytes: tensor.data))
+                continue
+            }
+            tensors.append(TensorDescriptor(name: tensor.record.name, role: tensor.record.role, encoding: tensor.record.encoding,
+                                            shape: tensor.record.shape, byteCount: tensor.record.dataLength, file: tensor.data.file.path,
+                                            fileOffset: tensor.data.fileOffset))
+        }
+        self.tensors = tensors
+        self.attachments = attachments.filter { $0.name != PackAttachments.ggufMetadataName }
+        carriedGGUFMetadata = attachments.first { $0.name == PackAttachments.ggufMetadataName }
+    }
+
+    /// The metadata of the GGUF this pack was made from, as carried.
+    private let carriedGGUFMetadata: Attachment?
+
+    public func ggufMetadata() throws -> GGUFFile? {
+        guard let carried = carriedGGUFMetadata else { return nil }
+        return try PackAttachments.decodeGGUFMetadata(carried.bytes, name: path + " (carried GGUF metadata)")
+    }
+
+    public func storedBytes(_ name: String) throws -> ByteView { try pack.tensor(named: name).data }
+
+    public func floats(_ name: String, rows: Range<Int>) throws -> [Float] {
+        try pack.floats(try pack.tensor(named: name), rows: rows)
+    }
+
+    public func deepCheck() -> [String] { pack.verify() }
+}
