@@ -159,7 +159,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SourceAdaptersTests",
-            dependencies: ["SourceAdapters", "ByteIO", "Conversion", "PackFormat", "TensorModel", "TensorTypes", "TestSupport"],
+            dependencies: ["SourceAdapters", "ByteIO", "Conversion", "GGUFFormat", "PackFormat", "TensorModel", "TensorTypes", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

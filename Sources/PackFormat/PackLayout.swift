@@ -39,21 +39,64 @@ public enum PackLayout {
 
     // MARK: - §9 enumerations
 
-    /// dtype ids in §9 order.
-    static let dtypeOrder: [DType] = [.bool, .u8, .i8, .i16, .u16, .f16, .bf16, .i32, .u32, .f32, .f64, .i64, .u64,
-                                      .f8E4M3, .f8E5M2, .f8E4M3FNUZ, .f8E5M2FNUZ, .f8E8M0, .f4, .f6E2M3, .f6E3M2, .c64]
+    /// The §9 id of a dtype. Ids are written into every pack: each is a constant that never changes meaning.
+    public static func id(of dtype: DType) -> UInt32 {
+        switch dtype {
+        case .bool: 0
+        case .u8: 1
+        case .i8: 2
+        case .i16: 3
+        case .u16: 4
+        case .f16: 5
+        case .bf16: 6
+        case .i32: 7
+        case .u32: 8
+        case .f32: 9
+        case .f64: 10
+        case .i64: 11
+        case .u64: 12
+        case .f8E4M3: 13
+        case .f8E5M2: 14
+        case .f8E4M3FNUZ: 15
+        case .f8E5M2FNUZ: 16
+        case .f8E8M0: 17
+        case .f4: 18
+        case .f6E2M3: 19
+        case .f6E3M2: 20
+        case .c64: 21
+        }
+    }
 
-    /// The §9 id of a dtype.
-    public static func id(of dtype: DType) -> UInt32 { UInt32(dtypeOrder.firstIndex(of: dtype)!) }
+    /// The dtype with §9 id `id`, nil for ids no version has defined.
+    public static func dtype(id: UInt32) -> DType? { dtypesByID[id] }
 
-    /// The dtype with §9 id `id`.
-    public static func dtype(id: UInt32) -> DType? { id < dtypeOrder.count ? dtypeOrder[Int(id)] : nil }
+    /// The §9 id of a role. Ids are written into every pack: each is a constant that never changes meaning, and a
+    /// new role takes the next free id.
+    public static func id(of role: TensorRole) -> UInt8 {
+        switch role {
+        case .tokenEmbedding: 0
+        case .perLayerEmbedding: 1
+        case .perLayerInput: 2
+        case .attention: 3
+        case .mlp: 4
+        case .altup: 5
+        case .laurel: 6
+        case .norm: 7
+        case .layerScalar: 8
+        case .ropeFrequencies: 9
+        case .outputHead: 10
+        case .multimodalEmbedder: 11
+        case .visionTower: 12
+        case .audioTower: 13
+        case .other: 14
+        }
+    }
 
-    /// The §9 id of a role (its position in `TensorRole.allCases`).
-    public static func id(of role: TensorRole) -> UInt8 { UInt8(TensorRole.allCases.firstIndex(of: role)!) }
+    /// The role with §9 id `id`, nil for ids no version has defined.
+    public static func role(id: UInt8) -> TensorRole? { rolesByID[id] }
 
-    /// The role with §9 id `id`.
-    public static func role(id: UInt8) -> TensorRole? { Int(id) < TensorRole.allCases.count ? TensorRole.allCases[Int(id)] : nil }
+    private static let dtypesByID = Dictionary(uniqueKeysWithValues: DType.allCases.map { (id(of: $0), $0) })
+    private static let rolesByID = Dictionary(uniqueKeysWithValues: TensorRole.allCases.map { (id(of: $0), $0) })
 }
 
 /// A pack tensor's encoding (§3, byte 14) is the model-wide ``TensorEncoding``.

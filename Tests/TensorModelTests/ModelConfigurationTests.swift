@@ -46,3 +46,26 @@ import Testing
         }
     }
 }
+
+/// The configuration as a pack stores it (Formats/lpk.md §8): decoded tolerantly, so packs from other versions open.
+@Suite struct StoredConfigurationTests {
+    @Test("fields a writer left out take their defaults; the required sizes are named when missing")
+    func tolerantDecoding() throws {
+        let object = try #require(try Fixtures.json("models/tiny-gemma3n-f32/config.json").objectValue)
+        let full = try ModelConfiguration(huggingFace: object, file: "config.json")
+        var stored = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(full)) as? [String: Any])
+        for key in ["slidingWindow", "altupCorrectScale", "fullAttentionRotaryFraction", "normWeightOffset", "futureField"] {
+            stored.removeValue(forKey: key)
+        }
+        stored["someFieldOfALaterVersion"] = 3
+        let decoded = try JSONDecoder().decode(ModelConfiguration.self, from: JSONSerialization.data(withJSONObject: stored))
+        var expected = full
+        expected.slidingWindow = 512
+        #expect(decoded == expected)
+
+        stored.removeValue(forKey: "hiddenSize")
+        #expect { try JSONDecoder().decode(ModelConfiguration.self, from: JSONSerialization.data(withJSONObject: stored)) } throws: {
+            "\($0)".contains("hiddenSize")
+        }
+    }
+}
