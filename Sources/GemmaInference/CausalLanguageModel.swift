@@ -15,6 +15,14 @@ public protocol CausalLanguageModel: AnyObject {
     func reset()
 }
 
+extension CausalLanguageModel {
+    /// Checks a forward call's tokens: every id below `vocabulary`, and room for them in a context of `capacity`.
+    func checkInput(_ tokens: [Int], vocabulary: Int, capacity: Int) throws {
+        guard position + tokens.count <= capacity else { throw InferenceError.contextFull(capacity: capacity) }
+        for token in tokens where token < 0 || token >= vocabulary { throw InferenceError.tokenOutOfRange(token, vocabulary: vocabulary) }
+    }
+}
+
 /// Errors of building or running a model.
 public enum InferenceError: Error, CustomStringConvertible {
     case unsupportedArchitecture(String)
@@ -32,19 +40,6 @@ public enum InferenceError: Error, CustomStringConvertible {
         case .contextFull(let capacity): "the context of \(capacity) tokens is full"
         case .tokenOutOfRange(let token, let vocabulary): "token id \(token) is outside the vocabulary of \(vocabulary)"
         case .noConfiguration(let path): "\(path): no model configuration (config.json or GGUF metadata) to build a model from"
-        }
-    }
-}
-
-/// Builds the reference model for a source from its `model_type`.
-public enum ModelRegistry {
-    /// Opens the right architecture for `source`, with room for `contextLength` tokens, running with `numerics`.
-    public static func model(for source: any TensorSource, contextLength: Int, numerics: Numerics = .exact) throws -> any CausalLanguageModel {
-        guard let configuration = source.configuration else { throw InferenceError.noConfiguration(source.path) }
-        switch configuration.architecture {
-        case .gemma3: return try Gemma3TextModel(source: source, configuration: configuration, contextLength: contextLength, numerics: numerics)
-        case .gemma3n: return try Gemma3nTextModel(source: source, configuration: configuration, contextLength: contextLength, numerics: numerics)
-        case .gemma4: return try Gemma4TextModel(source: source, configuration: configuration, contextLength: contextLength, numerics: numerics)
         }
     }
 }

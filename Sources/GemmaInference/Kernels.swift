@@ -30,6 +30,13 @@ public enum Kernels {
         }
     }
 
+    /// x[i] = gelu(x[i]) · g[i] over the first `count` values (see the pointer version).
+    /// - Precondition: both arrays hold at least `count` values.
+    public static func geglu(_ x: inout [Float], by g: [Float], count: Int, numerics: Numerics) {
+        precondition(count >= 0 && x.count >= count && g.count >= count, "GeGLU of \(count) values over \(x.count) and \(g.count)")
+        x.withUnsafeMutableBufferPointer { x in g.withUnsafeBufferPointer { g in geglu(x.baseAddress!, by: g.baseAddress!, count: count, numerics: numerics) } }
+    }
+
     /// x[i] = gelu(x[i]) · g[i] over `count` values, GELU's tanh approximation (`gelu_pytorch_tanh`): in f32
     /// (`lpk_geglu_tanh`), or through ggml's f16 GELU table under llama.cpp numerics. Long runs (a prefill's MLP)
     /// are split over the worker pool.
@@ -52,7 +59,7 @@ public enum Kernels {
             let start = part * Self.chunk, length = min(Self.chunk, count - start)
             let x = values + start, g = gates + start
             switch numerics {
-            case .exact: lpk_geglu_tanh(x, g, x, length)
+            case .float32: lpk_geglu_tanh(x, g, x, length)
             case .llamaCpp: lpk_geglu_f16_table(x, g, x, length)
             }
         }
@@ -98,10 +105,13 @@ public enum Kernels {
 }
 
 extension Kernels {
-    /// RMS-normalises each of `rows` rows of `width` values in place, times `weight` (Gemma 3n / 4 convention).
-    public static func rmsNormRows(_ x: inout [Float], rows: Int, width: Int, weight: [Float]?, epsilon: Float) {
+    /// RMS-normalises each of the first `rows` rows of `width` values in place, times `offset + weight` (no weight:
+    /// plain RMS normalisation).
+    /// - Precondition: `x` holds `rows × width` values and `weight` (when given) `width`.
+    public static func rmsNormRows(_ x: inout [Float], rows: Int, width: Int, weight: [Float]?, offset: Float = 0, epsilon: Float) {
+        precondition(x.count >= rows * width && (weight?.count ?? width) >= width, "rmsnorm of \(rows) × \(width) over \(x.count) values")
         x.withUnsafeMutableBufferPointer { buffer in
-            for row in 0..<rows { rmsNorm(buffer.baseAddress! + row * width, width, weight: weight, offset: 0, epsilon: epsilon) }
+            for row in 0..<rows { rmsNorm(buffer.baseAddress! + row * width, width, weight: weight, offset: offset, epsilon: epsilon) }
         }
     }
 

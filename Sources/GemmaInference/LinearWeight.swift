@@ -21,7 +21,7 @@ public final class LinearWeight: @unchecked Sendable {
 
     /// Loads `name` from `source`: F32 tensors are read into memory, everything else stays mapped. Under
     /// llama.cpp numerics, products round their input as llama.cpp does for this weight's type.
-    public init(source: any TensorSource, name: String, numerics: Numerics = .exact) throws {
+    public init(source: any TensorSource, name: String, numerics: Numerics = .float32) throws {
         let descriptor = try source.descriptor(name)
         self.name = name
         inputRounding = InputRounding(descriptor.encoding, numerics: numerics)
@@ -103,9 +103,21 @@ public final class LinearWeight: @unchecked Sendable {
         }
     }
 
-    /// y[t, r] = Σ_c W[r, c] · x[t, c] for `count` inputs of `columns` values; y rows are `rows` long.
-    /// Rows are split among workers; each decodes a chunk of rows at a time into its own `scratch` rows.
-    public func multiply(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, scratch: Scratch) {
+    /// y[t, r] = Σ_c W[r, c] · x[t, c] for the first `count` inputs of `columns` values in `x`; writes the first
+    /// `count × rows` values of `y`. Rows are split among workers; each decodes a chunk of rows at a time into its own
+    /// `scratch` rows.
+    /// - Precondition: `x` holds at least `count × columns` values and `y` at least `count × rows`.
+    public func multiply(_ x: [Float], count: Int, into y: inout [Float], scratch: Scratch) {
+        precondition(count >= 0 && x.count >= count * columns && y.count >= count * rows,
+                     "\(name): \(count) inputs need \(count * columns) values in and \(count * rows) out; have \(x.count) and \(y.count)")
+        guard count > 0 else { return }
+        x.withUnsafeBufferPointer { input in
+            y.withUnsafeMutableBufferPointer { output in multiply(input.baseAddress!, count: count, into: output.baseAddress!, scratch: scratch) }
+        }
+    }
+
+    /// The product over raw buffers, whose sizes ``multiply(_:count:into:scratch:)`` has checked.
+    private func multiply(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, scratch: Scratch) {
         let workers = min(scratch.workers, max(1, rows / 64))
         let product = Product(weight: self, inputs: round(x, count: count, scratch: scratch), outputs: y, count: count,
                               rowsPerWorker: (rows + workers - 1) / workers, scratch: scratch)

@@ -4,16 +4,18 @@ import TensorTypes
 
 /// How the reference inference rounds what flows between weights.
 ///
-/// `exact` (the default) keeps every activation in f32: this is how LayerPack matches transformers to 1e-4.
-/// `llamaCpp` rounds as llama.cpp's CPU backend does when it runs a GGUF: each matrix product first rounds its
-/// input to the weight type's companion type (Q8_0 for Q4_0/Q5_0/Q8_0, Q8_K for the K-quants, f16 for f16, bf16
-/// for bf16), and GELU is read from an f16 table. It reproduces llama.cpp's hidden states to about 1e-7 (relative)
-/// until a layer amplifies float-ordering noise (Gemma 3 270M's layer 14 scales an FFN output with mean square
-/// 7e-9 by norm weights up to 789); past such a layer it is an independent noisy run, so for comparing a model
-/// with llama.cpp's logits `exact` lands closer. It is there to check, layer by layer, that a difference from
-/// llama.cpp is rounding and not a bug.
+/// `float32` (the default, `--numerics f32`) keeps every activation in f32 and reads every weight as the exact value
+/// it stores, whatever its storage type: the logits depend on the stored values, never on how they are stored (this
+/// is how LayerPack matches transformers' float64 run to about its own float32 run's distance).
+/// `llamaCpp` rounds as llama.cpp's CPU backend does when it runs a GGUF: each matrix product first rounds its input
+/// to the weight type's companion type (Q8_0 for Q4_0/Q5_0/Q8_0, Q8_K for the K-quants, f16 for f16, bf16 for bf16),
+/// and GELU is read from an f16 table. It reproduces llama.cpp's hidden states to about 1e-7 (relative) until a layer
+/// amplifies float-ordering noise (Gemma 3 270M's layer 14 scales an FFN output with mean square 7e-9 by norm weights
+/// up to 789); past such a layer it is an independent noisy run, so for comparing a model with llama.cpp's logits
+/// `float32` lands closer. It is there to check, layer by layer, that a difference from llama.cpp is rounding and not
+/// a bug.
 public enum Numerics: String, Sendable, CaseIterable {
-    case exact
+    case float32 = "f32"
     case llamaCpp = "llama.cpp"
 }
 

@@ -1,5 +1,4 @@
 import TensorModel
-import TensorTypes
 
 /// The token embedding and the per-layer inputs of Gemma 3n and Gemma 4: for each token, its embedding row times
 /// √D, and for each layer (rmsnorm(W·e / √D) + PLE row · √ple) / √2. The PLE table is read one token record at a
@@ -8,7 +7,7 @@ import TensorTypes
 final class PerLayerInputs {
     let embedding, table, modelProjection: LinearWeight
     let projectionNorm: [Float]
-    /// √D and √ple, rounded to bf16 when the embedding is stored in bf16 (as transformers computes them).
+    /// √D and √ple, computed in f32 whatever the weights' storage (so bf16 and f32 copies of one model agree).
     let embeddingScale, tableScale: Float
     let hiddenSize, layerCount, width: Int
     /// The 4 KiB pages of the PLE table's file that lookups have read so far (when the table is mapped).
@@ -16,25 +15,18 @@ final class PerLayerInputs {
     /// The model projection of the embeddings, kept between calls so that decoding does not allocate it.
     private var projected: [Float] = []
 
-    init(_ names: TensorNames, _ c: ModelConfiguration, width ple: Int) throws {
+    init(_ weights: WeightLoader, _ c: ModelConfiguration, width ple: Int) throws {
         hiddenSize = c.hiddenSize
         layerCount = c.layerCount
         width = ple
         let d = c.hiddenSize
-        embedding = try names.matrix(hf: "embed_tokens.weight", gguf: "token_embd.weight", rows: c.vocabularySize, columns: d)
-        table = try names.matrix(hf: "embed_tokens_per_layer.weight", gguf: "per_layer_token_embd.weight",
-                                 rows: c.perLayerVocabularySize ?? c.vocabularySize, columns: c.layerCount * ple)
+        embedding = try weights.matrix(.tokenEmbedding, rows: c.vocabularySize, columns: d)
+        table = try weights.matrix(.perLayerTable, rows: c.perLayerVocabularySize ?? c.vocabularySize, columns: c.layerCount * ple)
         table.adviseRandomAccess()  // a lookup table: one record per token, no read-ahead
-        modelProjection = try names.matrix(hf: "per_layer_model_projection.weight", gguf: "per_layer_model_proj.weight",
-                                           rows: c.layerCount * ple, columns: d)
-        projectionNorm = try names.vector(hf: "per_layer_projection_norm.weight", gguf: "per_layer_proj_norm.weight", count: ple)
-        let embeddingName = try names.resolve(hf: "embed_tokens.weight", gguf: "token_embd.weight")
-        let bf16 = try names.source.descriptor(embeddingName).encoding == .plain(.bf16)
-        func scale(_ value: Double) -> Float {
-            bf16 ? FloatConversion.float(fromBFloat16: FloatConversion.bfloat16(from: Float(value))) : Float(value)
-        }
-        embeddingScale = scale(Double(d).squareRoot())
-        tableScale = scale(Double(ple).squareRoot())
+        modelProjection = try weights.matrix(.perLayerModelProjection, rows: c.layerCount * ple, columns: d)
+        projectionNorm = try weights.vector(.perLayerProjectionNorm, count: ple)
+        embeddingScale = Float(Double(d).squareRoot())
+        tableScale = Float(Double(ple).squareRoot())
     }
 
     /// Writes the scaled embeddings (`count × D`) and per-layer inputs (`count × layers × ple`) of `tokens` into
@@ -77,6 +69,31 @@ final class PerLayerInputs {
                                   numerics: numerics)
                 }
             }
+        }
+    }
+}
+
+extension PerLayerInputs {
+    /// One layer's use of its per-layer input: project the gating state to the PLE width, gate the layer's slice of
+    /// the per-layer input with it (`gelu(W_g·x) ⊙ ple_l`), and project back to the hidden width; the model adds
+    /// the result, normed with ``postNorm``, where its architecture puts it.
+    struct Gate {
+        let gate, projection: LinearWeight
+        let postNorm: [Float]
+
+        init(_ weights: WeightLoader, _ c: ModelConfiguration, layer i: Int) throws {
+            let d = c.hiddenSize, ple = c.perLayerInputSize ?? 0
+            gate = try weights.matrix(layer: i, .perLayerGate, rows: ple, columns: d)
+            projection = try weights.matrix(layer: i, .perLayerProjection, rows: d, columns: ple)
+            postNorm = try weights.vector(layer: i, .postPerLayerNorm, count: d)
+        }
+
+        /// Writes layer `layer`'s per-layer contribution for `count` tokens gated by `x` into the workspace's `sublayer`.
+        func callAsFunction(_ x: [Float], _ inputs: PerLayerInputs, layer: Int, count: Int, _ context: LayerContext) {
+            let w = context.workspace
+            gate.multiply(x, count: count, into: &w.gated, scratch: context.scratch)
+            inputs.gate(&w.gated, by: w.perLayer, layer: layer, count: count, numerics: context.numerics)
+            projection.multiply(w.gated, count: count, into: &w.sublayer, scratch: context.scratch)
         }
     }
 }

@@ -46,7 +46,7 @@ package struct VerifyCommand: ParsableCommand {
     @Option(help: "Sample only from the most likely tokens whose probabilities add up to this (0-1).") var topP: Float?
     @Option(help: "Seed of the sampler: the same seed gives the same samples.") var seed: UInt64 = 0
     @Option(help: "Activation rounding of both runs: exact (f32 throughout) or llama.cpp (as llama.cpp's CPU backend rounds them).")
-    var numerics: Numerics = .exact
+    var numerics: Numerics = .float32
     @Flag(help: "Skip the per-tensor weight comparison.") var noWeights = false
     @Option(help: "Save REFERENCE's logits as NumPy float32 [tokens, vocab], to compare in another framework.")
     var saveLogits: String?
@@ -179,7 +179,18 @@ package struct VerifyCommand: ParsableCommand {
     }
 }
 
-extension Numerics: ExpressibleByArgument {}
+extension Numerics: ExpressibleByArgument {
+    /// `f32` or `llama.cpp`; `exact`, the name versions before 0.2 used for `f32`, is accepted too.
+    public init?(argument: String) {
+        if argument == "exact" {
+            self = .float32
+        } else {
+            self.init(rawValue: argument)
+        }
+    }
+
+    public static var allValueStrings: [String] { allCases.map(\.rawValue) }
+}
 
 /// What `lpk-verify` reports (schema version 1).
 struct VerifyReport: Encodable {
@@ -187,7 +198,7 @@ struct VerifyReport: Encodable {
     let reference: String
     let candidate: String
     let tokens: Int
-    /// The activation rounding both runs used (`exact` or `llama.cpp`).
+    /// The activation rounding both runs used (`f32` or `llama.cpp`).
     let numerics: String
     var sizes: [Int]?
     var logits: LogitComparison?

@@ -88,7 +88,7 @@ import Testing
             _ = try model.forward([2], allLogits: false)
             return errors
         }
-        let llamaCpp = try layerErrors(.llamaCpp), exact = try layerErrors(.exact)
+        let llamaCpp = try layerErrors(.llamaCpp), exact = try layerErrors(.float32)
         print("relative error per layer, llama.cpp numerics: \(llamaCpp.map { String(format: "%.1e", $0) })")
         print("relative error per layer, exact numerics:     \(exact.map { String(format: "%.1e", $0) })")
         #expect(reference.count == 18)

@@ -128,14 +128,15 @@ import Verification
         #expect(try ToolRun.run("lpk-verify", [model, "--reference-logits", model + "/logits.npy"]).status == 64)
     }
 
-    @Test("--numerics llama.cpp runs with llama.cpp's roundings (here its f16 GELU table) and says so; a bad value is a usage error")
+    @Test("--numerics llama.cpp runs with llama.cpp's roundings (here its f16 GELU table) and says so; f32 is the default, 'exact' its old name; a bad value is a usage error")
     func numerics() throws {
         let arguments = [model, "--reference-logits", model + "/logits.npy", "--tokens", tokens, "--json"]
         let exact = try #require(try JSONParser.parse(try ToolRun.run("lpk-verify", arguments).standardOutput).objectValue)
+        let named = try #require(try JSONParser.parse(try ToolRun.run("lpk-verify", arguments + ["--numerics", "exact"]).standardOutput).objectValue)
         let run = try ToolRun.run("lpk-verify", arguments + ["--numerics", "llama.cpp"])
         #expect(run.status == 0, "\(run.standardError)")
         let rounded = try #require(try JSONParser.parse(run.standardOutput).objectValue)
-        #expect(exact["numerics"]?.stringValue == "exact" && rounded["numerics"]?.stringValue == "llama.cpp")
+        #expect(exact["numerics"]?.stringValue == "f32" && named["numerics"]?.stringValue == "f32" && rounded["numerics"]?.stringValue == "llama.cpp")
         let exactDifference = try #require(exact["logits"]?.objectValue?["maxAbsoluteDifference"]?.doubleValue)
         let roundedDifference = try #require(rounded["logits"]?.objectValue?["maxAbsoluteDifference"]?.doubleValue)
         #expect(exactDifference <= 1e-4 && roundedDifference > 1e-4 && roundedDifference < 0.05, "\(exactDifference) \(roundedDifference)")

@@ -1,13 +1,17 @@
 import TensorModel
 
-/// The self-attention of a Gemma 3n or Gemma 4 layer: query and key heads RMS-normed with their weights (`x·w`),
-/// value heads normed without one, RoPE, softmax scale 1, a sliding window on sliding layers. A KV-shared layer
-/// has no keys and values of its own and attends over `cacheLayer`'s.
-struct PerLayerSelfAttention {
+/// The self-attention of one Gemma layer, for every generation: query and key heads RMS-normed with their weights
+/// (`offset + w`: Gemma 3 from Hugging Face adds 1), optionally value heads normed without one (Gemma 3n, 4), RoPE,
+/// a softmax scale (Gemma 3: `query_pre_attn_scalar^-½`; 3n, 4: 1), a sliding window on sliding layers. A KV-shared
+/// layer has no keys and values of its own and attends over `cacheLayer`'s.
+struct GemmaAttention {
     let query, output: LinearWeight
     let key, value: LinearWeight?
     let queryNorm: [Float]
     let keyNorm: [Float]?
+    let normOffset: Float
+    let normsValues: Bool
+    let scale: Float
     let headDimension: Int
     let window: Int?
     let inverseFrequencies: [Float]
@@ -28,19 +32,24 @@ struct PerLayerSelfAttention {
         }
     }
 
-    /// Loads layer `i` (Hugging Face `layers.i.self_attn.*` or GGUF `blk.i.attn_*`) with head size `hd`.
-    init(_ names: TensorNames, _ c: ModelConfiguration, layer i: Int, headDimension hd: Int, inverseFrequencies: [Float]) throws {
-        let p = "layers.\(i).self_attn.", g = "blk.\(i).", d = c.hiddenSize
+    /// Loads layer `i` of a model whose norms add `normOffset`, dividing full-attention RoPE frequencies by
+    /// `ropeDivisors` when given.
+    init(_ weights: WeightLoader, _ c: ModelConfiguration, layer i: Int, normsValues: Bool, scale: Float,
+         ropeDivisors: [Float]?) throws {
+        let hd = c.headDimension(layer: i), d = c.hiddenSize
         let shared = i >= c.firstKVSharedLayer
-        query = try names.matrix(hf: p + "q_proj.weight", gguf: g + "attn_q.weight", rows: c.headCount * hd, columns: d)
-        output = try names.matrix(hf: p + "o_proj.weight", gguf: g + "attn_output.weight", rows: d, columns: c.headCount * hd)
-        key = shared ? nil : try names.matrix(hf: p + "k_proj.weight", gguf: g + "attn_k.weight", rows: c.keyValueHeadCount * hd, columns: d)
-        value = shared ? nil : try names.matrix(hf: p + "v_proj.weight", gguf: g + "attn_v.weight", rows: c.keyValueHeadCount * hd, columns: d)
-        queryNorm = try names.vector(hf: p + "q_norm.weight", gguf: g + "attn_q_norm.weight", count: hd)
-        keyNorm = shared ? nil : try names.vector(hf: p + "k_norm.weight", gguf: g + "attn_k_norm.weight", count: hd)
+        query = try weights.matrix(layer: i, .query, rows: c.headCount * hd, columns: d)
+        output = try weights.matrix(layer: i, .output, rows: d, columns: c.headCount * hd)
+        key = shared ? nil : try weights.matrix(layer: i, .key, rows: c.keyValueHeadCount * hd, columns: d)
+        value = shared ? nil : try weights.matrix(layer: i, .value, rows: c.keyValueHeadCount * hd, columns: d)
+        queryNorm = try weights.vector(layer: i, .queryNorm, count: hd)
+        keyNorm = shared ? nil : try weights.vector(layer: i, .keyNorm, count: hd)
+        normOffset = c.normWeightOffset
+        self.normsValues = normsValues
+        self.scale = scale
         headDimension = hd
         window = c.layerTypes[i] == .sliding ? c.slidingWindow : nil
-        self.inverseFrequencies = inverseFrequencies
+        inverseFrequencies = RotaryEmbedding.inverseFrequencies(c, layer: i, divisors: ropeDivisors)
         cacheLayer = c.cacheLayer(of: i)
     }
 
@@ -53,15 +62,15 @@ struct PerLayerSelfAttention {
         if let key, let value, let keyNorm {
             key.multiply(normed, count: count, into: &b.keys, scratch: scratch)
             value.multiply(normed, count: count, into: &b.values, scratch: scratch)
-            Attention.normAndRotate(&b.keys, count: count, heads: kvHeads, headDimension: hd, weight: keyNorm, offset: 0,
+            Attention.normAndRotate(&b.keys, count: count, heads: kvHeads, headDimension: hd, weight: keyNorm, offset: normOffset,
                                     epsilon: epsilon, start: start, inverseFrequencies: inverseFrequencies)
-            Kernels.rmsNormRows(&b.values, rows: count * kvHeads, width: hd, weight: nil, epsilon: epsilon)
+            if normsValues { Kernels.rmsNormRows(&b.values, rows: count * kvHeads, width: hd, weight: nil, epsilon: epsilon) }
             cache.store(layer: layer, start: start, count: count, keys: b.keys, values: b.values)
         }
-        Attention.normAndRotate(&b.queries, count: count, heads: heads, headDimension: hd, weight: queryNorm, offset: 0,
+        Attention.normAndRotate(&b.queries, count: count, heads: heads, headDimension: hd, weight: queryNorm, offset: normOffset,
                                 epsilon: epsilon, start: start, inverseFrequencies: inverseFrequencies)
         Attention.attend(queries: b.queries, keys: cache.keys[cacheLayer], values: cache.values[cacheLayer], count: count,
-                         start: start, heads: heads, kvHeads: kvHeads, headDimension: hd, window: window, scale: 1,
+                         start: start, heads: heads, kvHeads: kvHeads, headDimension: hd, window: window, scale: scale,
                          into: &b.attended, scores: &b.scores)
         output.multiply(b.attended, count: count, into: &result, scratch: scratch)
     }

@@ -1,0 +1,24 @@
+import TensorModel
+
+/// Builds the reference model for a source from its architecture: one line per architecture, each pointing at the
+/// file that implements it.
+public enum ModelRegistry {
+    /// Makes a model of one architecture from a source, its configuration, a context length and numerics.
+    public typealias Constructor = @Sendable (any TensorSource, ModelConfiguration, Int, Numerics) throws -> any CausalLanguageModel
+
+    /// The implementations, by architecture.
+    static let constructors: [ModelConfiguration.Architecture: Constructor] = [
+        .gemma3: { try Gemma3TextModel(source: $0, configuration: $1, contextLength: $2, numerics: $3) },
+        .gemma3n: { try Gemma3nTextModel(source: $0, configuration: $1, contextLength: $2, numerics: $3) },
+        .gemma4: { try Gemma4TextModel(source: $0, configuration: $1, contextLength: $2, numerics: $3) },
+    ]
+
+    /// Opens the right architecture for `source`, with room for `contextLength` tokens, running with `numerics`.
+    public static func model(for source: any TensorSource, contextLength: Int, numerics: Numerics = .float32) throws -> any CausalLanguageModel {
+        guard let configuration = source.configuration else { throw InferenceError.noConfiguration(source.path) }
+        guard let constructor = constructors[configuration.architecture] else {
+            throw InferenceError.unsupportedArchitecture(configuration.modelType)
+        }
+        return try constructor(source, configuration, contextLength, numerics)
+    }
+}

@@ -1,0 +1,24 @@
+import Foundation
+import TensorModel
+
+/// The RoPE frequencies of each Gemma layer: sliding layers turn every pair of their head at the local base;
+/// full-attention layers turn at the global base, and under Gemma 4's proportional RoPE only the first
+/// `fullAttentionRotaryFraction` of the pairs turn (exponents still over the whole head). A GGUF written by
+/// llama.cpp says the same with per-pair divisors (`rope_freqs.weight`: 1 for pairs that turn, 1e30 for those that
+/// do not), which are applied when given.
+enum RotaryEmbedding {
+    /// The inverse frequency of each pair (i, i + head/2) of layer `layer`'s heads.
+    /// - Parameter divisors: llama.cpp's `rope_freqs` of full-attention layers, one per pair, when the source has them.
+    static func inverseFrequencies(_ c: ModelConfiguration, layer: Int, divisors: [Float]?) -> [Float] {
+        let sliding = c.layerTypes[layer] == .sliding
+        let hd = c.headDimension(layer: layer)
+        let theta = sliding ? c.ropeLocalTheta : c.ropeTheta
+        let rotating = sliding ? hd / 2 : Int(c.fullAttentionRotaryFraction * Double(hd) / 2)
+        return (0..<(hd / 2)).map { i in
+            guard i < rotating else { return 0 }
+            let frequency = pow(theta, -Double(2 * i) / Double(hd))
+            guard !sliding, let divisors, i < divisors.count else { return Float(frequency) }
+            return Float(frequency / Double(divisors[i]))
+        }
+    }
+}
