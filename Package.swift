@@ -54,7 +54,7 @@ let package = Package(
         ),
         .target(
             name: "Quantization",
-            dependencies: ["TensorTypes", "TensorModel"],
+            dependencies: ["ByteIO", "TensorTypes", "TensorModel"],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -1,5 +1,12 @@
 /// A read past the end of the bytes: what was asked for, where, and what was left.
-public struct ByteReadError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct ByteReadError: LayerPackError, Equatable {
+    /// The only kind: a read past the end.
+    public enum Kind: Sendable, Equatable { case pastEnd }
+    public var kind: Kind { .pastEnd }
+    /// Byte readers see views, not paths: the format reader that catches this names the file.
+    public var path: String? { nil }
+    public var location: ErrorLocation? { .offset(offset) }
+
     /// Absolute file offset at which the read started.
     public let offset: Int
     /// Bytes the read needed.
@@ -13,9 +20,7 @@ public struct ByteReadError: Error, Sendable, Equatable, CustomStringConvertible
         self.available = available
     }
 
-    public var description: String {
-        "needs \(needed) bytes at offset \(Hex(offset)) but only \(available) remain"
-    }
+    public var message: String { "needs \(needed) bytes but only \(available) remain" }
 }
 
 /// A cursor that reads little-endian values from a ``ByteView``, checking `needed ≤ remaining` before each read.

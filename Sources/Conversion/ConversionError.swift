@@ -1,26 +1,28 @@
-/// Why a conversion or export stopped: the file and what is wrong.
-public struct ConversionError: Error, Sendable, CustomStringConvertible {
-    /// What is wrong.
+import ByteIO
+
+/// Why a conversion or export stopped: the kind, the file, the tensor, and what is wrong.
+public struct ConversionError: LayerPackError {
+    /// What kind of problem.
     public enum Kind: Sendable, Equatable {
         /// A row could not be quantized (a non-finite value, a scale beyond f16).
-        case unquantizableRow(tensor: String, row: Int, reason: String)
+        case unquantizableRow
         /// The output path names one of the inputs.
         case outputIsInput
     }
 
+    public let kind: Kind
     /// The file concerned (the output for ``Kind/outputIsInput``, the source otherwise).
     public let file: String
-    public let kind: Kind
+    public let tensor: String?
+    public let message: String
 
-    public init(file: String, kind: Kind) {
-        self.file = file
+    public init(_ kind: Kind, file: String, tensor: String? = nil, _ message: String) {
         self.kind = kind
+        self.file = file
+        self.tensor = tensor
+        self.message = message
     }
 
-    public var description: String {
-        switch kind {
-        case .unquantizableRow(let tensor, let row, let reason): "\(file): tensor '\(tensor)' row \(row): \(reason)"
-        case .outputIsInput: "\(file) is one of the inputs; choose another output path"
-        }
-    }
+    public var path: String? { file }
+    public var location: ErrorLocation? { tensor.map(ErrorLocation.tensor) }
 }

@@ -170,7 +170,7 @@ public enum PackConverter {
                 }
             }
         }
-        if let (row, reason) = failures.first { throw ConversionError(file: source, kind: .unquantizableRow(tensor: tensor, row: row, reason: reason)) }
+        if let (row, reason) = failures.first { throw ConversionError(.unquantizableRow, file: source, tensor: tensor, "row \(row): \(reason)") }
     }
 
     /// Reads the tensor in chunks of whole rows, hands each to `body` (which returns the values as stored), and
@@ -230,7 +230,7 @@ public enum PackConverter {
         let target = URL(fileURLWithPath: destination).resolvingSymlinksInPath().path
         for file in Set(source.tensors.map(\.file)) + [source.path]
         where URL(fileURLWithPath: file).resolvingSymlinksInPath().path == target {
-            throw ConversionError(file: destination, kind: .outputIsInput)
+            throw ConversionError(.outputIsInput, file: destination, "is one of the inputs; choose another output path")
         }
     }
 }

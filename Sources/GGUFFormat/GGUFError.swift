@@ -1,7 +1,7 @@
 import ByteIO
 
 /// Why a GGUF file was refused: the file, the byte offset, and what is wrong.
-public struct GGUFError: Error, Sendable, CustomStringConvertible {
+public struct GGUFError: LayerPackError {
     /// What is wrong.
     public enum Kind: Sendable, Equatable {
         case badMagic([UInt8])
@@ -43,12 +43,12 @@ public struct GGUFError: Error, Sendable, CustomStringConvertible {
         self.kind = kind
     }
 
-    public var description: String {
-        let place = offset.map { "\(file) at offset \(Hex($0))" } ?? file
-        return "\(place): \(message)"
-    }
+    /// The file the problem is in (``LayerPackError``).
+    public var path: String? { file }
+    /// The byte offset, when the problem has one.
+    public var location: ErrorLocation? { offset.map(ErrorLocation.offset) }
 
-    private var message: String {
+    public var message: String {
         switch kind {
         case .badMagic(let bytes): return "not a GGUF file (magic \(bytes.map { String($0, radix: 16) }))"
         case .unsupportedVersion(let v): return "GGUF version \(v) is not supported (versions 2 and 3 are)"

@@ -18,9 +18,14 @@ public enum GGUFWriter {
         var byteCount: Int? { TensorShape(ne).flatMap { type.byteCount(elements: $0.elementCount) } }
     }
 
-    /// A writer misuse (bad names or shapes, a producer that wrote the wrong amount).
-    public struct Invalid: Error, CustomStringConvertible {
-        public let description: String
+    /// A writer misuse (bad names or shapes, a producer that wrote the wrong amount), naming the output and tensor.
+    public struct Invalid: LayerPackError {
+        /// The only kind: the writer was asked for something GGUF (or llama.cpp's loader) cannot hold.
+        public enum Kind: Sendable, Equatable { case misuse }
+        public var kind: Kind { .misuse }
+        public let path: String?
+        public let location: ErrorLocation?
+        public let message: String
     }
 
     /// Writes `tensors` with the given encoded metadata (key/value pairs exactly as GGUF stores them).
@@ -29,7 +34,7 @@ public enum GGUFWriter {
         to path: String, metadataCount: Int, encodedMetadata: [UInt8], alignment: Int,
         tensors: [Tensor], produce: (Int, AtomicFileWriter) throws -> Void
     ) throws {
-        guard alignment > 0, alignment & (alignment - 1) == 0 else { throw Invalid(description: "alignment \(alignment) is not a power of two") }
+        guard alignment > 0, alignment & (alignment - 1) == 0 else { throw Invalid(path: path, location: nil, message: "alignment \(alignment) is not a power of two") }
         var header = ByteBuilderLE()
         header.raw(Array("GGUF".utf8))
         header.u32(3)
@@ -40,10 +45,10 @@ public enum GGUFWriter {
         var names = Set<String>()
         for tensor in tensors {
             guard !tensor.name.isEmpty, tensor.name.utf8.count < 64, names.insert(tensor.name).inserted else {
-                throw Invalid(description: "tensor name '\(tensor.name)' is empty, repeated or 64 bytes or longer (llama.cpp's limit)")
+                throw Invalid(path: path, location: .tensor(tensor.name), message: "the name is empty, repeated or 64 bytes or longer (llama.cpp's limit)")
             }
             guard (1...4).contains(tensor.ne.count), let size = tensor.byteCount, (tensor.ne.first ?? 0) % tensor.type.blockSize == 0 else {
-                throw Invalid(description: "tensor '\(tensor.name)': shape \(tensor.ne) cannot be stored as \(tensor.type.name)")
+                throw Invalid(path: path, location: .tensor(tensor.name), message: "shape \(tensor.ne) cannot be stored as \(tensor.type.name)")
             }
             header.string(tensor.name)
             header.u32(UInt32(tensor.ne.count))
@@ -60,7 +65,7 @@ public enum GGUFWriter {
             try produce(index, sink)
             let written = sink.bytesWritten - before
             guard written == tensor.byteCount! else {
-                throw Invalid(description: "tensor '\(tensor.name)': producer wrote \(written) bytes, expected \(tensor.byteCount!)")
+                throw Invalid(path: path, location: .tensor(tensor.name), message: "producer wrote \(written) bytes, expected \(tensor.byteCount!)")
             }
             try sink.writeZeros((alignment - written % alignment) % alignment)
         }

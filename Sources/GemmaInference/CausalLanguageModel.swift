@@ -1,3 +1,4 @@
+import ByteIO
 import TensorModel
 
 /// A text model that turns token ids into next-token logits, keeping a KV cache between calls.
@@ -18,29 +19,43 @@ public protocol CausalLanguageModel: AnyObject {
 extension CausalLanguageModel {
     /// Checks a forward call's tokens: every id below `vocabulary`, and room for them in a context of `capacity`.
     func checkInput(_ tokens: [Int], vocabulary: Int, capacity: Int) throws {
-        guard position + tokens.count <= capacity else { throw InferenceError.contextFull(capacity: capacity) }
-        for token in tokens where token < 0 || token >= vocabulary { throw InferenceError.tokenOutOfRange(token, vocabulary: vocabulary) }
+        guard position + tokens.count <= capacity else {
+            throw InferenceError(.contextFull, "\(tokens.count) more tokens after \(position) do not fit in the context of \(capacity) tokens")
+        }
+        for token in tokens where token < 0 || token >= vocabulary {
+            throw InferenceError(.tokenOutOfRange, "token id \(token) is outside the vocabulary of \(vocabulary)")
+        }
     }
 }
 
-/// Errors of building or running a model.
-public enum InferenceError: Error, CustomStringConvertible {
-    case unsupportedArchitecture(String)
-    case missingTensor(String, source: String)
-    case shapeMismatch(tensor: String, expected: [Int], actual: [Int])
-    case contextFull(capacity: Int)
-    case tokenOutOfRange(Int, vocabulary: Int)
-    case noConfiguration(String)
+/// Why a model could not be built from a source or run: the kind, the file, the tensor or key, and what is wrong.
+public struct InferenceError: LayerPackError {
+    /// What kind of problem.
+    public enum Kind: Sendable, Equatable {
+        /// No implementation for the source's architecture, or a configuration that lacks what it needs.
+        case unsupportedArchitecture
+        /// The source has no configuration at all.
+        case noConfiguration
+        /// A weight the architecture needs is missing.
+        case missingTensor
+        /// A weight's shape disagrees with the configuration.
+        case shapeMismatch
+        /// The tokens do not fit in the context the model was built for.
+        case contextFull
+        /// A token id outside the vocabulary.
+        case tokenOutOfRange
+    }
 
-    public var description: String {
-        switch self {
-        case .unsupportedArchitecture(let name): "no reference implementation for architecture '\(name)'"
-        case .missingTensor(let name, let source): "\(source): missing tensor \(name)"
-        case .shapeMismatch(let tensor, let expected, let actual): "tensor '\(tensor)': shape \(actual), expected \(expected)"
-        case .contextFull(let capacity): "the context of \(capacity) tokens is full"
-        case .tokenOutOfRange(let token, let vocabulary): "token id \(token) is outside the vocabulary of \(vocabulary)"
-        case .noConfiguration(let path): "\(path): no model configuration (config.json or GGUF metadata) to build a model from"
-        }
+    public let kind: Kind
+    public let path: String?
+    public let location: ErrorLocation?
+    public let message: String
+
+    public init(_ kind: Kind, path: String? = nil, location: ErrorLocation? = nil, _ message: String) {
+        self.kind = kind
+        self.path = path
+        self.location = location
+        self.message = message
     }
 }
 

@@ -55,7 +55,7 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
 
     public init(source: any TensorSource, configuration c: ModelConfiguration, contextLength: Int, numerics: Numerics = .float32) throws {
         guard let ple = c.perLayerInputSize, let n = c.altupInputCount, let rank = c.laurelRank else {
-            throw InferenceError.unsupportedArchitecture("gemma3n without per-layer inputs, AltUp or LAuReL")
+            throw InferenceError(.unsupportedArchitecture, path: source.path, "a gemma3n configuration without per-layer inputs, AltUp or LAuReL")
         }
         streamCount = n
         activeStream = c.altupActiveIndex ?? 0

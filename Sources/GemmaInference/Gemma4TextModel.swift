@@ -25,7 +25,7 @@ public final class Gemma4TextModel: PerLayerEmbeddingModel {
     let context: LayerContext
 
     public init(source: any TensorSource, configuration c: ModelConfiguration, contextLength: Int, numerics: Numerics = .float32) throws {
-        guard let ple = c.perLayerInputSize else { throw InferenceError.unsupportedArchitecture("gemma4 without per-layer inputs") }
+        guard let ple = c.perLayerInputSize else { throw InferenceError(.unsupportedArchitecture, path: source.path, "a gemma4 configuration without per-layer inputs") }
         let weights = WeightLoader(source, numerics: numerics)
         inputs = try PerLayerInputs(weights, c, width: ple)
         head = try LogitsHead(weights, c, embedding: inputs.embedding)

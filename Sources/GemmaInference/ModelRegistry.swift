@@ -15,9 +15,11 @@ public enum ModelRegistry {
 
     /// Opens the right architecture for `source`, with room for `contextLength` tokens, running with `numerics`.
     public static func model(for source: any TensorSource, contextLength: Int, numerics: Numerics = .float32) throws -> any CausalLanguageModel {
-        guard let configuration = source.configuration else { throw InferenceError.noConfiguration(source.path) }
+        guard let configuration = source.configuration else {
+            throw InferenceError(.noConfiguration, path: source.path, "no model configuration (config.json or GGUF metadata) to build a model from")
+        }
         guard let constructor = constructors[configuration.architecture] else {
-            throw InferenceError.unsupportedArchitecture(configuration.modelType)
+            throw InferenceError(.unsupportedArchitecture, path: source.path, "no reference implementation for architecture '\(configuration.modelType)'")
         }
         return try constructor(source, configuration, contextLength, numerics)
     }

@@ -1,3 +1,4 @@
+import ByteIO
 import GGUFFormat
 import TensorModel
 
@@ -9,7 +10,7 @@ extension SentencePieceTokenizer {
         if let file = source.attachment(named: "tokenizer.json") {
             return try from(tokenizerJSON: file.bytes, name: file.location)
         }
-        throw Invalid(description: "\(source.path): carries no tokenizer (GGUF vocabulary or tokenizer.json); pass token ids instead")
+        throw TokenizerError(.noTokenizer, path: source.path, "carries no tokenizer (GGUF vocabulary or tokenizer.json); pass token ids instead")
     }
 
     /// Reads `tokenizer.ggml.*` from a GGUF file.
@@ -18,7 +19,9 @@ extension SentencePieceTokenizer {
               let tokens = try file["tokenizer.ggml.tokens"]?.arrayValue?.strings(),
               let scores = try file["tokenizer.ggml.scores"]?.arrayValue?.doubles(),
               let types = try file["tokenizer.ggml.token_type"]?.arrayValue?.integers()
-        else { throw Invalid(description: "\(file.path): no SentencePiece (\"llama\") vocabulary in tokenizer.ggml.*") }
+        else {
+            throw TokenizerError(.noTokenizer, path: file.path, location: .key("tokenizer.ggml.model"), "no SentencePiece (\"llama\") vocabulary in tokenizer.ggml.*")
+        }
         return try SentencePieceTokenizer(
             tokens: tokens, scores: scores.map(Float.init), types: types.map { Int32(truncatingIfNeeded: $0) },
             bosID: file["tokenizer.ggml.bos_token_id"]?.intValue ?? 2, eosID: file["tokenizer.ggml.eos_token_id"]?.intValue ?? 1,

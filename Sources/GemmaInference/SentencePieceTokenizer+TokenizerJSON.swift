@@ -7,7 +7,7 @@ extension SentencePieceTokenizer {
     /// merges them; added tokens are cut out of the text first (pass `parseSpecial: true` to `encode` for
     /// `tokenizers`' behaviour, which matches every added token).
     public static func from(tokenizerJSON bytes: ByteView, name: String) throws -> SentencePieceTokenizer {
-        func fail(_ message: String) -> Invalid { Invalid(description: "\(name): \(message)") }
+        func fail(_ message: String) -> TokenizerError { TokenizerError(.invalidVocabulary, path: name, message) }
         let root: JSONObject
         do {
             guard let object = try bytes.withUnsafeBytes({ try JSONParser.parse($0) }).objectValue else { throw fail("not a JSON object") }
@@ -52,13 +52,36 @@ extension SentencePieceTokenizer {
                 throw fail("malformed merge \(entry)")
             }
         }
-        // "<bos>" leads every sequence when the post-processor's template starts with it.
-        let template = root["post_processor"].map { "\($0)" } ?? ""
         guard count > 0 else { throw fail("the vocabulary is empty") }
+        let leadingToken = leadingSpecialToken(of: root["post_processor"])
         return try SentencePieceTokenizer(
             tokens: tokens[..<count].map { $0 ?? "" }, scores: [Float](repeating: 0, count: count), types: Array(types[..<count]),
             bosID: idsByText["<bos>"] ?? 2, eosID: idsByText["<eos>"] ?? 1,
-            addBOS: template.contains("<bos>"), addSpacePrefix: "\(root["normalizer"].map { "\($0)" } ?? "")".contains("Prepend"),
+            addBOS: leadingToken == "<bos>", addSpacePrefix: prependsSpace(root["normalizer"]),
             merges: merges)
+    }
+
+    /// The special token a post-processor puts before every single sequence (`TemplateProcessing`'s first
+    /// `SpecialToken`, looked for through `Sequence` processors), or nil.
+    static func leadingSpecialToken(of processor: JSONValue?) -> String? {
+        guard let object = processor?.objectValue else { return nil }
+        switch object["type"]?.stringValue {
+        case "TemplateProcessing":
+            return object["single"]?.arrayValue?.first?.objectValue?["SpecialToken"]?.objectValue?["id"]?.stringValue
+        case "Sequence":
+            return object["processors"]?.arrayValue?.lazy.compactMap { leadingSpecialToken(of: $0) }.first
+        default:
+            return nil
+        }
+    }
+
+    /// Whether a normalizer prepends "▁" to the text (a `Prepend` normalizer, alone or inside a `Sequence`).
+    static func prependsSpace(_ normalizer: JSONValue?) -> Bool {
+        guard let object = normalizer?.objectValue else { return false }
+        switch object["type"]?.stringValue {
+        case "Prepend": return object["prepend"]?.stringValue == "\u{2581}"
+        case "Sequence": return object["normalizers"]?.arrayValue?.contains { prependsSpace($0) } ?? false
+        default: return false
+        }
     }
 }

@@ -1,3 +1,4 @@
+import ByteIO
 import Foundation
 
 /// The Gemma tokenizer: SentencePiece-style BPE over a scored vocabulary with byte fallback, built from the
@@ -31,16 +32,13 @@ public struct SentencePieceTokenizer: Sendable {
     /// by the token's score (SentencePiece).
     private let mergeRanks: [[UInt8]: Int]?
 
-    /// A vocabulary that does not make a tokenizer.
-    public struct Invalid: Error, CustomStringConvertible {
-        public let description: String
-    }
 
     /// - Parameter merges: the allowed pairs in merge order, for BPE vocabularies that list them (scores are then unused).
     public init(tokens: [String], scores: [Float], types: [Int32], bosID: Int, eosID: Int, addBOS: Bool, addSpacePrefix: Bool,
                 merges: [(String, String)]? = nil) throws {
         guard tokens.count == scores.count, tokens.count == types.count, !tokens.isEmpty else {
-            throw Invalid(description: "tokens, scores and token types differ in length (\(tokens.count), \(scores.count), \(types.count))")
+            throw TokenizerError(.invalidVocabulary, path: nil,
+                                 "tokens, scores and token types differ in length (\(tokens.count), \(scores.count), \(types.count))")
         }
         self.tokens = tokens
         self.scores = scores
@@ -234,5 +232,29 @@ struct BigramHeap {
             }
         }
         return top
+    }
+}
+
+/// Why a tokenizer could not be built: the kind, the file (or the model that should carry one), the key, and what
+/// is wrong.
+public struct TokenizerError: LayerPackError {
+    /// What kind of problem.
+    public enum Kind: Sendable, Equatable {
+        /// The model carries no vocabulary LayerPack reads.
+        case noTokenizer
+        /// A vocabulary that does not make a tokenizer (lengths, ids, merges).
+        case invalidVocabulary
+    }
+
+    public let kind: Kind
+    public let path: String?
+    public let location: ErrorLocation?
+    public let message: String
+
+    public init(_ kind: Kind, path: String?, location: ErrorLocation? = nil, _ message: String) {
+        self.kind = kind
+        self.path = path
+        self.location = location
+        self.message = message
     }
 }

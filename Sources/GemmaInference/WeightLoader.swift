@@ -1,3 +1,4 @@
+import ByteIO
 import TensorModel
 
 /// Loads a model's weights by what they are (``GemmaWeight``), under whichever name the source stores them, and
@@ -17,7 +18,7 @@ struct WeightLoader {
     /// The name `weight` has in the source.
     func name(of weight: GemmaWeight) throws -> String {
         guard let name = weight.candidateNames.first(where: names.contains) else {
-            throw InferenceError.missingTensor(weight.candidateNames.joined(separator: " or "), source: source.path)
+            throw InferenceError(.missingTensor, path: source.path, "no tensor \(weight.candidateNames.map { "'\($0)'" }.joined(separator: " or "))")
         }
         return name
     }
@@ -29,7 +30,9 @@ struct WeightLoader {
     func vector(_ weight: GemmaWeight, count: Int) throws -> [Float] {
         let name = try name(of: weight)
         let values = try source.floats(name)
-        guard values.count == count else { throw InferenceError.shapeMismatch(tensor: name, expected: [count], actual: [values.count]) }
+        guard values.count == count else {
+            throw InferenceError(.shapeMismatch, path: source.path, location: .tensor(name), "\(values.count) values, expected \(count)")
+        }
         return values
     }
 
@@ -38,7 +41,8 @@ struct WeightLoader {
         let name = try name(of: weight)
         let matrix = try LinearWeight(source: source, name: name, numerics: numerics)
         guard matrix.rows == rows, matrix.columns == columns else {
-            throw InferenceError.shapeMismatch(tensor: name, expected: [rows, columns], actual: [matrix.rows, matrix.columns])
+            throw InferenceError(.shapeMismatch, path: source.path, location: .tensor(name),
+                                 "shape [\(matrix.rows), \(matrix.columns)], expected [\(rows), \(columns)]")
         }
         return matrix
     }

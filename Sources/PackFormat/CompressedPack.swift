@@ -84,11 +84,11 @@ public enum CompressedPack {
     public static func decompress(_ path: String, to destination: String) throws {
         let file = try MappedFile(path: path)
         var reader = ByteReader(file.bytes)
-        func fail(_ message: String) -> PackError { PackError(file: path, offset: reader.fileOffset, message) }
+        func fail(_ message: String) -> PackError { PackError(.invalidCompressedPack, file: path, offset: reader.fileOffset, message) }
         func read<T: FixedWidthInteger>(_ type: T.Type) throws -> T {
             do { return try reader.read(type) } catch { throw fail("truncated compressed pack: \(error)") }
         }
-        guard (try? reader.readView(count: 8).array) == magic else { throw PackError(file: path, offset: 0, "not a compressed LayerPack pack") }
+        guard (try? reader.readView(count: 8).array) == magic else { throw PackError(.notAPack, file: path, offset: 0, "not a compressed LayerPack pack") }
         let fileCount = try read(UInt32.self)
         guard fileCount == 1 || fileCount == 2 else { throw fail("\(fileCount) files (expected 1 or 2)") }
         var writers: [AtomicFileWriter] = []
@@ -112,7 +112,7 @@ public enum CompressedPack {
                 do {
                     bytes = try compressed.withUnsafeBytes { try Zstd.decompress($0, size: Int(size)) }
                 } catch {
-                    throw PackError(file: path, offset: segmentStart, "compressed segment: \(error)")
+                    throw PackError(.invalidCompressedPack, file: path, offset: segmentStart, "compressed segment: \(error)")
                 }
                 if method == 1 { bytes = ByteGrouping.ungroup(bytes, width: Int(width)) }
                 hasher.update(bytes)

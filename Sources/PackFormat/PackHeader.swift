@@ -37,27 +37,27 @@ struct PackHeader: Equatable {
 
     /// Decodes and checks the header fields that need nothing else (magic, version, checksum, flags).
     static func decode(_ file: MappedFile) throws(PackError) -> PackHeader {
-        func fail(_ offset: Int, _ message: String) -> PackError { PackError(file: file.path, offset: offset, message) }
+        func fail(_ kind: PackError.Kind, _ offset: Int, _ message: String) -> PackError { PackError(kind, file: file.path, offset: offset, message) }
         guard let view = file.bytes.slice(offset: 0, length: PackLayout.headerBytes) else {
-            throw fail(0, "file of \(file.count) bytes is shorter than the \(PackLayout.headerBytes)-byte pack header")
+            throw fail(.truncated, 0, "file of \(file.count) bytes is shorter than the \(PackLayout.headerBytes)-byte pack header")
         }
         let bytes = view.array
-        guard Array(bytes[0..<8]) == PackLayout.magic else { throw fail(0, "not a LayerPack pack (bad magic)") }
+        guard Array(bytes[0..<8]) == PackLayout.magic else { throw fail(.notAPack, 0, "not a LayerPack pack (bad magic)") }
         var reader = ByteReader(view)
         try! reader.skip(8)  // the view is exactly 128 bytes: every read below is in bounds
         func read<T: FixedWidthInteger>(_: T.Type) -> T { try! reader.read(T.self) }
         let major = read(UInt16.self), minor = read(UInt16.self)
         guard major == PackLayout.majorVersion else {
-            throw fail(8, "pack format version \(major).\(minor) is not supported (this reader reads \(PackLayout.majorVersion).x)")
+            throw fail(.unsupportedVersion, 8, "pack format version \(major).\(minor) is not supported (this reader reads \(PackLayout.majorVersion).x)")
         }
         let stored = view.load(UInt64.self, at: 120)!
-        guard XXHash64.hash(Array(bytes[0..<120])) == stored else { throw fail(120, "header checksum mismatch (the header is damaged)") }
+        guard XXHash64.hash(Array(bytes[0..<120])) == stored else { throw fail(.checksumMismatch, 120, "header checksum mismatch (the header is damaged)") }
         var header = PackHeader()
         header.minorVersion = minor
         header.flags = read(UInt32.self)
-        guard header.flags & ~PackLayout.companionFlag == 0 else { throw fail(12, "unknown flags \(Hex(header.flags))") }
+        guard header.flags & ~PackLayout.companionFlag == 0 else { throw fail(.invalidHeader, 12, "unknown flags \(Hex(header.flags))") }
         func int(_ offset: Int) throws(PackError) -> Int {
-            guard let value = Int(exactly: read(UInt64.self)) else { throw fail(offset, "field exceeds 2^63") }
+            guard let value = Int(exactly: read(UInt64.self)) else { throw fail(.invalidHeader, offset, "field exceeds 2^63") }
             return value
         }
         header.fileLength = try int(16)
@@ -72,7 +72,7 @@ struct PackHeader: Equatable {
         header.metadataOffset = try int(80)
         header.metadataLength = try int(88)
         header.indexChecksum = read(UInt64.self)
-        guard read(UInt64.self) == 0, read(UInt64.self) == 0 else { throw fail(104, "reserved header fields are not zero") }
+        guard read(UInt64.self) == 0, read(UInt64.self) == 0 else { throw fail(.invalidHeader, 104, "reserved header fields are not zero") }
         return header
     }
 }

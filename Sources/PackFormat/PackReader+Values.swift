@@ -12,24 +12,24 @@ extension PackReader {
         let rowLength = record.shape.rowLength
         let rowCount = record.shape.rowCount
         guard rows.lowerBound >= 0, rows.upperBound <= rowCount else {
-            throw PackError(file: path, offset: nil, "tensor '\(name)': rows \(rows.lowerBound):\(rows.upperBound) outside 0:\(rowCount)")
+            throw PackError(.invalidRequest, file: path, offset: nil, "tensor '\(name)': rows \(rows.lowerBound):\(rows.upperBound) outside 0:\(rowCount)")
         }
         guard !rows.isEmpty, rowLength > 0 else { return [] }  // empty tensors may declare huge row lengths
         var values = [Float](repeating: 0, count: rows.count * rowLength)
         switch record.encoding {
         case .plain(let dtype):
             guard let rowBytes = dtype.byteCount(elements: rowLength), dtype.convertsToFloat else {
-                throw PackError(file: path, offset: tensor.data.fileOffset, "tensor '\(name)': \(dtype.rawValue) has no float conversion")
+                throw PackError(.invalidRequest, file: path, offset: tensor.data.fileOffset, "tensor '\(name)': \(dtype.rawValue) has no float conversion")
             }
             let slice = tensor.data.slice(offset: rows.lowerBound * rowBytes, length: rows.count * rowBytes)!  // rows checked above
             do {
                 try slice.withUnsafeBytes { raw in try LittleEndianDecoding.decode(raw, as: dtype, count: values.count, into: &values) }
             } catch {
-                throw PackError(file: path, offset: tensor.data.fileOffset, "tensor '\(name)': \(error)")
+                throw PackError(.invalidRequest, file: path, offset: tensor.data.fileOffset, "tensor '\(name)': \(error)")
             }
         case .ggml(let type):
             guard type.isDequantizable else {
-                throw PackError(file: path, offset: tensor.data.fileOffset, "unsupported type \(type.name) in tensor '\(name)'")
+                throw PackError(.invalidRequest, file: path, offset: tensor.data.fileOffset, "unsupported type \(type.name) in tensor '\(name)'")
             }
             let rowBytes = type.byteCount(elements: rowLength)!  // whole blocks, checked when opened
             let slice = tensor.data.slice(offset: rows.lowerBound * rowBytes, length: rows.count * rowBytes)!
@@ -46,7 +46,7 @@ extension PackReader {
                 }
             }
         case .file:
-            throw PackError(file: path, offset: tensor.data.fileOffset, "'\(name)' is an attached file, not a tensor")
+            throw PackError(.invalidRequest, file: path, offset: tensor.data.fileOffset, "'\(name)' is an attached file, not a tensor")
         }
         return values
     }

@@ -21,39 +21,42 @@ public struct PackReader: Sendable {
     /// Opens a pack (and its companion, when the header says there is one).
     public init(path: String) throws(PackError) {
         let file: MappedFile
-        do { file = try MappedFile(path: path) } catch { throw PackError(file: path, offset: nil, error.description) }
+        do { file = try MappedFile(path: path) } catch { throw PackError(.system, file: path, offset: nil, error.message) }
         try self.init(file: file, companionPath: PackLayout.companionPath(of: path))
     }
 
     /// Checks `file` as a pack; `companionPath` is opened only when the header's flag asks for it.
     public init(file: MappedFile, companionPath: String?) throws(PackError) {
         self.file = file
-        func fail(_ offset: Int?, _ message: String) -> PackError { PackError(file: file.path, offset: offset, message) }
+        func fail(_ kind: PackError.Kind, _ offset: Int?, _ message: String) -> PackError { PackError(kind, file: file.path, offset: offset, message) }
         let header = try PackHeader.decode(file)
         guard header.fileLength == file.count else {
-            throw fail(16, "header says \(header.fileLength) bytes but the file has \(file.count) (truncated or extended)")
+            throw fail(.truncated, 16, "header says \(header.fileLength) bytes but the file has \(file.count) (truncated or extended)")
         }
         guard header.indexOffset >= PackLayout.headerBytes, header.indexOffset % PackLayout.tensorAlignment == 0,
               let index = file.bytes.slice(offset: header.indexOffset, length: header.indexLength)
-        else { throw fail(24, "index [\(header.indexOffset), +\(header.indexLength)) lies outside the file") }
+        else { throw fail(.invalidHeader, 24, "index [\(header.indexOffset), +\(header.indexLength)) lies outside the file") }
         guard index.withUnsafeBytes({ XXHash64.hash($0) }) == header.indexChecksum else {
-            throw fail(header.indexOffset, "index checksum mismatch (the tensor table or metadata is damaged)")
+            throw fail(.checksumMismatch, header.indexOffset, "index checksum mismatch (the tensor table or metadata is damaged)")
         }
-        guard header.alignment == PackLayout.tensorAlignment else { throw fail(44, "alignment \(header.alignment) is not \(PackLayout.tensorAlignment)") }
+        guard header.alignment == PackLayout.tensorAlignment else { throw fail(.invalidHeader, 44, "alignment \(header.alignment) is not \(PackLayout.tensorAlignment)") }
         let recordsLength = header.tensorCount.multipliedReportingOverflow(by: PackLayout.recordBytes)
         guard !recordsLength.overflow, recordsLength.partialValue <= header.indexLength,
               header.metadataOffset >= header.indexOffset + recordsLength.partialValue,
               header.metadataLength <= header.indexOffset + header.indexLength - header.metadataOffset
-        else { throw fail(40, "\(header.tensorCount) tensor records and the metadata do not fit in the index") }
+        else { throw fail(.invalidHeader, 40, "\(header.tensorCount) tensor records and the metadata do not fit in the index") }
         let strings = file.bytes.slice(offset: header.indexOffset + recordsLength.partialValue,
                                        length: header.metadataOffset - header.indexOffset - recordsLength.partialValue)!
 
         // The companion file, bound to this pack by the index checksum.
         var companion: MappedFile?
         if header.flags & PackLayout.companionFlag != 0 {
-            guard let companionPath else { throw fail(12, "the PLE section is in a companion file but none was given") }
+            guard let companionPath else { throw fail(.companionMismatch, 12, "the PLE section is in a companion file but none was given") }
             let other: MappedFile
-            do { other = try MappedFile(path: companionPath) } catch { throw PackError(file: companionPath, offset: nil, error.description) }
+            do { other = try MappedFile(path: companionPath) } catch {
+                throw PackError(.companionMismatch, file: companionPath, offset: nil,
+                                "the companion PLE file of \(file.path) cannot be opened: \(error.message)")
+            }
             try Self.checkCompanion(other, indexChecksum: header.indexChecksum)
             companion = other
         }
@@ -67,9 +70,9 @@ public struct PackReader: Sendable {
             do {
                 record = try PackTensorRecord.decode(file.bytes.slice(offset: recordOffset, length: PackLayout.recordBytes)!, strings: strings)
             } catch {
-                throw fail(recordOffset, (error.tensor.map { "tensor '\($0)': " } ?? "tensor record \(position): ") + error.reason)
+                throw fail(.invalidRecord, recordOffset, (error.tensor.map { "tensor '\($0)': " } ?? "tensor record \(position): ") + error.reason)
             }
-            guard tensorIndex[record.name] == nil else { throw fail(recordOffset, "duplicate tensor '\(record.name)'") }
+            guard tensorIndex[record.name] == nil else { throw fail(.invalidLayout, recordOffset, "duplicate tensor '\(record.name)'") }
             let holder = record.section == .ple ? (companion ?? file) : file
             let sectionRange = record.section == .ple
                 ? header.pleOffset..<(header.pleOffset + header.pleLength)
@@ -78,14 +81,14 @@ public struct PackReader: Sendable {
             guard record.dataOffset % alignment == 0, record.dataOffset >= sectionRange.lowerBound,
                   record.dataLength <= sectionRange.upperBound - record.dataOffset,
                   let data = holder.bytes.slice(offset: record.dataOffset, length: record.dataLength)
-            else { throw fail(recordOffset, "tensor '\(record.name)': data [\(record.dataOffset), +\(record.dataLength)) is misaligned or outside its section") }
+            else { throw fail(.invalidLayout, recordOffset, "tensor '\(record.name)': data [\(record.dataOffset), +\(record.dataLength)) is misaligned or outside its section") }
             tensorIndex[record.name] = tensors.count
             tensors.append(Tensor(record: record, data: data))
         }
         for section in [PackSection.core, .ple] {
             let ordered = tensors.filter { $0.record.section == section }.sorted { $0.record.dataOffset < $1.record.dataOffset }
             for (a, b) in zip(ordered, ordered.dropFirst()) where a.record.dataOffset + a.record.dataLength > b.record.dataOffset {
-                throw fail(nil, "tensors '\(a.record.name)' and '\(b.record.name)' overlap")
+                throw fail(.invalidLayout, nil, "tensors '\(a.record.name)' and '\(b.record.name)' overlap")
             }
         }
         self.header = header
@@ -94,7 +97,7 @@ public struct PackReader: Sendable {
     }
 
     private static func checkCompanion(_ file: MappedFile, indexChecksum: UInt64) throws(PackError) {
-        func fail(_ offset: Int, _ message: String) -> PackError { PackError(file: file.path, offset: offset, message) }
+        func fail(_ offset: Int, _ message: String) -> PackError { PackError(.companionMismatch, file: file.path, offset: offset, message) }
         guard let head = file.bytes.slice(offset: 0, length: PackLayout.companionHeaderBytes)?.array else {
             throw fail(0, "too short for a companion PLE file")
         }
@@ -106,7 +109,7 @@ public struct PackReader: Sendable {
 
     /// The tensor named `name`.
     public func tensor(named name: String) throws(PackError) -> Tensor {
-        guard let index = tensorIndex[name] else { throw PackError(file: path, offset: nil, "no tensor named '\(name)'") }
+        guard let index = tensorIndex[name] else { throw PackError(.invalidRequest, file: path, offset: nil, "no tensor named '\(name)'") }
         return tensors[index]
     }
 

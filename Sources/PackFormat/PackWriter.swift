@@ -54,7 +54,7 @@ public final class PackWriter {
         }
     }
 
-    private func fail(_ message: String) -> PackError { PackError(file: path, offset: nil, message) }
+    private func fail(_ message: String) -> PackError { PackError(.writerMisuse, file: path, offset: nil, message) }
 
     /// Starts a tensor.
     /// - Throws: when the name repeats, a core tensor follows a PLE tensor, or the shape does not suit the encoding.

@@ -1,3 +1,4 @@
+import ByteIO
 import TensorModel
 import TensorTypes
 
@@ -16,12 +17,15 @@ public struct RowQuantizer: Sendable {
         self.rounding = rounding
     }
 
-    /// Why a row could not be quantized.
-    public enum Failure: Error, Equatable, CustomStringConvertible {
+    /// Why a row could not be quantized (the converter adds the file, tensor and row).
+    public enum Failure: LayerPackError, Equatable {
         case scaleOverflow(Float)
         case nonFinite(index: Int)
 
-        public var description: String {
+        public var kind: Failure { self }
+        public var path: String? { nil }
+        public var location: ErrorLocation? { nil }
+        public var message: String {
             switch self {
             case .scaleOverflow(let scale): "scale \(scale) does not fit in f16"
             case .nonFinite(let index): "non-finite value at column \(index)"

@@ -3,7 +3,7 @@ import StrictJSON
 import TensorTypes
 
 /// Why a safetensors file or checkpoint was refused: the file, the byte offset, and what is wrong.
-public struct SafetensorsError: Error, Sendable, CustomStringConvertible {
+public struct SafetensorsError: LayerPackError {
     /// What is wrong.
     public enum Kind: Sendable, Equatable {
         case fileTooSmall
@@ -40,12 +40,12 @@ public struct SafetensorsError: Error, Sendable, CustomStringConvertible {
         self.kind = kind
     }
 
-    public var description: String {
-        let place = offset.map { "\(file) at offset \(Hex($0))" } ?? file
-        return "\(place): \(message)"
-    }
+    /// The file the problem is in (``LayerPackError``).
+    public var path: String? { file }
+    /// The byte offset, when the problem has one.
+    public var location: ErrorLocation? { offset.map(ErrorLocation.offset) }
 
-    private var message: String {
+    public var message: String {
         switch kind {
         case .fileTooSmall: return "file is smaller than the 8-byte header length"
         case .headerTooLarge(let length, let limit): return "header length \(length) exceeds the limit of \(limit) bytes"

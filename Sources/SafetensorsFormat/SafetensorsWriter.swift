@@ -21,21 +21,26 @@ public struct SafetensorsWriter {
         public var byteCount: Int { dtype.byteCount(elements: shape.elementCount)! }
     }
 
-    /// A writer's misuse or failure.
-    public enum WriteError: Error, CustomStringConvertible {
-        case system(SystemCallError)
-        case wrongByteCount(tensor: String, expected: Int, written: Int)
-        case duplicateName(String)
-        case invalidSize(tensor: String)
+    /// A writer's misuse or failure, naming the output and the tensor.
+    public struct WriteError: LayerPackError {
+        /// What went wrong.
+        public enum Kind: Sendable, Equatable {
+            case system
+            case wrongByteCount
+            case duplicateName
+            case invalidSize
+        }
 
-        public var description: String {
-            switch self {
-            case .system(let error): error.description
-            case .wrongByteCount(let tensor, let expected, let written):
-                "tensor '\(tensor)': producer wrote \(written) bytes, expected \(expected)"
-            case .duplicateName(let name): "tensor '\(name)' is listed twice"
-            case .invalidSize(let tensor): "tensor '\(tensor)': shape does not fill whole bytes"
-            }
+        public let kind: Kind
+        public let path: String?
+        public let location: ErrorLocation?
+        public let message: String
+
+        init(_ kind: Kind, path: String, tensor: String?, _ message: String) {
+            self.kind = kind
+            self.path = path
+            location = tensor.map(ErrorLocation.tensor)
+            self.message = message
         }
     }
 
@@ -52,9 +57,9 @@ public struct SafetensorsWriter {
         }
         var offset = 0
         for entry in entries {
-            guard seen.insert(entry.name).inserted else { throw WriteError.duplicateName(entry.name) }
+            guard seen.insert(entry.name).inserted else { throw WriteError(.duplicateName, path: path, tensor: entry.name, "listed twice") }
             guard entry.dtype.byteCount(elements: entry.shape.elementCount) != nil else {
-                throw WriteError.invalidSize(tensor: entry.name)
+                throw WriteError(.invalidSize, path: path, tensor: entry.name, "shape does not fill whole bytes")
             }
             let end = offset + entry.byteCount
             parts.append(JSONString.quoted(entry.name) + ":{\"dtype\":\"\(entry.dtype.rawValue)\",\"shape\":["
@@ -66,19 +71,19 @@ public struct SafetensorsWriter {
         while header.count % 8 != 0 { header.append(UInt8(ascii: " ")) }
 
         let sink: AtomicFileWriter
-        do { sink = try AtomicFileWriter(destination: path) } catch { throw WriteError.system(error) }
+        do { sink = try AtomicFileWriter(destination: path) } catch { throw WriteError(.system, path: path, tensor: nil, error.message) }
         var length = UInt64(header.count).littleEndian
         do {
             try sink.write(withUnsafeBytes(of: &length) { Array($0) } + header)
-        } catch { throw WriteError.system(error) }
+        } catch { throw WriteError(.system, path: path, tensor: nil, error.message) }
         for (index, entry) in entries.enumerated() {
             let before = sink.bytesWritten
             try produce(index, sink)
             let written = sink.bytesWritten - before
             guard written == entry.byteCount else {
-                throw WriteError.wrongByteCount(tensor: entry.name, expected: entry.byteCount, written: written)
+                throw WriteError(.wrongByteCount, path: path, tensor: entry.name, "producer wrote \(written) bytes, expected \(entry.byteCount)")
             }
         }
-        do { try sink.commit() } catch { throw WriteError.system(error) }
+        do { try sink.commit() } catch { throw WriteError(.system, path: path, tensor: nil, error.message) }
     }
 }

@@ -37,7 +37,7 @@ public struct GGUFSource: TensorSource {
         let tensor = try file.tensor(named: name)
         let rowCount = tensor.shape.rowCount
         guard rows.lowerBound >= 0, rows.upperBound <= rowCount else {
-            throw TensorSourceError.rowsOutOfRange(tensor: name, rows: rows, rowCount: rowCount)
+            throw TensorSourceError.rowsOutOfRange(path, tensor: name, rows: rows, rowCount: rowCount)
         }
         return try file.floats(tensor, rows: rows)
     }

@@ -15,6 +15,6 @@ public enum ModelSources {
         // safetensors has no magic: an 8-byte length followed by '{'.
         if file.count >= 9, file.bytes.byte(at: 8) == UInt8(ascii: "{") { return try SafetensorsSource(path: path) }
         if path.hasSuffix(".safetensors") { return try SafetensorsSource(path: path) }
-        throw TensorSourceError.unrecognizedFormat(path)
+        throw TensorSourceError(.unrecognizedFormat, path: path, "not a safetensors file, GGUF file, pack or model directory")
     }
 }

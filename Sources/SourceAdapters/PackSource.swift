@@ -27,7 +27,7 @@ public struct PackSource: TensorSource {
         do {
             metadata = try PackMetadata.decode(pack.metadataBytes)
         } catch {
-            throw PackError(file: path, offset: pack.metadataOffset, "metadata JSON cannot be decoded: \(error)")
+            throw PackError(.invalidMetadata, file: path, offset: pack.metadataOffset, "metadata JSON cannot be decoded: \(error)")
         }
         var tensors: [TensorDescriptor] = []
         var attachments: [Attachment] = []

@@ -48,7 +48,7 @@ public struct SafetensorsSource: TensorSource {
         if let file = try? MappedFile(path: configPath) {
             do {
                 guard let object = try JSONParser.parse(file.bytes.array).objectValue else {
-                    throw TensorSourceError.invalidConfiguration(file: configPath, reason: "not a JSON object")
+                    throw TensorSourceError.invalidConfiguration(file: configPath, "not a JSON object")
                 }
                 configuration = try ModelConfiguration(huggingFace: object, file: configPath)
                 configurationProblem = nil
@@ -66,7 +66,7 @@ public struct SafetensorsSource: TensorSource {
         let (tensor, file) = try checkpoint.tensor(named: name)
         let rowLength = tensor.shape.rowLength
         guard rows.lowerBound >= 0, rows.upperBound <= tensor.shape.rowCount else {
-            throw TensorSourceError.rowsOutOfRange(tensor: name, rows: rows, rowCount: tensor.shape.rowCount)
+            throw TensorSourceError.rowsOutOfRange(path, tensor: name, rows: rows, rowCount: tensor.shape.rowCount)
         }
         guard !rows.isEmpty, rowLength > 0 else { return [] }  // empty tensors may declare huge row lengths
         guard tensor.dtype.convertsToFloat else {

@@ -2,11 +2,11 @@ import StrictJSON
 
 extension ModelConfiguration {
     /// Reads a Hugging Face `config.json` object (a text config, or a multimodal one with `text_config`).
-    /// - Throws: ``TensorSourceError/invalidConfiguration(file:reason:)`` for unknown model types or bad fields.
+    /// - Throws: ``TensorSourceError`` (`.invalidConfiguration`) for unknown model types or bad fields.
     public init(huggingFace root: JSONObject, file: String) throws {
         let text = root["text_config"]?.objectValue ?? root
         let modelType = text["model_type"]?.stringValue ?? root["model_type"]?.stringValue ?? ""
-        func fail(_ reason: String) -> TensorSourceError { .invalidConfiguration(file: file, reason: reason) }
+        func fail(_ reason: String) -> TensorSourceError { .invalidConfiguration(file: file, reason) }
         let architecture: Architecture
         switch modelType {
         case "gemma3_text", "gemma3": architecture = .gemma3

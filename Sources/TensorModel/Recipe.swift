@@ -1,3 +1,4 @@
+import ByteIO
 import StrictJSON
 import TensorTypes
 
@@ -61,45 +62,41 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// The default recipe of `lpk-quantize`.
     public static let defaultPresetName = "int8"
 
-    /// A recipe's mistake, named.
-    public struct Invalid: Error, CustomStringConvertible {
-        public let description: String
-    }
-
     /// Checks group sizes and regular expressions.
     public func validate() throws {
         if let group, !RowScheme.supportedGroupSizes.contains(group) {
-            throw Invalid(description: "group size \(group) is not one of \(RowScheme.supportedGroupSizes)")
+            throw RecipeError(.invalidValue, file: nil, key: "group", "group size \(group) is not one of \(RowScheme.supportedGroupSizes)")
         }
         for pattern in keep {
-            do { _ = try Regex(pattern) } catch { throw Invalid(description: "--keep pattern \"\(pattern)\" is not a valid regular expression") }
+            do { _ = try Regex(pattern) } catch {
+                throw RecipeError(.invalidValue, file: nil, key: "keep", "\"\(pattern)\" is not a valid regular expression")
+            }
         }
     }
 
     /// Decodes a recipe JSON file, refusing unknown keys, repeated keys and wrong values with their names.
     public static func decode(json bytes: [UInt8], file: String) throws -> Recipe {
-        let object: JSONObject
-        do {
-            guard let parsed = try JSONParser.parse(bytes).objectValue else { throw Invalid(description: "\(file): a recipe is a JSON object") }
-            object = parsed
-        } catch let error as JSONError {
-            throw Invalid(description: "\(file): \(error)")
+        func fail(_ kind: RecipeError.Kind, _ key: String?, _ message: String) -> RecipeError {
+            RecipeError(kind, file: file, key: key, message)
         }
+        let parsed: JSONValue
+        do { parsed = try JSONParser.parse(bytes) } catch { throw fail(.notJSON, nil, "\(error)") }
+        guard let object = parsed.objectValue else { throw fail(.notJSON, nil, "a recipe is a JSON object") }
         let known: Set<String> = ["core", "ple", "embed", "group", "keep", "rounding", "preset"]
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
-            throw Invalid(description: "\(file): unknown recipe key \"\(unknown)\" (known: \(known.sorted().joined(separator: ", ")))")
+            throw fail(.unknownKey, unknown, "unknown recipe key (known: \(known.sorted().joined(separator: ", ")))")
         }
         var recipe = presets[defaultPresetName]!
         if let preset = object["preset"] {
             guard let name = preset.stringValue, let base = presets[name] else {
-                throw Invalid(description: "\(file): unknown preset \(preset) (known: \(presets.keys.sorted().joined(separator: ", ")))")
+                throw fail(.invalidValue, "preset", "unknown preset \(preset) (known: \(presets.keys.sorted().joined(separator: ", ")))")
             }
             recipe = base
         }
         func precision(_ key: String) throws -> Precision? {
             guard let value = object[key] else { return nil }
             guard let text = value.stringValue, let precision = Precision(rawValue: text) else {
-                throw Invalid(description: "\(file): \(key) must be one of \(Precision.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw fail(.invalidValue, key, "must be one of \(Precision.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             return precision
         }
@@ -107,22 +104,22 @@ public struct Recipe: Codable, Sendable, Equatable {
         if let value = try precision("ple") { recipe.ple = value }
         if let value = try precision("embed") { recipe.embed = value }
         if let value = object["group"] {
-            guard let group = value.intValue else { throw Invalid(description: "\(file): group must be an integer") }
+            guard let group = value.intValue else { throw fail(.invalidValue, "group", "must be an integer") }
             recipe.group = group
         }
         if let value = object["keep"] {
             guard let patterns = value.arrayValue?.compactMap(\.stringValue), patterns.count == value.arrayValue?.count else {
-                throw Invalid(description: "\(file): keep must be a list of strings")
+                throw fail(.invalidValue, "keep", "must be a list of strings")
             }
             recipe.keep = patterns
         }
         if let value = object["rounding"] {
             guard let text = value.stringValue, let rounding = Rounding(rawValue: text) else {
-                throw Invalid(description: "\(file): rounding must be nearest or scale-search")
+                throw fail(.invalidValue, "rounding", "must be one of \(Rounding.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             recipe.rounding = rounding
         }
-        do { try recipe.validate() } catch { throw Invalid(description: "\(file): \(error)") }
+        do { try recipe.validate() } catch let error as RecipeError { throw RecipeError(error.kind, file: file, key: error.key, error.message) }
         return recipe
     }
 
@@ -155,9 +152,43 @@ public struct Recipe: Codable, Sendable, Equatable {
         case .int8, .int4:
             let scheme = RowScheme(bits: precision.rowBits!, groupSize: group)
             guard scheme.accepts(rowLength: tensor.shape.rowLength) else {
-                throw Invalid(description: "tensor '\(tensor.name)' (\(tensorClass)): rows of \(tensor.shape.rowLength) columns cannot be \(scheme)")
+                throw RecipeError(.doesNotFit, file: tensor.file, tensor: tensor.name,
+                                  "\(tensorClass) rows of \(tensor.shape.rowLength) columns cannot be \(scheme)")
             }
             return .quantize(scheme)
         }
     }
+}
+
+/// A recipe's mistake: the kind, the recipe file (when it came from one), the key or tensor, and what is wrong.
+public struct RecipeError: LayerPackError {
+    /// What kind of mistake.
+    public enum Kind: Sendable, Equatable {
+        /// Not JSON, or not a JSON object (repeated keys included: JSON objects have unique keys).
+        case notJSON
+        /// A key recipes do not have.
+        case unknownKey
+        /// A value of the wrong type or out of range.
+        case invalidValue
+        /// A precision that a tensor's shape does not allow (rows that are not whole groups).
+        case doesNotFit
+    }
+
+    public let kind: Kind
+    public let path: String?
+    /// The recipe key, when the mistake is in one.
+    public let key: String?
+    /// The tensor, when the recipe does not fit one.
+    public let tensor: String?
+    public let message: String
+
+    public init(_ kind: Kind, file: String?, key: String? = nil, tensor: String? = nil, _ message: String) {
+        self.kind = kind
+        path = file
+        self.key = key
+        self.tensor = tensor
+        self.message = message
+    }
+
+    public var location: ErrorLocation? { key.map(ErrorLocation.key) ?? tensor.map(ErrorLocation.tensor) }
 }

@@ -161,20 +161,41 @@ public struct Provenance: Sendable, Codable, Equatable {
     }
 }
 
-/// Errors of opening or reading a model independent of its format.
-public enum TensorSourceError: Error, CustomStringConvertible {
-    case noSuchTensor(String, String)
-    case rowsOutOfRange(tensor: String, rows: Range<Int>, rowCount: Int)
-    case unrecognizedFormat(String)
-    case invalidConfiguration(file: String, reason: String)
+/// Why a model could not be opened or read, whatever its format: the kind, the file, the tensor or key, and what
+/// is wrong.
+public struct TensorSourceError: LayerPackError {
+    /// What kind of problem.
+    public enum Kind: Sendable, Equatable {
+        case noSuchTensor
+        case rowsOutOfRange
+        case unrecognizedFormat
+        case invalidConfiguration
+    }
 
-    public var description: String {
-        switch self {
-        case .noSuchTensor(let name, let path): "\(path): no tensor named '\(name)'"
-        case .rowsOutOfRange(let tensor, let rows, let count):
-            "tensor '\(tensor)': rows \(rows.lowerBound):\(rows.upperBound) outside 0:\(count)"
-        case .unrecognizedFormat(let path): "\(path): not a safetensors file, GGUF file, or model directory"
-        case .invalidConfiguration(let file, let reason): "\(file): \(reason)"
-        }
+    public let kind: Kind
+    public let path: String?
+    public let location: ErrorLocation?
+    public let message: String
+
+    public init(_ kind: Kind, path: String?, location: ErrorLocation? = nil, _ message: String) {
+        self.kind = kind
+        self.path = path
+        self.location = location
+        self.message = message
+    }
+
+    /// `path` has no tensor `name`.
+    public static func noSuchTensor(_ name: String, _ path: String) -> Self {
+        Self(.noSuchTensor, path: path, location: .tensor(name), "no such tensor")
+    }
+
+    /// Rows asked of a tensor that it does not have.
+    public static func rowsOutOfRange(_ path: String, tensor: String, rows: Range<Int>, rowCount: Int) -> Self {
+        Self(.rowsOutOfRange, path: path, location: .tensor(tensor), "rows \(rows.lowerBound):\(rows.upperBound) outside 0:\(rowCount)")
+    }
+
+    /// A configuration (config.json or metadata) that does not describe a model LayerPack can run.
+    public static func invalidConfiguration(file: String, key: String? = nil, _ reason: String) -> Self {
+        Self(.invalidConfiguration, path: file, location: key.map(ErrorLocation.key), reason)
     }
 }

@@ -20,10 +20,28 @@ package struct BenchCommand: ParsableCommand {
 
     static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
+    /// Prints one measurement as a one-line JSON object: its label and its figures, as JSON numbers.
     static func emit(_ fields: [String: Double], label: String) throws {
-        var object: [String: String] = ["label": label]
-        for (key, value) in fields { object[key] = String(value) }
-        print(try Formatting.json(object).replacingOccurrences(of: "\n", with: ""))
+        print(try Formatting.json(Measurement(label: label, figures: fields)).replacingOccurrences(of: "\n", with: ""))
+    }
+
+    /// One measurement: `{"label": …, "figure": number, …}`.
+    struct Measurement: Encodable {
+        let label: String
+        let figures: [String: Double]
+
+        struct Key: CodingKey {
+            let stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(label, forKey: Key(stringValue: "label"))
+            for (name, value) in figures { try container.encode(value, forKey: Key(stringValue: name)) }
+        }
     }
 
     /// Time to open a model and list its tensors (no tensor data touched).

@@ -29,14 +29,32 @@ package struct PackCommand: ParsableCommand {
     @Flag(help: "Write the per-layer embedding table to a companion OUTPUT.ple file.")
     var splitPle = false
 
-    @Option(help: "Compress with this codec (zstd) into a .lpkz file.")
-    var compress: String?
+    /// The codecs `--compress` knows.
+    enum Codec: String, ExpressibleByArgument, CaseIterable {
+        case zstd
+    }
+
+    /// The element types a safetensors export writes.
+    enum ExportDType: String, ExpressibleByArgument, CaseIterable {
+        case f32, f16, bf16
+
+        var dtype: DType {
+            switch self {
+            case .f32: .f32
+            case .f16: .f16
+            case .bf16: .bf16
+            }
+        }
+    }
+
+    @Option(help: "Compress with this codec into a .lpkz file.")
+    var compress: Codec?
 
     @Option(help: "zstd level (1-19).")
     var level: Int32 = 3
 
-    @Option(help: "Element type of a safetensors export: f32, f16 or bf16.")
-    var dtype: String = "f32"
+    @Option(help: "Element type of a safetensors export.")
+    var dtype: ExportDType = .f32
 
     @OptionGroup var outputOptions: OutputOptions
 
@@ -52,9 +70,7 @@ package struct PackCommand: ParsableCommand {
     }
 
     package func validate() throws {
-        if let compress, compress != "zstd" { throw ValidationError("--compress supports zstd only") }
         if compress != nil && !output.hasSuffix(".lpkz") { throw ValidationError("--compress writes a .lpkz file; name the output OUT.lpkz") }
-        if !["f32", "f16", "bf16"].contains(dtype) { throw ValidationError("--dtype must be f32, f16 or bf16") }
         if !(1...19).contains(level) { throw ValidationError("--level must be between 1 and 19") }
     }
 
@@ -63,8 +79,7 @@ package struct PackCommand: ParsableCommand {
         if Self.isCompressedPack(source) {
             guard target == .pack else { throw ValidationError("a .lpkz decompresses to a .lpk; export from that pack") }
             try CompressedPack.decompress(source, to: output)
-            try report(["operation": "decompress", "source": source, "output": output,
-                        "bytes": String(try MappedFile(path: output).count)])
+            try report(Decompression(source: source, output: output, bytes: try MappedFile(path: output).count))
             return
         }
         let model = try ModelSources.open(source)
@@ -108,7 +123,7 @@ package struct PackCommand: ParsableCommand {
                 ], rightAligned: [1, 2, 3]))
             }
         case .safetensors:
-            let entries = try Exporter.exportSafetensors(model, to: output, dtype: DType(rawValue: dtype.uppercased())!)
+            let entries = try Exporter.exportSafetensors(model, to: output, dtype: dtype.dtype)
             try reportExport(entries)
         case .gguf:
             try reportExport(try Exporter.exportGGUF(model, to: output))
@@ -127,11 +142,20 @@ package struct PackCommand: ParsableCommand {
                                rightAligned: [1]))
     }
 
-    private func report(_ fields: [String: String]) throws {
+    /// What a decompression reports.
+    struct Decompression: Encodable {
+        var schemaVersion = 1
+        var operation = "decompress"
+        let source: String
+        let output: String
+        let bytes: Int
+    }
+
+    private func report(_ result: Decompression) throws {
         if outputOptions.json {
-            print(try Formatting.json(fields.merging(["schemaVersion": "1"]) { a, _ in a }))
+            print(try Formatting.json(result))
         } else {
-            print("\(fields["source"]!) → \(fields["output"]!) (\(Formatting.bytes(Int(fields["bytes"]!)!)))")
+            print("\(result.source) → \(result.output) (\(Formatting.bytes(result.bytes)))")
         }
     }
 

@@ -7,15 +7,11 @@ public struct NumpyArray: Sendable {
     public let shape: [Int]
     public let values: [Float]
 
-    /// A file that is not a float32 C-order `.npy`, with the reason.
-    public struct Invalid: Error, CustomStringConvertible {
-        public let description: String
-    }
 
     public init(path: String) throws {
         let file = try MappedFile(path: path)
         var reader = ByteReader(file.bytes)
-        func fail(_ reason: String) -> Invalid { Invalid(description: "\(path): \(reason)") }
+        func fail(_ reason: String) -> NumpyError { NumpyError(file: path, offset: reader.fileOffset, message: reason) }
         guard let magic = try? reader.readView(count: 6).array, magic == [0x93] + Array("NUMPY".utf8) else { throw fail("not a .npy file") }
         guard let major = try? reader.read(UInt8.self), (try? reader.read(UInt8.self)) != nil, (1...3).contains(major) else {
             throw fail("unsupported .npy version")
@@ -60,4 +56,16 @@ public struct NumpyArray: Sendable {
         try values.map { $0.bitPattern.littleEndian }.withUnsafeBytes { try sink.write($0) }
         try sink.commit()
     }
+}
+
+/// A file that is not a float32 C-order `.npy`: the file, the offset and the reason.
+public struct NumpyError: LayerPackError {
+    /// The only kind: the file is not what `lpk-verify` reads.
+    public enum Kind: Sendable, Equatable { case unsupportedFile }
+    public var kind: Kind { .unsupportedFile }
+    public let file: String
+    public let offset: Int
+    public let message: String
+    public var path: String? { file }
+    public var location: ErrorLocation? { .offset(offset) }
 }

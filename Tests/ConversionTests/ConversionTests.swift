@@ -121,10 +121,8 @@ struct SyntheticModel {
         defer { model.directory.remove() }
         let source = try ModelSources.open(model.path)
         #expect { try PackConverter.convert(source, to: model.path + "/x.lpk", options: .init(recipe: Recipe(core: .int4, ple: .int4, embed: .int8, group: 48))) } throws: {
-            "\($0)".contains("group size 48")
+            ($0 as? RecipeError)?.kind == .invalidValue && ($0 as? RecipeError)?.key == "group"
         }
-        #expect { try Recipe.decode(json: Array(#"{"core": "int3"}"#.utf8), file: "r.json") } throws: { "\($0)".contains("core must be one of") }
-        #expect { try Recipe.decode(json: Array(#"{"cores": "int4"}"#.utf8), file: "r.json") } throws: { "\($0)".contains("unknown recipe key \"cores\"") }
         #expect { try PackConverter.convert(source, to: model.path + "/model.safetensors", options: .init()) } throws: { ($0 as? ConversionError)?.kind == .outputIsInput }
         #expect(!FileManager.default.fileExists(atPath: model.path + "/x.lpk"))
     }

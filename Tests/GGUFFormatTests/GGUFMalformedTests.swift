@@ -153,7 +153,7 @@ struct GGUFCase {
         var c = GGUFCase()
         c.tensors = [("iq", [256], 16, 0)]
         let file = try open(c.bytes)
-        #expect { try file.floats(file.tensor(named: "iq")) } throws: { "\($0)".contains("unsupported type IQ2_XXS in tensor 'iq'") }
+        #expect { try file.floats(file.tensor(named: "iq")) } throws: { ($0 as? GGUFError)?.kind == .unsupportedType(tensor: "iq", type: .iq2_XXS) }
     }
 }
 

@@ -1,6 +1,7 @@
 import ByteIO
 import Foundation
 import GemmaInference
+import TensorModel
 import StrictJSON
 import Testing
 import TestSupport
@@ -47,6 +48,6 @@ import TestSupport
         #expect {
             try SentencePieceTokenizer.from(tokenizerJSON: MappedFile(bytes: Array(json.utf8), name: "bad/tokenizer.json").bytes,
                                             name: "bad/tokenizer.json")
-        } throws: { "\($0)".contains("bad/tokenizer.json") }
+        } throws: { ($0 as? TokenizerError)?.kind == .invalidVocabulary && ($0 as? TokenizerError)?.path?.hasSuffix("bad/tokenizer.json") == true }
     }
 }

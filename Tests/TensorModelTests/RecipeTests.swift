@@ -12,18 +12,21 @@ import Testing
         #expect(recipe == Recipe(core: .int4, ple: .int4, embed: .int4, group: 32, keep: ["norm"], rounding: .scaleSearch))
     }
 
-    @Test("mistakes are refused with the file and the key named", arguments: [
-        (#"{"core": "int3"}"#, "core"),
-        (#"{"cores": "int4"}"#, "cores"),
-        (#"{"core": "int4", "core": "int8"}"#, "core"),
-        (#"{"group": 48}"#, "48"),
-        (#"{"keep": [1]}"#, "keep"),
-        (#"{"keep": ["("]}"#, "("),
-        (#"[1]"#, "JSON object"),
-        (#"{"preset": "tiny"}"#, "tiny"),
+    @Test("mistakes are refused by kind, with the file and the key named", arguments: [
+        (#"{"core": "int3"}"#, RecipeError.Kind.invalidValue, String?("core")),
+        (#"{"cores": "int4"}"#, .unknownKey, "cores"),
+        (#"{"core": "int4", "core": "int8"}"#, .notJSON, nil),
+        (#"{"group": 48}"#, .invalidValue, "group"),
+        (#"{"keep": [1]}"#, .invalidValue, "keep"),
+        (#"{"keep": ["("]}"#, .invalidValue, "keep"),
+        (#"[1]"#, .notJSON, nil),
+        (#"{"preset": "tiny"}"#, .invalidValue, "preset"),
     ])
-    func mistakes(text: String, named: String) throws {
-        #expect { try decode(text) } throws: { "\($0)".contains("r.json") && "\($0)".contains(named) }
+    func mistakes(text: String, kind: RecipeError.Kind, key: String?) throws {
+        #expect { try decode(text) } throws: { error in
+            guard let error = error as? RecipeError else { return false }
+            return error.kind == kind && error.path == "r.json" && error.key == key && "\(error)".hasPrefix("r.json")
+        }
     }
 
     @Test("classes: the PLE table by (token, layer) slices, embeddings per row, core by the recipe's group; norms kept")
@@ -39,7 +42,10 @@ import Testing
         #expect(try recipe.decision(for: tensor("model.layers.0.mlp.up_proj.weight", [128, 64]), pleGroup: nil)
             == .quantize(RowScheme(bits: .int4, groupSize: 64)))
         #expect(try recipe.decision(for: tensor("model.layers.0.input_layernorm.weight", [64]), pleGroup: nil) == .keep)
-        #expect(throws: Recipe.Invalid.self) {
+        #expect { try recipe.decision(for: tensor("model.layers.0.mlp.down_proj.weight", [64, 96]), pleGroup: nil) } throws: {
+            ($0 as? RecipeError)?.kind == .doesNotFit && ($0 as? RecipeError)?.tensor == "model.layers.0.mlp.down_proj.weight"
+        }
+        #expect(throws: RecipeError.self) {
             try recipe.decision(for: tensor("model.layers.0.mlp.down_proj.weight", [64, 96]), pleGroup: nil)
         }
     }
