@@ -8,6 +8,8 @@ import Darwin
 
 /// A read-only view of a whole file's bytes, memory-mapped (or, for tests and small inputs, held in memory).
 ///
+/// `@unchecked Sendable`: the mapping is read-only and `base` and `count` are immutable, so any thread may read it.
+///
 /// Invariant: `base` and `count` never change after `init`, and `base` points to `count` readable bytes until
 /// `deinit`. All access goes through ``ByteView``, which checks every range against `count`; this class and
 /// ``ByteView`` are the only places in LayerPack's readers that hold a raw pointer.

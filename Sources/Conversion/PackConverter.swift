@@ -235,7 +235,8 @@ public enum PackConverter {
     }
 }
 
-/// The buffers workers share, each writing only its own rows.
+/// The buffers workers share. `@unchecked Sendable`: raw pointers are not Sendable, but each worker writes only its
+/// own rows of `output` and `check`, `input` is only read, and all three outlive the workers.
 private struct SharedBuffers: @unchecked Sendable {
     let input: UnsafeBufferPointer<Float>
     let output: UnsafeMutableRawBufferPointer

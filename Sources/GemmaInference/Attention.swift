@@ -38,15 +38,13 @@ enum Attention {
                 let job = Job(queries: q.baseAddress!, keys: k.baseAddress!, values: v.baseAddress!, output: out.baseAddress!,
                               scores: s.baseAddress!, laneSize: s.count / lanes, lanes: min(lanes, count), count: count,
                               start: start, heads: heads, kvHeads: kvHeads, headDimension: hd, window: window, scale: scale)
-                WorkerPool.shared.run(job.lanes, job: job) { job, lane in
-                    job.assumingMemoryBound(to: Job.self).pointee.run(lane: lane)
-                }
+                WorkerPool.shared.parallelFor(job.lanes, .attention(job))
             } }
         } } }
     }
 
     /// One attention call as the worker pool's threads see it: lane l takes queries l, l + lanes, …
-    private struct Job {
+    struct Job {
         let queries, keys, values: UnsafePointer<Float>
         let output, scores: UnsafeMutablePointer<Float>
         let laneSize, lanes, count, start, heads, kvHeads, headDimension: Int

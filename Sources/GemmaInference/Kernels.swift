@@ -18,13 +18,17 @@ public enum Kernels {
     }
 
     /// y = x / sqrt(mean(x²) + eps) · (offset + w), in place over `count` values (w nil: no weight).
+    /// - Precondition: `weight` (when given) holds at least `count` values.
     @inline(__always)
-    public static func rmsNorm(_ x: UnsafeMutablePointer<Float>, _ count: Int, weight: UnsafePointer<Float>?, offset: Float, epsilon: Float) {
+    public static func rmsNorm(_ x: UnsafeMutablePointer<Float>, _ count: Int, weight: [Float]?, offset: Float, epsilon: Float) {
         var sumSquares: Float = 0
         for i in 0..<count { sumSquares += x[i] * x[i] }
         let inverse = 1 / (sumSquares / Float(count) + epsilon).squareRoot()
         if let weight {
-            for i in 0..<count { x[i] = x[i] * inverse * (offset + weight[i]) }
+            precondition(weight.count >= count, "norm weight of \(weight.count) for \(count) values")
+            weight.withUnsafeBufferPointer { w in
+                for i in 0..<count { x[i] = x[i] * inverse * (offset + w[i]) }
+            }
         } else {
             for i in 0..<count { x[i] *= inverse }
         }
@@ -42,13 +46,11 @@ public enum Kernels {
     /// are split over the worker pool.
     public static func geglu(_ x: UnsafeMutablePointer<Float>, by g: UnsafePointer<Float>, count: Int, numerics: Numerics) {
         let job = GeGLU(values: x, gates: g, count: count, numerics: numerics)
-        WorkerPool.shared.run((count + GeGLU.chunk - 1) / GeGLU.chunk, job: job) { job, part in
-            job.assumingMemoryBound(to: GeGLU.self).pointee.run(part: part)
-        }
+        WorkerPool.shared.parallelFor((count + GeGLU.chunk - 1) / GeGLU.chunk, .geglu(job))
     }
 
     /// One GeGLU as the worker pool's threads see it, in parts of `chunk` values.
-    private struct GeGLU {
+    struct GeGLU {
         static let chunk = 8_192
         let values: UnsafeMutablePointer<Float>
         let gates: UnsafePointer<Float>

@@ -8,6 +8,9 @@ import TensorTypes
 ///
 /// Products decode one row at a time into a per-worker scratch row and take its dot product with every input, so a
 /// quantized matrix is never expanded in memory; mapped weights are read straight from the file.
+///
+/// `@unchecked Sendable`: every stored property is immutable after `init` (the storage enum holds an array or a
+/// mapped view), so concurrent products read it safely.
 public final class LinearWeight: @unchecked Sendable {
     public let name: String
     public let rows: Int
@@ -121,13 +124,11 @@ public final class LinearWeight: @unchecked Sendable {
         let workers = min(scratch.workers, max(1, rows / 64))
         let product = Product(weight: self, inputs: round(x, count: count, scratch: scratch), outputs: y, count: count,
                               rowsPerWorker: (rows + workers - 1) / workers, scratch: scratch)
-        WorkerPool.shared.run(workers, job: product) { job, worker in
-            job.assumingMemoryBound(to: Product.self).pointee.run(worker: worker)
-        }
+        WorkerPool.shared.parallelFor(workers, .product(product))
     }
 
     /// One product as the worker pool's threads see it.
-    private struct Product {
+    struct Product {
         let weight: LinearWeight
         let inputs: UnsafeMutablePointer<Float>, outputs: UnsafeMutablePointer<Float>
         let count, rowsPerWorker: Int
@@ -261,6 +262,10 @@ public final class LinearWeight: @unchecked Sendable {
 
 /// Per-worker chunks of scratch rows, allocated once per model so that products allocate nothing per token, and the
 /// rounded inputs of a product (grown to the longest batch, then reused).
+///
+/// `@unchecked Sendable`: worker `w` writes only ``rows(_:)`` of `w`; the rounded inputs are written by the calling
+/// thread before a product starts and only read inside it. A model (and so its scratch) runs one forward call at a
+/// time.
 public final class Scratch: @unchecked Sendable {
     public let workers: Int
     private let width: Int

@@ -14,6 +14,9 @@ import Synchronization
 /// so the loop's context (on the caller's stack) is never touched after `run` returns. A loop is a plain function and
 /// a pointer to its job, so starting one allocates nothing. When the pool is busy (another thread is in `run`), `run`
 /// falls back to `DispatchQueue.concurrentPerform`.
+///
+/// `@unchecked Sendable`: its shared state is the atomics, and `loop`, which only the thread in `run` (holding `busy`)
+/// writes, before publishing the generation with release ordering and after every worker has left.
 package final class WorkerPool: @unchecked Sendable {
     /// One worker per core beside the caller's, up to 7: a decoding step's products are too small to feed more.
     package static let shared = WorkerPool(workers: min(7, max(0, ProcessInfo.processInfo.activeProcessorCount - 1)))
@@ -129,7 +132,8 @@ package final class WorkerPool: @unchecked Sendable {
     }
 }
 
-/// A loop handed to libdispatch when the pool is busy; valid while `run` waits for it.
+/// A loop handed to libdispatch when the pool is busy. `@unchecked Sendable`: the context pointer is valid while `run`
+/// waits for `concurrentPerform`, and the job it points to is read, never written, by the iterations.
 private struct UnsafeLoop: @unchecked Sendable {
     let body: WorkerPool.LoopBody
     let context: UnsafeRawPointer

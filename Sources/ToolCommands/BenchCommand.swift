@@ -197,7 +197,8 @@ package struct BenchCommand: ParsableCommand {
     }
 }
 
-/// A buffer the bandwidth workers read concurrently (read-only).
+/// A buffer the bandwidth workers read concurrently. `@unchecked Sendable`: a raw pointer is not Sendable, but every
+/// worker only reads it, and it outlives the workers (freed after `concurrentPerform` returns).
 private struct SendableFloats: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
 }

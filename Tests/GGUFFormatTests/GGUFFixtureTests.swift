@@ -88,12 +88,9 @@ extension JSONValue {
 
 /// The real Gemma 3 270M GGUF against gguf-py's listing of it (Fixtures/gguf/gemma3-270m.listing.json).
 @Suite struct RealGemma3GGUFTests {
-    @Test("every tensor, type, shape, offset and metadata key agrees with gguf-py")
+    @Test("every tensor, type, shape, offset and metadata key agrees with gguf-py", Fixtures.needsRealGemma3)
     func listingAgrees() throws {
-        guard let path = Fixtures.realGemma3 else {
-            print(Fixtures.realGemma3Missing)
-            return
-        }
+        let path = try Fixtures.requireRealGemma3()
         let expected = try #require(try Fixtures.json("gguf/gemma3-270m.listing.json").objectValue)
         let file = try GGUFFile(path: path)
         try GGUFFixtureTests.compareHeader(file, expected)
@@ -112,12 +109,9 @@ extension JSONValue {
         try file.validateAll()
     }
 
-    @Test("real blocks of every type in the file dequantize as gguf-py does")
+    @Test("real blocks of every type in the file dequantize as gguf-py does", Fixtures.needsRealGemma3)
     func realBlocks() throws {
-        guard let path = Fixtures.realGemma3 else {
-            print(Fixtures.realGemma3Missing)
-            return
-        }
+        let path = try Fixtures.requireRealGemma3()
         // The blocks fixture copies the first rows of one real tensor per type; here the same rows are read in place.
         let expected = try #require(try Fixtures.json("gguf/gemma3-270m.blocks.expected.json").objectValue?["tensors"]?.objectValue)
         let file = try GGUFFile(path: path)

@@ -17,9 +17,9 @@ import Testing
     // token-by-token run of the passage (gemma3-270m.sequential.logits.json) agrees with its batched run on 155 of
     // 160 top tokens, and its batched run with transformers' float64 run on 155 too. The bar here is llama.cpp's
     // agreement with itself; with f32 products (the BLAS backend, next test) it is the 99%.
-    @Test("logits on 160 tokens of prose: top-1 agreement with llama.cpp's CPU backend at least its own batched-vs-sequential agreement, mean KLD ≤ 0.01")
+    @Test("logits on 160 tokens of prose: top-1 agreement with llama.cpp's CPU backend at least its own batched-vs-sequential agreement, mean KLD ≤ 0.01", Fixtures.needsRealGemma3)
     func logitsAgree() throws {
-        guard let (ours, fixture) = try TopLogitComparison.realGemma3(against: "llama/gemma3-270m.logits.json") else { return }
+        let (ours, fixture) = try TopLogitComparison.realGemma3(against: "llama/gemma3-270m.logits.json")
         let sequential = try #require(try Fixtures.json("llama/gemma3-270m.sequential.logits.json").objectValue)
         #expect(sequential["tokens"] == fixture["tokens"])
         let positions = try #require(fixture["positions"]?.arrayValue)
@@ -31,21 +31,18 @@ import Testing
         #expect(ours.meanKLD <= 0.01)
     }
 
-    @Test("logits on 160 tokens of prose against llama.cpp with f32 products (its BLAS backend): top-1 ≥ 99%, mean KLD ≤ 0.01")
+    @Test("logits on 160 tokens of prose against llama.cpp with f32 products (its BLAS backend): top-1 ≥ 99%, mean KLD ≤ 0.01", Fixtures.needsRealGemma3)
     func logitsAgreeWithFloatProducts() throws {
-        guard let (ours, fixture) = try TopLogitComparison.realGemma3(against: "llama/gemma3-270m.blas.logits.json") else { return }
+        let (ours, fixture) = try TopLogitComparison.realGemma3(against: "llama/gemma3-270m.blas.logits.json")
         let count = fixture["positions"]?.arrayValue?.count ?? 0
         print("270M vs llama.cpp (BLAS backend): top-1 \(ours.agreements)/\(count), mean KLD \(ours.meanKLD), max |Δ logit| \(ours.largestDifference)")
         #expect(Double(ours.agreements) >= 0.99 * Double(count))
         #expect(ours.meanKLD <= 0.01)
     }
 
-    @Test("greedy continuation of \"The capital of France is\": 15 tokens free-running, 31 of 32 steps on llama.cpp's own prefix")
+    @Test("greedy continuation of \"The capital of France is\": 15 tokens free-running, 31 of 32 steps on llama.cpp's own prefix", Fixtures.needsRealGemma3)
     func greedyContinuation() throws {
-        guard let path = Fixtures.realGemma3 else {
-            print(Fixtures.realGemma3Missing)
-            return
-        }
+        let path = try Fixtures.requireRealGemma3()
         let fixture = try #require(try Fixtures.json("llama/gemma3-270m.greedy.json").objectValue)
         let prompt = fixture["prompt_tokens"]?.arrayValue?.compactMap { $0.intValue } ?? []
         let expected = fixture["continuation_ids"]?.arrayValue?.compactMap { $0.intValue } ?? []
@@ -69,12 +66,9 @@ import Testing
         #expect(steps.count >= 31)
     }
 
-    @Test("under llama.cpp numerics, the hidden state after each of the first 14 layers is llama.cpp's to 1e-6 (BOS token)")
+    @Test("under llama.cpp numerics, the hidden state after each of the first 14 layers is llama.cpp's to 1e-6 (BOS token)", Fixtures.needsRealGemma3)
     func layersReproduceLlamaCpp() throws {
-        guard let path = Fixtures.realGemma3 else {
-            print(Fixtures.realGemma3Missing)
-            return
-        }
+        let path = try Fixtures.requireRealGemma3()
         let fixture = try #require(try Fixtures.json("llama/gemma3-270m.layers.json").objectValue)
         let reference = try #require(fixture["layer_outputs"]?.arrayValue).map { $0.arrayValue?.compactMap(\.doubleValue) ?? [] }
         func layerErrors(_ numerics: Numerics) throws -> [Double] {
@@ -100,12 +94,9 @@ import Testing
 
 /// The tokenizer against llama.cpp's tokenization of varied text (Fixtures/llama/tokenizer-cases.json).
 @Suite struct TokenizerAgreementTests {
-    @Test("ids equal llama.cpp's with and without special-token parsing, and decode back to the text")
+    @Test("ids equal llama.cpp's with and without special-token parsing, and decode back to the text", Fixtures.needsRealGemma3)
     func casesAgree() throws {
-        guard let path = Fixtures.realGemma3 else {
-            print(Fixtures.realGemma3Missing)
-            return
-        }
+        let path = try Fixtures.requireRealGemma3()
         let tokenizer = try SentencePieceTokenizer.from(source: try ModelSources.open(path))
         let cases = try #require(try Fixtures.json("llama/tokenizer-cases.json").objectValue?["cases"]?.arrayValue)
         #expect(cases.count >= 25)
@@ -121,12 +112,9 @@ import Testing
         }
     }
 
-    @Test("ids equal Hugging Face tokenizers' (built by transformers from the GGUF) except its documented differences")
+    @Test("ids equal Hugging Face tokenizers' (built by transformers from the GGUF) except its documented differences", Fixtures.needsRealGemma3)
     func tokenizersAgree() throws {
-        guard let path = Fixtures.realGemma3 else {
-            print(Fixtures.realGemma3Missing)
-            return
-        }
+        let path = try Fixtures.requireRealGemma3()
         let tokenizer = try SentencePieceTokenizer.from(source: try ModelSources.open(path))
         let texts = try #require(try Fixtures.json("llama/tokenizer-cases.json").objectValue?["cases"]?.arrayValue)
         let fixture = try #require(try Fixtures.json("llama/tokenizer-cases-hf.json").objectValue)

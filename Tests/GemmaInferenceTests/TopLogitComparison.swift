@@ -49,12 +49,9 @@ struct TopLogitComparison {
 
 extension TopLogitComparison {
     /// The real Gemma 3 270M's logits of a fixture's passage (`tokens`, one forward) against the fixture's `positions`,
-    /// with the fixture itself; nil, after saying why, when the model is not installed.
-    static func realGemma3(against fixture: String) throws -> (TopLogitComparison, JSONObject)? {
-        guard let path = Fixtures.realGemma3 else {
-            print(Fixtures.realGemma3Missing)
-            return nil
-        }
+    /// with the fixture itself (for tests that carry `Fixtures.needsRealGemma3`).
+    static func realGemma3(against fixture: String) throws -> (TopLogitComparison, JSONObject) {
+        let path = try Fixtures.requireRealGemma3()
         let object = try #require(try Fixtures.json(fixture).objectValue)
         let tokens = object["tokens"]?.arrayValue?.compactMap { $0.intValue } ?? []
         let positions = try #require(object["positions"]?.arrayValue)

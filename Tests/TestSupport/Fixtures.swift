@@ -1,6 +1,7 @@
 import ByteIO
 import Foundation
 import StrictJSON
+import Testing
 
 /// Locates the repository's `Fixtures/` folder and the cached real model, for tests.
 public enum Fixtures {
@@ -29,9 +30,12 @@ public enum Fixtures {
         return candidates.compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0) }
     }
 
-    /// Why tests of the real model are skipped, printed once by each such test.
-    public static let realGemma3Missing =
-        "skipped: the Gemma 3 270M GGUF is not installed (run `make model`, or set LPK_GEMMA3_270M)"
+    /// The trait of tests that need the real Gemma 3 270M: they show as skipped, with the reason, when it is missing.
+    public static let needsRealGemma3: ConditionTrait = .enabled(
+        if: realGemma3 != nil, "the Gemma 3 270M GGUF is not installed (run `make model`, or set LPK_GEMMA3_270M)")
+
+    /// The real Gemma 3 270M GGUF, for tests that carry ``needsRealGemma3``.
+    public static func requireRealGemma3() throws -> String { try #require(realGemma3) }
 
     /// The folder holding the built executables (beside the test bundle).
     public static var productsDirectory: String {

@@ -13,12 +13,9 @@ import TestSupport
         try MappedFile(path: path).bytes.withUnsafeBytes { XXHash64.hash($0) }
     }
 
-    @Test("a run killed at any moment leaves no output and no temporary file, and the input unchanged")
+    @Test("a run killed at any moment leaves no output and no temporary file, and the input unchanged", Fixtures.needsRealGemma3)
     func killedRuns() throws {
-        guard let model = Fixtures.realGemma3 else {
-            print(Fixtures.realGemma3Missing)
-            return
-        }
+        let model = try Fixtures.requireRealGemma3()
         let before = try inputHash(model)
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
