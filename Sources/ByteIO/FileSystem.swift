@@ -37,3 +37,9 @@ public enum FileSystem {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 }
+
+/// The memory page of the machine this runs on (4 KiB on x86-64 Linux, 16 KiB on Apple silicon), from the system.
+public enum SystemPage {
+    /// Bytes per page.
+    public static let size: Int = Int(sysconf(Int32(_SC_PAGESIZE)))
+}

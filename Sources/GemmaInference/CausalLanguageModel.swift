@@ -61,6 +61,7 @@ public struct InferenceError: LayerPackError {
 
 /// A model with a per-layer embedding (PLE) table, read one token record at a time.
 public protocol PerLayerEmbeddingModel: CausalLanguageModel {
-    /// The 4 KiB pages of the PLE table's file that lookups have read so far (empty when the table is in memory).
+    /// The pages (of the system's size) of the PLE table's file that lookups have read so far (empty when the table is
+    /// in memory).
     var perLayerPagesRead: Set<Int> { get }
 }

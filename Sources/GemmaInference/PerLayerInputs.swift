@@ -1,3 +1,4 @@
+import ByteIO
 import TensorModel
 
 /// The token embedding and the per-layer inputs of Gemma 3n and Gemma 4: for each token, its embedding row times
@@ -10,7 +11,7 @@ final class PerLayerInputs {
     /// √D and √ple, computed in f32 whatever the weights' storage (so bf16 and f32 copies of one model agree).
     let embeddingScale, tableScale: Float
     let hiddenSize, layerCount, width: Int
-    /// The 4 KiB pages of the PLE table's file that lookups have read so far (when the table is mapped).
+    /// The pages (of the system's size) of the PLE table's file that lookups have read so far (when the table is mapped).
     private(set) var pagesRead = Set<Int>()
     /// The model projection of the embeddings, kept between calls so that decoding does not allocate it.
     private var projected: [Float] = []
@@ -45,7 +46,8 @@ final class PerLayerInputs {
                     let row = tableRow(token)
                     table.decodeRow(row, into: p.baseAddress! + t * record)
                     if let range = table.fileRange(ofRow: row) {
-                        for page in (range.lowerBound / 4096)...((range.upperBound - 1) / 4096) { pagesRead.insert(page) }
+                        let page = SystemPage.size
+                        for index in (range.lowerBound / page)...((range.upperBound - 1) / page) { pagesRead.insert(index) }
                     }
                 }
             }

@@ -10,7 +10,7 @@ struct PackHeader: Equatable {
     var indexLength = 0
     var tensorCount = 0
     var alignment = PackLayout.tensorAlignment
-    var coreOffset = PackLayout.pageBytes
+    var coreOffset = PackLayout.coreSectionOffset
     var coreLength = 0
     var pleOffset = 0
     var pleLength = 0

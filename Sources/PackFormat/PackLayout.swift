@@ -9,12 +9,19 @@ public enum PackLayout {
     /// `LAYRPLE1`, the companion PLE file's magic (§7).
     public static let companionMagic: [UInt8] = Array("LAYRPLE1".utf8)
     public static let majorVersion: UInt16 = 1
-    public static let minorVersion: UInt16 = 0
+    /// The minor version this writer writes: 1 (PLE tensors on 16 KiB boundaries). Readers also read 0.
+    public static let minorVersion: UInt16 = 1
     public static let headerBytes = 128
     public static let companionHeaderBytes = 64
     public static let recordBytes = 128
-    /// Where the core section starts, and the alignment of PLE tensors.
-    public static let pageBytes = 4096
+    /// Where the core section starts.
+    public static let coreSectionOffset = 4096
+    /// The alignment of PLE tensors, and where a companion file's PLE section starts (§6, §7): 16 KiB since format
+    /// 1.1, so that one token's record lies in as few of an Apple silicon device's 16 KiB pages as it can.
+    public static let pleAlignment = 16384
+
+    /// The PLE alignment a pack of minor version `minor` uses: 4 KiB in 1.0, 16 KiB since 1.1.
+    public static func pleAlignment(minorVersion minor: UInt16) -> Int { minor >= 1 ? pleAlignment : 4096 }
     /// Alignment of core tensors and of the index.
     public static let tensorAlignment = 64
     /// Stride alignment of PLE row records.

@@ -77,7 +77,7 @@ public struct PackReader: Sendable {
             let sectionRange = record.section == .ple
                 ? header.pleOffset..<(header.pleOffset + header.pleLength)
                 : header.coreOffset..<(header.coreOffset + header.coreLength)
-            let alignment = record.section == .ple ? PackLayout.pageBytes : PackLayout.tensorAlignment
+            let alignment = record.section == .ple ? PackLayout.pleAlignment(minorVersion: header.minorVersion) : PackLayout.tensorAlignment
             guard record.dataOffset % alignment == 0, record.dataOffset >= sectionRange.lowerBound,
                   record.dataLength <= sectionRange.upperBound - record.dataOffset,
                   let data = holder.bytes.slice(offset: record.dataOffset, length: record.dataLength)

@@ -36,7 +36,7 @@ public final class PackWriter {
     private var records: [PackTensorRecord] = []
     private var names = Set<String>()
     private var current: (record: PackTensorRecord, hasher: XXHash64, written: Int, sink: AtomicFileWriter)?
-    private var coreEnd = PackLayout.pageBytes
+    private var coreEnd = PackLayout.coreSectionOffset
     private var pleStart: Int?
     private var pleEnd = 0
 
@@ -44,10 +44,10 @@ public final class PackWriter {
     public init(destination: String, splitPLE: Bool) throws {
         path = destination
         main = try AtomicFileWriter(destination: destination)
-        try main.writeZeros(PackLayout.pageBytes)  // the header is written last, over the first 128 bytes
+        try main.writeZeros(PackLayout.coreSectionOffset)  // the header is written last, over the first 128 bytes
         if splitPLE {
             let sink = try AtomicFileWriter(destination: PackLayout.companionPath(of: destination))
-            try sink.writeZeros(PackLayout.pageBytes)
+            try sink.writeZeros(PackLayout.pleAlignment)  // the companion header is written last, over the first 64 bytes
             companion = sink
         } else {
             companion = nil
@@ -74,9 +74,9 @@ public final class PackWriter {
             offset = PackLayout.align(coreEnd, to: PackLayout.tensorAlignment)!
         } else {
             sink = companion ?? main
-            let start = pleStart ?? PackLayout.align(companion == nil ? coreEnd : PackLayout.pageBytes, to: PackLayout.pageBytes)!
+            let start = pleStart ?? PackLayout.align(companion == nil ? coreEnd : PackLayout.pleAlignment, to: PackLayout.pleAlignment)!
             if pleStart == nil { pleStart = start }
-            offset = PackLayout.align(max(pleEnd, start), to: PackLayout.pageBytes)!
+            offset = PackLayout.align(max(pleEnd, start), to: PackLayout.pleAlignment)!
         }
         try sink.writeZeros(offset - sink.bytesWritten)
         let record = PackTensorRecord(name: spec.name, role: spec.role, section: spec.section, encoding: spec.encoding,
@@ -125,7 +125,7 @@ public final class PackWriter {
         precondition(current == nil, "endTensor() the last tensor first")
         var header = PackHeader()
         header.tensorCount = records.count
-        header.coreLength = coreEnd - PackLayout.pageBytes
+        header.coreLength = coreEnd - PackLayout.coreSectionOffset
         if let pleStart {
             header.pleOffset = pleStart
             header.pleLength = pleEnd - pleStart

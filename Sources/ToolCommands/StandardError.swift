@@ -15,7 +15,7 @@ package enum StandardError {
         bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
-                let written = Glibc.write(2, raw.baseAddress! + offset, raw.count - offset)
+                let written = writeToStandardError(raw.baseAddress! + offset, raw.count - offset)
                 guard written > 0 else { return }
                 offset += written
             }
@@ -25,3 +25,6 @@ package enum StandardError {
     /// Whether standard error is a terminal (progress bars are drawn only then).
     package static var isTerminal: Bool { isatty(2) == 1 }
 }
+
+/// The C library's `write(2, …)` (Glibc and Darwin alike), out of reach of ``StandardError/write(_:)``'s name.
+private func writeToStandardError(_ bytes: UnsafeRawPointer, _ count: Int) -> Int { write(2, bytes, count) }

@@ -27,7 +27,7 @@ import TestSupport
         try Self.writeExample(to: path)
         let bytes = try MappedFile(path: path).bytes.array
         #expect(Array(bytes[0..<8]) == Array("LAYRPACK".utf8))
-        #expect(Array(bytes[8..<12]) == [1, 0, 0, 0])  // version 1.0
+        #expect(Array(bytes[8..<12]) == [1, 0, 1, 0])  // version 1.1
         #expect(Self.u64(bytes, 16) == UInt64(bytes.count))  // file length
         #expect(Self.u64(bytes, 24) == 4160)  // index offset
         #expect(Array(bytes[4096..<4104]) == [0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0xC0])
@@ -91,7 +91,7 @@ import TestSupport
         newer[8] = 2
         newer.replaceSubrange(120..<128, with: withUnsafeBytes(of: XXHash64.hash(Array(newer[0..<120])).littleEndian) { Array($0) })
         #expect { try PackReader(file: MappedFile(bytes: newer, name: "v2.lpk"), companionPath: nil) } throws: {
-            "\($0)".contains("version 2.0 is not supported")
+            ($0 as? PackError)?.kind == .unsupportedVersion && "\($0)".contains("version 2.1 is not supported")
         }
     }
 
