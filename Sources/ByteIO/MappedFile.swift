@@ -24,10 +24,13 @@ public final class MappedFile: @unchecked Sendable {
     private enum Storage { case mapped, owned, empty }
 
     /// Maps the file at `path` read-only.
+    ///
+    /// The file is opened without blocking (`O_NONBLOCK`, which changes nothing for a regular file), so that a FIFO
+    /// or a device given by mistake is refused at once instead of hanging in `open`.
     /// - Throws: ``SystemCallError`` when the file cannot be opened, is not a regular file, or cannot be mapped.
     public init(path: String) throws(SystemCallError) {
         self.path = path
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else { throw SystemCallError(call: "open", path: path) }
         defer { close(descriptor) }
         var status = stat()

@@ -9,16 +9,25 @@ public protocol CausalLanguageModel: AnyObject {
     var numerics: Numerics { get }
     /// Tokens processed so far (the next token's position).
     var position: Int { get }
-    /// Runs `tokens` at positions `position ..< position + count`; returns logits for every token
-    /// (`count × vocabulary`) or only the last one.
-    func forward(_ tokens: [Int], allLogits: Bool) throws -> [Float]
+    /// Runs `tokens` at positions `position ..< position + count`; returns the logits of tokens `first..<count`
+    /// (`(count − first) × vocabulary` values; none when `first == count`, which skips the output head).
+    func forward(_ tokens: [Int], logitsFrom first: Int) throws -> [Float]
     /// Empties the KV cache.
     func reset()
 }
 
 extension CausalLanguageModel {
-    /// Checks a forward call's tokens: every id below `vocabulary`, and room for them in a context of `capacity`.
-    func checkInput(_ tokens: [Int], vocabulary: Int, capacity: Int) throws {
+    /// Runs `tokens`; returns logits for every token (`count × vocabulary`) or only the last one.
+    public func forward(_ tokens: [Int], allLogits: Bool) throws -> [Float] {
+        try forward(tokens, logitsFrom: allLogits ? 0 : tokens.count - 1)
+    }
+
+    /// Checks a forward call: every token id below `vocabulary`, room for the tokens in a context of `capacity`, and
+    /// logits asked from a token the call has.
+    func checkInput(_ tokens: [Int], logitsFrom first: Int, vocabulary: Int, capacity: Int) throws {
+        guard first >= 0, first <= tokens.count else {
+            throw InferenceError(.invalidRequest, "logits from token \(first) of a call with \(tokens.count) tokens")
+        }
         guard position + tokens.count <= capacity else {
             throw InferenceError(.contextFull, "\(tokens.count) more tokens after \(position) do not fit in the context of \(capacity) tokens")
         }
@@ -44,6 +53,8 @@ public struct InferenceError: LayerPackError {
         case contextFull
         /// A token id outside the vocabulary.
         case tokenOutOfRange
+        /// A call that asks for what it cannot have (logits of tokens it does not run).
+        case invalidRequest
     }
 
     public let kind: Kind

@@ -33,8 +33,8 @@ public final class Gemma3TextModel: CausalLanguageModel {
 
     public func reset() { position = 0 }
 
-    public func forward(_ tokens: [Int], allLogits: Bool) throws -> [Float] {
-        try checkInput(tokens, vocabulary: configuration.vocabularySize, capacity: context.cache.capacity)
+    public func forward(_ tokens: [Int], logitsFrom first: Int) throws -> [Float] {
+        try checkInput(tokens, logitsFrom: first, vocabulary: configuration.vocabularySize, capacity: context.cache.capacity)
         let count = tokens.count, d = configuration.hiddenSize
         let w = context.workspace
         w.prepare(tokens: count)
@@ -49,7 +49,8 @@ public final class Gemma3TextModel: CausalLanguageModel {
             layerOutputObserver?(index, w.hidden)
         }
         position += count
-        let rows = allLogits ? count : 1
+        let rows = count - first
+        guard rows > 0 else { return [] }
         w.takeFinal(rows: rows, of: count)
         return head(&w.final, rows: rows, scratch: context.scratch)
     }

@@ -83,9 +83,9 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
 
     public func reset() { position = 0 }
 
-    public func forward(_ tokens: [Int], allLogits: Bool) throws -> [Float] {
+    public func forward(_ tokens: [Int], logitsFrom first: Int) throws -> [Float] {
         let c = configuration
-        try checkInput(tokens, vocabulary: c.vocabularySize, capacity: context.cache.capacity)
+        try checkInput(tokens, logitsFrom: first, vocabulary: c.vocabularySize, capacity: context.cache.capacity)
         let count = tokens.count, d = c.hiddenSize, scratch = context.scratch
         // transformers reads PLE row 0 for ids past the PLE vocabulary.
         let pleRows = inputs.table.rows
@@ -109,7 +109,8 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
         streamUnprojections.apply(buffers.streams, count: count, scratch: scratch, into: &buffers.predictions)
         buffers.predictions[activeStream].overwrite(with: buffers.streams[activeStream])
         AltUp.matchMagnitudes(of: &buffers.predictions, to: buffers.streams[activeStream], active: activeStream, count: count, width: d)
-        let rows = allLogits ? count : 1, first = count - rows
+        let rows = count - first
+        guard rows > 0 else { return [] }
         w.final.zero(count: rows * d)
         for i in 0..<(rows * d) {
             var sum: Float = 0

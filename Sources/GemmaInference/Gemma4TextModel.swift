@@ -41,8 +41,8 @@ public final class Gemma4TextModel: PerLayerEmbeddingModel {
 
     public func reset() { position = 0 }
 
-    public func forward(_ tokens: [Int], allLogits: Bool) throws -> [Float] {
-        try checkInput(tokens, vocabulary: min(configuration.vocabularySize, inputs.table.rows), capacity: context.cache.capacity)
+    public func forward(_ tokens: [Int], logitsFrom first: Int) throws -> [Float] {
+        try checkInput(tokens, logitsFrom: first, vocabulary: min(configuration.vocabularySize, inputs.table.rows), capacity: context.cache.capacity)
         let count = tokens.count, d = configuration.hiddenSize
         let w = context.workspace
         w.prepare(tokens: count)
@@ -55,7 +55,8 @@ public final class Gemma4TextModel: PerLayerEmbeddingModel {
             for i in 0..<(count * d) { w.hidden[i] *= layer.scalar }
         }
         position += count
-        let rows = allLogits ? count : 1
+        let rows = count - first
+        guard rows > 0 else { return [] }
         w.takeFinal(rows: rows, of: count)
         return head(&w.final, rows: rows, scratch: context.scratch)
     }

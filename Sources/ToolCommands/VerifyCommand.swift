@@ -1,5 +1,4 @@
 import ArgumentParser
-import Conversion
 import Foundation
 import GemmaInference
 import SourceAdapters
@@ -16,8 +15,12 @@ package struct VerifyCommand: ParsableCommand {
             Both models run LayerPack's reference inference on the same tokens; the report gives what llama.cpp's \
             --kl-divergence gives (mean, median, p99 and max KL divergence, same top token) plus logit cosine and a \
             per-role table of weight error. REFERENCE and CANDIDATE can be any mix of safetensors, GGUF and pack.
+            With --text FILE the text is scored as llama.cpp's perplexity tool scores it: chunks of --context tokens, \
+            each starting with BOS, the second half of each chunk scored; each model's perplexity is reported beside \
+            the KLD figures, every figure with its uncertainty.
             With --reference-logits FILE.npy (float32 [tokens, vocab]) only one model is run and compared with them.
-            Exit status: 0 when every threshold holds, 1 when one fails (each failure is named), 64 for usage errors.
+            Exit status: 0 when every threshold holds (or none was given), 1 when one fails (each failure is named) or \
+            the input is bad, 64 for usage errors.
             """)
 
     @Argument(help: "The original model (or, with --reference-logits, the model to check).")
@@ -26,26 +29,32 @@ package struct VerifyCommand: ParsableCommand {
     @Argument(help: "The converted model.")
     var candidate: String?
 
-    @Option(help: "Text to run (tokenized with the model's own tokenizer).")
+    @Option(help: "Text to run (tokenized with the reference model's own tokenizer).")
     var prompt: String?
 
     @Option(help: "Token ids to run, comma separated (e.g. 2,818,5279).")
     var tokens: String?
 
+    @Option(help: "A text file to score in chunks, as llama.cpp's perplexity tool does.")
+    var text: String?
+
+    @Option(help: "With --text: tokens per chunk.")
+    var context = 512
+
+    @Option(help: "With --text: score at most this many chunks (default: as many as the text holds).")
+    var chunks: Int?
+
     @Option(help: "Logits another tool saved for --tokens: NumPy float32 [tokens, vocab].")
     var referenceLogits: String?
 
-    @Option(help: "Fail when the mean KL divergence exceeds this.") var maxKld: Double?
-    @Option(help: "Fail when the 99th-percentile KL divergence exceeds this.") var maxP99Kld: Double?
-    @Option(help: "Fail when fewer positions than this fraction (0-1) agree on the top token.") var minTop1: Double?
-    @Option(help: "Fail when the mean logit cosine is below this.") var minCosine: Double?
-    @Option(help: "Fail when any logit differs by more than this (with --reference-logits).") var maxAbsDiff: Double?
+    @OptionGroup var thresholds: VerifyThresholds
+
     @Option(help: "Also generate this many tokens from each model and show the text (greedy unless --temperature).") var generate = 0
     @Option(help: "Sample --generate tokens at this temperature (0: greedy).") var temperature: Float = 0
     @Option(help: "Sample only from this many most likely tokens.") var topK: Int?
     @Option(help: "Sample only from the most likely tokens whose probabilities add up to this (0-1).") var topP: Float?
     @Option(help: "Seed of the sampler: the same seed gives the same samples.") var seed: UInt64 = 0
-    @Option(help: "Activation rounding of both runs: exact (f32 throughout) or llama.cpp (as llama.cpp's CPU backend rounds them).")
+    @Option(help: "Activation rounding of both runs: f32 (the default; 'exact' is accepted too) or llama.cpp (as its CPU backend rounds them).")
     var numerics: Numerics = .float32
     @Flag(help: "Skip the per-tensor weight comparison.") var noWeights = false
     @Option(help: "Save REFERENCE's logits as NumPy float32 [tokens, vocab], to compare in another framework.")
@@ -54,8 +63,11 @@ package struct VerifyCommand: ParsableCommand {
 
     package init() {}
 
+    /// The most tokens a run holds (prompt and generated): what a KV cache and the logits are sized for.
+    static let maxTokens = 131_072
+
     package func validate() throws {
-        if prompt != nil && tokens != nil { throw ValidationError("give --prompt or --tokens, not both") }
+        if [prompt != nil, tokens != nil, text != nil].filter({ $0 }).count > 1 { throw ValidationError("give one of --prompt, --tokens and --text") }
         if referenceLogits != nil {
             if candidate != nil { throw ValidationError("--reference-logits compares one model; drop CANDIDATE") }
             if tokens == nil { throw ValidationError("--reference-logits needs --tokens naming the ids the logits belong to") }
@@ -63,119 +75,53 @@ package struct VerifyCommand: ParsableCommand {
             throw ValidationError("give CANDIDATE, or --reference-logits with --tokens")
         }
         if let tokens, Self.parseTokens(tokens) == nil { throw ValidationError("--tokens must be comma-separated non-negative integers") }
-        if let minTop1, !(0...1).contains(minTop1) { throw ValidationError("--min-top1 is a fraction between 0 and 1") }
-        if temperature < 0 { throw ValidationError("--temperature must be 0 or more") }
+        if text != nil {
+            if !(4...Self.maxTokens).contains(context) { throw ValidationError("--context must be between 4 and \(Self.maxTokens)") }
+            if let chunks, chunks < 1 { throw ValidationError("--chunks must be at least 1") }
+            if generate > 0 || saveLogits != nil { throw ValidationError("--text scores a text; --generate and --save-logits go with --prompt or --tokens") }
+            if thresholds.minCosine != nil || thresholds.maxAbsDiff != nil {
+                throw ValidationError("--min-cosine and --max-abs-diff compare whole logit rows; with --text gate on --max-kld, --max-p99-kld or --min-top1")
+            }
+        } else if chunks != nil || context != 512 {
+            throw ValidationError("--context and --chunks go with --text")
+        }
+        try thresholds.validate()
+        if !(0...Self.maxTokens).contains(generate) { throw ValidationError("--generate must be between 0 and \(Self.maxTokens)") }
+        if !temperature.isFinite || temperature < 0 { throw ValidationError("--temperature must be a finite number, 0 or more") }
         if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p is a fraction in (0, 1]") }
         if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1") }
     }
 
+    /// Comma-separated non-negative integers (no empty entries), or nil.
     static func parseTokens(_ text: String) -> [Int]? {
-        let parts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? -1) >= 0 }) else { return nil }
-        return parts.map { $0! }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.count <= maxTokens else { return nil }
+        return parts.allSatisfy({ ($0 ?? -1) >= 0 }) ? parts.compactMap { $0 } : nil
     }
-
-    /// A built-in passage of ordinary prose, long enough for 128+ tokens.
-    static let defaultText = """
-        The river had shaped the town long before anyone thought to write its history. Farmers settled along the \
-        eastern bank in the twelfth century, drawn by the rich soil that the spring floods left behind, and within \
-        a few generations a market grew up around the old stone bridge. Merchants came from the coast with salt and \
-        cloth, and left with grain, wool and cheese. The guild records, kept in a small room above the town hall, \
-        describe disputes over weights and measures, the cost of repairing the bridge after a hard winter, and the \
-        arrival of the first printing press in 1492. Today the market still opens every Saturday morning, and the \
-        bridge, rebuilt three times, carries more bicycles than carts. Visitors often ask why the church tower leans \
-        slightly to the west; the answer, according to the local museum, is that its foundations were laid on a \
-        buried channel of the river, which has never entirely stopped moving.
-        """
 
     package func run() throws {
         let referenceSource = try ModelSources.open(reference)
-        let ids = try resolveTokens(referenceSource)
-        let referenceRun = try Self.run(referenceSource, ids, generate: generate, sampler: sampler, numerics: numerics)
-        var report = VerifyReport(reference: reference, candidate: candidate ?? referenceLogits!, tokens: ids.count,
-                                  numerics: numerics.rawValue)
-        report.referenceSpeed = referenceRun.tokensPerSecond
-        report.referenceContinuation = referenceRun.continuation
-        if let saveLogits {
-            try NumpyArray.write(referenceRun.logits, shape: [ids.count, referenceRun.vocabulary], to: saveLogits)
-        }
-        if let referenceLogits {
-            let saved = try NumpyArray(path: referenceLogits)
-            let vocabulary = referenceRun.vocabulary
-            guard saved.shape == [ids.count, vocabulary] else {
-                throw ValidationError("\(referenceLogits) has shape \(saved.shape), expected [\(ids.count), \(vocabulary)]")
-            }
-            report.logits = LogitComparison(reference: saved.values, candidate: referenceRun.logits, vocabulary: vocabulary)
-        } else if let candidate {
-            let candidateSource = try ModelSources.open(candidate)
-            let candidateRun = try Self.run(candidateSource, ids, generate: generate, sampler: sampler, numerics: numerics)
-            guard candidateRun.vocabulary == referenceRun.vocabulary else {
-                throw ValidationError("vocabularies differ: \(referenceRun.vocabulary) vs \(candidateRun.vocabulary)")
-            }
-            report.candidateSpeed = candidateRun.tokensPerSecond
-            report.candidateContinuation = candidateRun.continuation
-            report.logits = LogitComparison(reference: referenceRun.logits, candidate: candidateRun.logits, vocabulary: referenceRun.vocabulary)
-            if !noWeights { report.weights = try WeightComparison(reference: referenceSource, candidate: candidateSource) }
-            report.sizes = [referenceSource.fileBytes, candidateSource.fileBytes]
-        }
-        report.failures = thresholdFailures(report.logits!)
-        if outputOptions.json {
-            print(try Formatting.json(report))
+        if let text {
+            try runText(referenceSource, textPath: text)
         } else {
-            print(report.rendered())
+            try runTokens(referenceSource)
         }
-        if !report.failures.isEmpty {
-            for failure in report.failures { StandardError.line("error: \(failure)") }
+    }
+
+    /// Prints `report` (as JSON or text) and exits 1 naming each failed threshold.
+    func finish<Report: Encodable>(_ report: Report, text: String, failures: [String]) throws {
+        print(outputOptions.json ? try Formatting.json(report) : text)
+        if !failures.isEmpty {
+            for failure in failures { StandardError.line("error: \(failure)") }
             throw ExitCode.failure
         }
     }
 
-    private func resolveTokens(_ source: any TensorSource) throws -> [Int] {
-        if let tokens { return Self.parseTokens(tokens)! }
-        let tokenizer = try SentencePieceTokenizer.from(source: source)
-        return tokenizer.encode(prompt ?? Self.defaultText)
-    }
-
-    private func thresholdFailures(_ logits: LogitComparison) -> [String] {
-        var failures: [String] = []
-        if let maxKld, logits.meanKLD > maxKld { failures.append(String(format: "mean KLD %.6f exceeds --max-kld %g", logits.meanKLD, maxKld)) }
-        if let maxP99Kld, logits.p99KLD > maxP99Kld { failures.append(String(format: "p99 KLD %.6f exceeds --max-p99-kld %g", logits.p99KLD, maxP99Kld)) }
-        if let minTop1, logits.top1Agreement < minTop1 {
-            failures.append(String(format: "same top token %.2f%% is below --min-top1 %.2f%%", logits.top1Agreement * 100, minTop1 * 100))
-        }
-        if let minCosine, logits.meanLogitCosine < minCosine {
-            failures.append(String(format: "logit cosine %.6f is below --min-cosine %g", logits.meanLogitCosine, minCosine))
-        }
-        if let maxAbsDiff, logits.maxAbsoluteDifference > maxAbsDiff {
-            failures.append(String(format: "max |Δlogit| %.6f exceeds --max-abs-diff %g", logits.maxAbsoluteDifference, maxAbsDiff))
-        }
-        return failures
-    }
-
-    struct Run {
-        let logits: [Float]
-        let vocabulary: Int
-        let tokensPerSecond: Double
-        let continuation: String?
-    }
-
-    /// The sampler of `--generate`: greedy, or seeded sampling (each model starts from the same seed).
-    var sampler: Sampler { Sampler(temperature: temperature, topK: topK, topP: topP, seed: seed) }
-
-    /// Runs all tokens in one prefill, then optional generation.
-    static func run(_ source: any TensorSource, _ ids: [Int], generate: Int, sampler: Sampler, numerics: Numerics) throws -> Run {
-        let model = try ModelRegistry.model(for: source, contextLength: ids.count + generate + 1, numerics: numerics)
-        let start = Date()
-        let logits = try model.forward(ids, allLogits: true)
-        let seconds = Date().timeIntervalSince(start)
-        var continuation: String?
-        if generate > 0 {
-            var sampler = sampler
-            let produced = try model.generate(continuing: logits, count: generate, sampler: &sampler)
-            continuation = (try? SentencePieceTokenizer.from(source: source))?.decode(produced) ?? produced.map(String.init).joined(separator: ",")
-        }
-        return Run(logits: logits, vocabulary: model.configuration.vocabularySize,
-                   tokensPerSecond: Double(ids.count) / max(seconds, 1e-9), continuation: continuation)
+    /// The verdict line of a text report.
+    func verdict(_ failures: [String]) -> String {
+        if !failures.isEmpty { return "verdict: FAIL (\(failures.count) threshold\(failures.count == 1 ? "" : "s"))" }
+        return thresholds.isEmpty ? "verdict: none (no thresholds given: --max-kld, --max-p99-kld, --min-top1, --min-cosine, --max-abs-diff gate)"
+            : "verdict: PASS"
     }
 }
 
@@ -190,47 +136,4 @@ extension Numerics: ExpressibleByArgument {
     }
 
     public static var allValueStrings: [String] { allCases.map(\.rawValue) }
-}
-
-/// What `lpk-verify` reports (schema version 1).
-struct VerifyReport: Encodable {
-    var schemaVersion = 1
-    let reference: String
-    let candidate: String
-    let tokens: Int
-    /// The activation rounding both runs used (`f32` or `llama.cpp`).
-    let numerics: String
-    var sizes: [Int]?
-    var logits: LogitComparison?
-    var weights: WeightComparison?
-    var referenceSpeed: Double?
-    var candidateSpeed: Double?
-    var referenceContinuation: String?
-    var candidateContinuation: String?
-    var failures: [String] = []
-
-    func rendered() -> String {
-        var lines = ["reference: \(reference)", "candidate: \(candidate)"]
-        if let sizes { lines.append("size: \(Formatting.bytes(sizes[0])) → \(Formatting.bytes(sizes[1])) (\(Formatting.percent(sizes[1], of: sizes[0])))") }
-        if let logits {
-            lines.append("\(tokens) tokens (\(numerics) numerics): " + String(format: "KLD mean %.6f  median %.6f  p99 %.6f  max %.6f", logits.meanKLD, logits.medianKLD, logits.p99KLD, logits.maxKLD))
-            lines.append(String(format: "same top token %.2f%%  logit cosine %.6f  RMS Δp %.4f  max |Δlogit| %.4f",
-                                logits.top1Agreement * 100, logits.meanLogitCosine, logits.rmsDeltaP, logits.maxAbsoluteDifference))
-        }
-        if let referenceSpeed {
-            lines.append(String(format: "prefill: reference %.1f tokens/s", referenceSpeed) + (candidateSpeed.map { String(format: ", candidate %.1f tokens/s", $0) } ?? ""))
-        }
-        if let referenceContinuation { lines.append("reference continues: \(referenceContinuation.debugDescription)") }
-        if let candidateContinuation { lines.append("candidate continues: \(candidateContinuation.debugDescription)") }
-        if let weights, !weights.roles.isEmpty {
-            var rows = [["ROLE", "TENSORS", "REL. RMSE", "COSINE"]]
-            for role in weights.roles {
-                rows.append([role.role.rawValue, String(role.tensors), String(format: "%.5f", role.relativeRMSE), String(format: "%.6f", role.cosine)])
-            }
-            lines.append("weights:\n" + Formatting.table(rows, rightAligned: [1, 2, 3]))
-            if !weights.unmatched.isEmpty { lines.append("(\(weights.unmatched.count) tensors have no counterpart and were not compared)") }
-        }
-        lines.append(failures.isEmpty ? "verdict: PASS" : "verdict: FAIL (\(failures.count) threshold\(failures.count == 1 ? "" : "s"))")
-        return lines.joined(separator: "\n")
-    }
 }

@@ -68,4 +68,10 @@ public struct NumpyError: LayerPackError {
     public let message: String
     public var path: String? { file }
     public var location: ErrorLocation? { .offset(offset) }
+
+    public init(file: String, offset: Int, message: String) {
+        self.file = file
+        self.offset = offset
+        self.message = message
+    }
 }
