@@ -54,7 +54,7 @@ let package = Package(
         ),
         .target(
             name: "Quantization",
-            dependencies: ["ByteIO", "TensorTypes", "TensorModel"],
+            dependencies: ["CDotKernels", "ByteIO", "TensorTypes", "TensorModel"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -79,7 +79,8 @@ let package = Package(
         ),
         .target(
             name: "Conversion",
-            dependencies: ["ByteIO", "TensorTypes", "GGUFFormat", "SafetensorsFormat", "TensorModel", "Quantization", "PackFormat"],
+            dependencies: ["ByteIO", "TensorTypes", "GGUFFormat", "SafetensorsFormat", "TensorModel", "Quantization", "PackFormat",
+                           "GemmaInference"],
             swiftSettings: swiftSettings
         ),
         .target(

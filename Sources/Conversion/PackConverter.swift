@@ -18,10 +18,15 @@ public enum PackConverter {
         public var splitPLE = false
         /// Called after each tensor with (tensors done, total, name).
         public var progress: ((Int, Int, String) -> Void)?
+        /// Input statistics from a calibration text: their importances weight the scale search, their Gram
+        /// matrices drive GPTQ (`rounding: gptq`).
+        public var calibration: Calibration?
 
-        public init(recipe: Recipe? = nil, splitPLE: Bool = false, progress: ((Int, Int, String) -> Void)? = nil) {
+        public init(recipe: Recipe? = nil, splitPLE: Bool = false, calibration: Calibration? = nil,
+                    progress: ((Int, Int, String) -> Void)? = nil) {
             self.recipe = recipe
             self.splitPLE = splitPLE
+            self.calibration = calibration
             self.progress = progress
         }
     }
@@ -61,6 +66,7 @@ public enum PackConverter {
         // Core tensors first, then the PLE table(s): the sections are laid out in that order.
         let ordered = source.tensors.filter { $0.role != .perLayerEmbedding } + source.tensors.filter { $0.role == .perLayerEmbedding }
         let writer = try PackWriter(destination: destination, splitPLE: options.splitPLE)
+        var factors: [ObjectIdentifier: ([Float], [Bool])] = [:]  // GPTQ's Hessian factors, per shared input
         var reports: [TensorReport] = []
         var attached = false
         for (index, tensor) in ordered.enumerated() {
@@ -103,16 +109,25 @@ public enum PackConverter {
                 let stride = section == .ple ? PackLayout.align(recordBytes, to: PackLayout.pleRecordAlignment)! : recordBytes
                 try writer.beginTensor(.init(name: tensor.name, role: tensor.role, section: section, encoding: encoding,
                                              shape: tensor.shape, rowStride: stride, sourceDType: sourceDType))
-                let quantizer = RowQuantizer(scheme: scheme, rounding: options.recipe?.rounding ?? .nearest)
+                let rounding = options.recipe?.rounding ?? .nearest
+                let quantizer = RowQuantizer(scheme: scheme, rounding: rounding)
                 let rowLength = tensor.shape.rowLength
-                error = try forEachChunk(of: tensor, in: source) { values in
-                    let rows = values.count / rowLength
-                    var records = [UInt8](repeating: 0, count: rows * stride)
-                    var decoded = [Float](repeating: 0, count: values.count)
-                    try quantizeRows(values, rows: rows, rowLength: rowLength, recordBytes: recordBytes, stride: stride,
-                                     quantizer: quantizer, tensor: tensor.name, source: source.path, records: &records, decoded: &decoded)
-                    try writer.append(records)
-                    return decoded
+                let statistics = rounding == .nearest ? nil : options.calibration?.statistics[tensor.name]
+                if rounding == .gptq, let statistics, statistics.gram != nil, statistics.columns == rowLength {
+                    error = try quantizeWithGPTQ(tensor, in: source, statistics: statistics, quantizer: quantizer, stride: stride,
+                                                 factors: &factors, writer: writer)
+                } else {
+                    let importance = statistics.flatMap { $0.columns == rowLength ? $0.importance : nil }
+                    error = try forEachChunk(of: tensor, in: source) { values in
+                        let rows = values.count / rowLength
+                        var records = [UInt8](repeating: 0, count: rows * stride)
+                        var decoded = [Float](repeating: 0, count: values.count)
+                        try quantizeRows(values, rows: rows, rowLength: rowLength, recordBytes: recordBytes, stride: stride,
+                                         quantizer: quantizer, importance: importance, tensor: tensor.name, source: source.path,
+                                         records: &records, decoded: &decoded)
+                        try writer.append(records)
+                        return decoded
+                    }
                 }
                 try writer.endTensor()
             }
@@ -144,22 +159,65 @@ public enum PackConverter {
         return expected ?? tensor.byteCount
     }
 
+    /// Quantizes a whole tensor with GPTQ (the matrix is held whole: GPTQ feeds each column's error into the next),
+    /// reusing the Hessian factor of matrices that share their inputs; returns the error against the source values.
+    private static func quantizeWithGPTQ(_ tensor: TensorDescriptor, in source: any TensorSource, statistics: InputStatistics,
+                                         quantizer: RowQuantizer, stride: Int, factors: inout [ObjectIdentifier: ([Float], [Bool])],
+                                         writer: PackWriter) throws -> ErrorMetrics {
+        let rows = tensor.shape.rowCount, columns = tensor.shape.rowLength
+        let original = try source.floats(tensor.name)
+        let key = ObjectIdentifier(statistics)
+        if factors[key] == nil {
+            do { factors = [key: try GPTQ.inverseFactor(statistics)] } catch {
+                throw ConversionError(.unquantizableRow, file: source.path, tensor: tensor.name, "GPTQ: \(error)")
+            }
+        }
+        let (factor, dead) = factors[key]!
+        var weights = original
+        var records = [UInt8](repeating: 0, count: rows * stride)
+        do {
+            try records.withUnsafeMutableBytes { raw in
+                try GPTQ.quantize(&weights, rows: rows, columns: columns, factor: factor, dead: dead, quantizer: quantizer,
+                                  importance: statistics.importance, search: true, into: raw, stride: stride)
+            }
+        } catch {
+            throw ConversionError(.unquantizableRow, file: source.path, tensor: tensor.name, "GPTQ: \(error)")
+        }
+        try writer.append(records)
+        var metrics = ErrorMetrics()
+        var decoded = [Float](repeating: 0, count: columns)
+        records.withUnsafeBytes { raw in
+            original.withUnsafeBufferPointer { reference in
+                decoded.withUnsafeMutableBufferPointer { out in
+                    for row in 0..<rows {
+                        RowDequantizer.dequantize(UnsafeRawBufferPointer(rebasing: raw[(row * stride)..<((row + 1) * stride)]),
+                                                  scheme: quantizer.scheme, into: out)
+                        metrics.add(reference: UnsafeBufferPointer(rebasing: reference[(row * columns)..<((row + 1) * columns)]),
+                                    candidate: UnsafeBufferPointer(out))
+                    }
+                }
+            }
+        }
+        return metrics
+    }
+
     /// Quantizes `rows` rows into records (and decodes them back for the error report), rows split among workers.
     private static func quantizeRows(_ values: [Float], rows: Int, rowLength: Int, recordBytes: Int, stride: Int,
-                                     quantizer: RowQuantizer, tensor: String, source: String, records: inout [UInt8],
-                                     decoded: inout [Float]) throws {
+                                     quantizer: RowQuantizer, importance: [Float]?, tensor: String, source: String,
+                                     records: inout [UInt8], decoded: inout [Float]) throws {
         let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, rows / 16))
         let perWorker = (rows + workers - 1) / workers
         let failures = FailureSlot()
+        let weighting = importance ?? []
         values.withUnsafeBufferPointer { input in
             records.withUnsafeMutableBytes { output in
-                decoded.withUnsafeMutableBufferPointer { check in
-                    let shared = SharedBuffers(input: input, output: output, check: check)
+                decoded.withUnsafeMutableBufferPointer { check in weighting.withUnsafeBufferPointer { weighting in
+                    let shared = SharedBuffers(input: input, output: output, check: check, importance: weighting.isEmpty ? nil : weighting)
                     DispatchQueue.concurrentPerform(iterations: workers) { worker in
                         for row in (worker * perWorker)..<min(rows, (worker + 1) * perWorker) {
                             let record = UnsafeMutableRawBufferPointer(rebasing: shared.output[(row * stride)..<(row * stride + recordBytes)])
                             let rowValues = UnsafeBufferPointer(rebasing: shared.input[(row * rowLength)..<((row + 1) * rowLength)])
-                            do { try quantizer.quantize(rowValues, into: record) } catch {
+                            do { try quantizer.quantize(rowValues, importance: shared.importance, into: record) } catch {
                                 failures.record(row: row, reason: "\(error)")
                                 return
                             }
@@ -167,7 +225,7 @@ public enum PackConverter {
                                                       into: UnsafeMutableBufferPointer(rebasing: shared.check[(row * rowLength)..<((row + 1) * rowLength)]))
                         }
                     }
-                }
+                } }
             }
         }
         if let (row, reason) = failures.first { throw ConversionError(.unquantizableRow, file: source, tensor: tensor, "row \(row): \(reason)") }
@@ -241,6 +299,7 @@ private struct SharedBuffers: @unchecked Sendable {
     let input: UnsafeBufferPointer<Float>
     let output: UnsafeMutableRawBufferPointer
     let check: UnsafeMutableBufferPointer<Float>
+    let importance: UnsafeBufferPointer<Float>?
 }
 
 /// The first failure among concurrent workers (a lock guards the one mutable field, hence `@unchecked Sendable`).

@@ -115,3 +115,28 @@ struct ByteBuilderLE {
         }
     }
 }
+
+extension GGUFArray {
+    /// An array to write, of `values` all of one scalar type (`elementType`); nested arrays are not written (llama.cpp
+    /// refuses them).
+    /// - Precondition: every value has type `elementType`, which is not `.array`.
+    public init(of elementType: GGUFValueType, _ values: [GGUFValue]) {
+        precondition(elementType != .array && values.allSatisfy { $0.type == elementType }, "one scalar type per array")
+        var builder = ByteBuilderLE()
+        for value in values {
+            let encoded = ByteBuilderLE.encoded(value)
+            builder.raw(Array(encoded.dropFirst(4)))  // the element type is stated once, for the whole array
+        }
+        self.init(elementType: elementType, count: values.count,
+                  bytes: MappedFile(bytes: builder.bytes, name: "GGUF array").bytes, limits: GGUFLimits())
+    }
+}
+
+extension ByteBuilderLE {
+    /// `value` with its type, as a metadata value is encoded.
+    static func encoded(_ value: GGUFValue) -> [UInt8] {
+        var builder = ByteBuilderLE()
+        builder.value(value)
+        return builder.bytes
+    }
+}

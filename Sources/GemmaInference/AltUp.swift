@@ -25,6 +25,9 @@ struct AltUp {
         active = c.altupActiveIndex ?? 0
     }
 
+    /// The router.
+    var matrices: [LinearWeight] { [router] }
+
     /// tanh(router · rmsnorm(x) / D): the per-token mixing weights (`count × streams`).
     func modalities(_ x: [Float], count: Int, norm: RowNorm, scratch: Scratch, normed: inout [Float], into modalities: inout [Float]) {
         let d = norm.width

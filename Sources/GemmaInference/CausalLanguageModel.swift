@@ -9,14 +9,40 @@ public protocol CausalLanguageModel: AnyObject {
     var numerics: Numerics { get }
     /// Tokens processed so far (the next token's position).
     var position: Int { get }
-    /// Runs `tokens` at positions `position ..< position + count`; returns the logits of tokens `first..<count`
-    /// (`(count − first) × vocabulary` values; none when `first == count`, which skips the output head).
-    func forward(_ tokens: [Int], logitsFrom first: Int) throws -> [Float]
+    /// Runs `tokens` at positions `position ..< position + count` and returns what `output` asks for.
+    func forward(_ tokens: [Int], output: ForwardOutput) throws -> [Float]
+    /// Every matrix the model multiplies by, the output head included (a tied embedding appears once).
+    var matrices: [LinearWeight] { get }
+    /// The output head: the tied embedding, or the model's own head.
+    var outputHead: LinearWeight { get }
     /// Empties the KV cache.
     func reset()
 }
 
+/// What a forward call returns.
+public enum ForwardOutput: Sendable, Equatable {
+    /// The logits of tokens `first..<count` (`(count − first) × vocabulary` values; none when `first == count`,
+    /// which skips the output head).
+    case logits(from: Int)
+    /// Every token's final hidden state after the final norm (`count × hidden` values): the inputs of the output
+    /// head, without the product (what a calibration of the head needs).
+    case finalStates
+
+    /// The first token whose row is returned.
+    func first(of count: Int) -> Int {
+        switch self {
+        case .logits(let first): first
+        case .finalStates: 0
+        }
+    }
+}
+
 extension CausalLanguageModel {
+    /// Runs `tokens`; returns the logits of tokens `first..<count` (none when `first == count`).
+    public func forward(_ tokens: [Int], logitsFrom first: Int) throws -> [Float] {
+        try forward(tokens, output: .logits(from: first))
+    }
+
     /// Runs `tokens`; returns logits for every token (`count × vocabulary`) or only the last one.
     public func forward(_ tokens: [Int], allLogits: Bool) throws -> [Float] {
         try forward(tokens, logitsFrom: allLogits ? 0 : tokens.count - 1)

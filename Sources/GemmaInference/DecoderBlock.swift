@@ -47,6 +47,9 @@ struct DecoderBlock {
         mlp = try GemmaMLP(weights, c, layer: i)
     }
 
+    /// The block's matrices.
+    var matrices: [LinearWeight] { attention.matrices + mlp.matrices }
+
     /// Runs layer `layer` on the residual (`workspace.hidden`) of `count` tokens at positions `start…`.
     func callAsFunction(layer: Int, count: Int, start: Int, _ context: LayerContext) {
         let c = context.configuration, norm = context.norm, w = context.workspace

@@ -31,9 +31,14 @@ public final class Gemma3TextModel: CausalLanguageModel {
         context = LayerContext(c, capacity: contextLength, numerics: numerics)
     }
 
+    public var matrices: [LinearWeight] { LogitsHead.unique([embedding] + layers.flatMap(\.matrices) + [head.weight]) }
+
+    public var outputHead: LinearWeight { head.weight }
+
     public func reset() { position = 0 }
 
-    public func forward(_ tokens: [Int], logitsFrom first: Int) throws -> [Float] {
+    public func forward(_ tokens: [Int], output: ForwardOutput) throws -> [Float] {
+        let first = output.first(of: tokens.count)
         try checkInput(tokens, logitsFrom: first, vocabulary: configuration.vocabularySize, capacity: context.cache.capacity)
         let count = tokens.count, d = configuration.hiddenSize
         let w = context.workspace
@@ -52,6 +57,6 @@ public final class Gemma3TextModel: CausalLanguageModel {
         let rows = count - first
         guard rows > 0 else { return [] }
         w.takeFinal(rows: rows, of: count)
-        return head(&w.final, rows: rows, scratch: context.scratch)
+        return head(&w.final, rows: rows, output: output, scratch: context.scratch)
     }
 }

@@ -81,9 +81,18 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
         context = LayerContext(c, capacity: contextLength, numerics: numerics)
     }
 
+    public var matrices: [LinearWeight] {
+        LogitsHead.unique(inputs.matrices + streamProjections.weights + streamUnprojections.weights
+            + layers.flatMap { $0.attention.matrices + $0.mlp.matrices + $0.perLayer.matrices + $0.altUp.matrices + [$0.laurelLeft, $0.laurelRight] }
+            + [head.weight])
+    }
+
+    public var outputHead: LinearWeight { head.weight }
+
     public func reset() { position = 0 }
 
-    public func forward(_ tokens: [Int], logitsFrom first: Int) throws -> [Float] {
+    public func forward(_ tokens: [Int], output: ForwardOutput) throws -> [Float] {
+        let first = output.first(of: tokens.count)
         let c = configuration
         try checkInput(tokens, logitsFrom: first, vocabulary: c.vocabularySize, capacity: context.cache.capacity)
         let count = tokens.count, d = c.hiddenSize, scratch = context.scratch
@@ -117,7 +126,7 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
             for s in 0..<streamCount { sum += buffers.predictions[s][first * d + i] }
             w.final[i] = sum / Float(streamCount)
         }
-        return head(&w.final, rows: rows, scratch: scratch)
+        return head(&w.final, rows: rows, output: output, scratch: scratch)
     }
 
     /// One decoder layer over the streams of `count` tokens.

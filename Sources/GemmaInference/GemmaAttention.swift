@@ -53,6 +53,9 @@ struct GemmaAttention {
         cacheLayer = c.cacheLayer(of: i)
     }
 
+    /// The block's matrices.
+    var matrices: [LinearWeight] { [query, key, value, output].compactMap { $0 } }
+
     /// Attends `count` normed inputs at positions `start…`, storing this layer's keys and values (`layer`) in
     /// `cache`; writes the output projection into `result`.
     func callAsFunction(_ normed: [Float], layer: Int, count: Int, start: Int, heads: Int, kvHeads: Int, epsilon: Float,

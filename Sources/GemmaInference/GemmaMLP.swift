@@ -18,6 +18,9 @@ struct GemmaMLP {
         sparsityCutoff = sparsity > 0 ? Float(Kernels.standardNormalQuantile(Double(Float(sparsity)))) : nil
     }
 
+    /// The block's matrices.
+    var matrices: [LinearWeight] { [gate, up, down] }
+
     /// Writes the MLP of `count` normed inputs into `result`, using `gates` and `ups` as work space.
     func callAsFunction(_ normed: [Float], count: Int, numerics: Numerics, scratch: Scratch, gates: inout [Float],
                         ups: inout [Float], into result: inout [Float]) {

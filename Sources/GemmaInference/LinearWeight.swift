@@ -9,8 +9,9 @@ import TensorTypes
 /// Products decode one row at a time into a per-worker scratch row and take its dot product with every input, so a
 /// quantized matrix is never expanded in memory; mapped weights are read straight from the file.
 ///
-/// `@unchecked Sendable`: every stored property is immutable after `init` (the storage enum holds an array or a
-/// mapped view), so concurrent products read it safely.
+/// `@unchecked Sendable`: every stored property but ``observer`` is immutable after `init` (the storage enum holds an
+/// array or a mapped view), so concurrent products read it safely; ``observer`` is set before products run (by a
+/// calibration) and called only on the thread that starts a product.
 public final class LinearWeight: @unchecked Sendable {
     public let name: String
     public let rows: Int
@@ -21,6 +22,8 @@ public final class LinearWeight: @unchecked Sendable {
     }
     private let storage: Storage
     private let inputRounding: InputRounding
+    /// Sees the inputs of every product before it runs (calibration statistics); nil normally.
+    public var observer: (any InputObserver)?
 
     /// Loads `name` from `source`: F32 tensors are read into memory, everything else stays mapped. Under
     /// llama.cpp numerics, products round their input as llama.cpp does for this weight's type.
@@ -115,6 +118,7 @@ public final class LinearWeight: @unchecked Sendable {
                      "\(name): \(count) inputs need \(count * columns) values in and \(count * rows) out; have \(x.count) and \(y.count)")
         guard count > 0 else { return }
         x.withUnsafeBufferPointer { input in
+            observer?.observe(UnsafeBufferPointer(rebasing: input[0..<(count * columns)]), count: count)
             y.withUnsafeMutableBufferPointer { output in multiply(input.baseAddress!, count: count, into: output.baseAddress!, scratch: scratch) }
         }
     }

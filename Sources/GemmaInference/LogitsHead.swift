@@ -18,13 +18,21 @@ struct LogitsHead {
         epsilon = Float(c.rmsNormEpsilon)
     }
 
-    /// The logits of `rows` final hidden states in `final` (normed in place): `rows × vocabulary` values.
-    func callAsFunction(_ final: inout [Float], rows: Int, scratch: Scratch) -> [Float] {
+    /// The model's matrices, each once, with the output head: a tied head is the embedding itself.
+    static func unique(_ matrices: [LinearWeight]) -> [LinearWeight] {
+        var seen = Set<ObjectIdentifier>()
+        return matrices.filter { seen.insert(ObjectIdentifier($0)).inserted }
+    }
+
+    /// What a forward call returns for `rows` final hidden states in `final` (normed in place): their logits
+    /// (`rows × vocabulary` values), or the normed states themselves.
+    func callAsFunction(_ final: inout [Float], rows: Int, output: ForwardOutput, scratch: Scratch) -> [Float] {
         let d = weight.columns
         precondition(final.count >= rows * d, "\(rows) rows of \(d) in \(final.count) values")
         final.withUnsafeMutableBufferPointer { x in
             for t in 0..<rows { Kernels.rmsNorm(x.baseAddress! + t * d, d, weight: norm, offset: normOffset, epsilon: epsilon) }
         }
+        guard case .logits = output else { return Array(final[0..<(rows * d)]) }
         var logits = [Float](repeating: 0, count: rows * weight.rows)
         weight.multiply(final, count: rows, into: &logits, scratch: scratch)
         if let softcap {

@@ -30,6 +30,9 @@ final class PerLayerInputs {
         tableScale = Float(Double(ple).squareRoot())
     }
 
+    /// The embedding, the PLE table and the model projection.
+    var matrices: [LinearWeight] { [embedding, table, modelProjection] }
+
     /// Writes the scaled embeddings (`count × D`) and per-layer inputs (`count × layers × ple`) of `tokens` into
     /// `embedded` and `perLayer`, reusing their storage where it is large enough; `tableRow` picks the PLE record a
     /// token reads (the caller has checked every token against the vocabulary).
@@ -89,6 +92,9 @@ extension PerLayerInputs {
             projection = try weights.matrix(layer: i, .perLayerProjection, rows: d, columns: ple)
             postNorm = try weights.vector(layer: i, .postPerLayerNorm, count: d)
         }
+
+        /// The gate's matrices.
+        var matrices: [LinearWeight] { [gate, projection] }
 
         /// Writes layer `layer`'s per-layer contribution for `count` tokens gated by `x` into the workspace's `sublayer`.
         func callAsFunction(_ x: [Float], _ inputs: PerLayerInputs, layer: Int, count: Int, _ context: LayerContext) {

@@ -6,8 +6,8 @@ import TensorTypes
 ///
 /// A record is `groups × f16 scale` followed by the values: int8 as signed bytes; int4 as offset-binary nibbles
 /// (`q + 8`), element `2i` in the low nibble of byte `i` and `2i + 1` in the high nibble. Scales are chosen by the
-/// recipe's ``Recipe/Rounding``, optionally weighting each column's error by an importance (the mean square of the
-/// inputs that column multiplies, as llama.cpp's importance matrix holds).
+/// recipe's ``Recipe/Rounding`` (``GroupScale``), weighting each column's error by an importance when one is given
+/// (the mean square of the inputs that column multiplies, as llama.cpp's importance matrix holds).
 public struct RowQuantizer: Sendable {
     public let scheme: RowScheme
     public let rounding: Recipe.Rounding
@@ -33,8 +33,9 @@ public struct RowQuantizer: Sendable {
         }
     }
 
-    /// Quantizes `row` into `record` (exactly ``RowScheme/recordBytes(rowLength:)`` bytes). `importance`, when
-    /// given, holds one non-negative weight per column: the scale search then minimises the weighted squared error.
+    /// Quantizes `row` into `record` (exactly ``RowScheme/recordBytes(rowLength:)`` bytes). `importance`, when given,
+    /// holds one non-negative weight per column: the scale search then minimises the error weighted as llama.cpp's
+    /// `quantize_row_q4_0_impl` weights it, `importance_j · sqrt(σ² + w_j²)` with σ² the row's mean square.
     /// - Precondition: `scheme.accepts(rowLength: row.count)`, `record.count` is the record size, and `importance`
     ///   (when given) has `row.count` values.
     public func quantize(_ row: UnsafeBufferPointer<Float>, importance: UnsafeBufferPointer<Float>? = nil,
@@ -42,28 +43,57 @@ public struct RowQuantizer: Sendable {
         let length = row.count
         precondition(scheme.accepts(rowLength: length) && record.count == scheme.recordBytes(rowLength: length), "record size")
         precondition(importance.map { $0.count == length } ?? true, "one importance per column")
-        let groupLength = scheme.columnsPerGroup(rowLength: length)
-        let groups = scheme.groups(rowLength: length)
-        let valuesStart = 2 * groups
         for index in 0..<length where !row[index].isFinite { throw .nonFinite(index: index) }
-        for group in 0..<groups {
-            let range = (group * groupLength)..<((group + 1) * groupLength)
-            let scale = try chooseScale(row, importance, range)
-            let half = FloatConversion.half(from: scale)
-            record[2 * group] = UInt8(truncatingIfNeeded: half)
-            record[2 * group + 1] = UInt8(truncatingIfNeeded: half >> 8)
-            let stored = FloatConversion.float(fromHalf: half)  // quantize against the scale the reader will see
-            let inverse: Float = stored == 0 ? 0 : 1 / stored
-            for column in range {
-                store(level(row[column], inverse), column: column, valuesStart: valuesStart, record: record)
+        let groupLength = scheme.columnsPerGroup(rowLength: length)
+        try withUnsafeTemporaryAllocation(of: Float.self, capacity: importance == nil ? 0 : length) { (weights) throws(Failure) in
+            var weighted: UnsafeBufferPointer<Float>?
+            if let importance, rounding != .nearest {
+                var sumSquares: Float = 0
+                for value in row { sumSquares += value * value }
+                let sigma2 = sumSquares / Float(length)
+                for i in 0..<length { weights[i] = importance[i] * (sigma2 + row[i] * row[i]).squareRoot() }
+                weighted = UnsafeBufferPointer(weights)
+            }
+            for group in 0..<scheme.groups(rowLength: length) {
+                let range = (group * groupLength)..<((group + 1) * groupLength)
+                let values = UnsafeBufferPointer(rebasing: row[range])
+                let scale: Float = switch rounding {
+                case .nearest: GroupScale.nearest(values, bits: scheme.bits)
+                case .scaleSearch, .gptq: GroupScale.search(values, weights: weighted.map { UnsafeBufferPointer(rebasing: $0[range]) }, bits: scheme.bits)
+                }
+                try store(values, scale: scale, group: group, columns: range, rowLength: length, record: record)
             }
         }
     }
 
-    /// The stored integer for `value` at `inverse` = 1 / scale: rounded to nearest, clamped to the width's range.
-    @inline(__always)
-    private func level(_ value: Float, _ inverse: Float) -> Int {
-        max(scheme.bits.minValue, min(scheme.bits.maxValue, Int((value * inverse).rounded())))
+    /// Writes group `group`'s scale as f16.
+    /// - Returns: the stored scale (what a reader multiplies by).
+    func storeScale(_ scale: Float, group: Int, record: UnsafeMutableRawBufferPointer) throws(Failure) -> Float {
+        guard abs(scale) <= 65504, scale.isFinite else { throw .scaleOverflow(scale) }
+        let half = FloatConversion.half(from: scale)
+        record[2 * group] = UInt8(truncatingIfNeeded: half)
+        record[2 * group + 1] = UInt8(truncatingIfNeeded: half >> 8)
+        return FloatConversion.float(fromHalf: half)
+    }
+
+    /// Writes the level of column `column` of a row of `rowLength`.
+    func storeLevel(_ q: Int, column: Int, rowLength: Int, record: UnsafeMutableRawBufferPointer) {
+        store(q, column: column, valuesStart: 2 * scheme.groups(rowLength: rowLength), record: record)
+    }
+
+    /// Writes group `group`'s scale (as f16) and the levels of its values (columns `columns` of a row of
+    /// `rowLength`) against the stored scale.
+    /// - Returns: the stored scale (what a reader multiplies by).
+    @discardableResult
+    func store(_ values: UnsafeBufferPointer<Float>, scale: Float, group: Int, columns: Range<Int>, rowLength: Int,
+               record: UnsafeMutableRawBufferPointer) throws(Failure) -> Float {
+        let stored = try storeScale(scale, group: group, record: record)  // quantize against the scale the reader will see
+        let inverse: Float = stored == 0 ? 0 : 1 / stored
+        let valuesStart = 2 * scheme.groups(rowLength: rowLength)
+        for (offset, column) in columns.enumerated() {
+            store(GroupScale.level(values[offset], inverse, bits: scheme.bits), column: column, valuesStart: valuesStart, record: record)
+        }
+        return stored
     }
 
     @inline(__always)
@@ -76,44 +106,5 @@ public struct RowQuantizer: Sendable {
             let nibble = UInt8(q + 8)
             record[byte] = column % 2 == 0 ? (record[byte] & 0xF0) | nibble : (record[byte] & 0x0F) | (nibble << 4)
         }
-    }
-
-    private func chooseScale(_ row: UnsafeBufferPointer<Float>, _ importance: UnsafeBufferPointer<Float>?,
-                             _ range: Range<Int>) throws(Failure) -> Float {
-        var amax: Float = 0
-        for column in range { amax = max(amax, abs(row[column])) }
-        let nearest = amax / Float(scheme.bits.maxLevel)
-        var best = nearest
-        if rounding == .scaleSearch && amax > 0, scheme.bits != .int8 {
-            var bestError = squaredError(row, importance, range, scale: nearest)
-            // Candidates amax / L for levels L from maxLevel − 1 to maxLevel + 2 in steps of 0.1 (values may then
-            // reach the most negative level).
-            let top = Float(scheme.bits.maxLevel)
-            var level = top - 1
-            while level <= top + 2.0001 {
-                let candidate = amax / level
-                let error = squaredError(row, importance, range, scale: candidate)
-                if error < bestError {
-                    bestError = error
-                    best = candidate
-                }
-                level += 0.1
-            }
-        }
-        guard best <= 65504 else { throw .scaleOverflow(best) }
-        return best
-    }
-
-    private func squaredError(_ row: UnsafeBufferPointer<Float>, _ importance: UnsafeBufferPointer<Float>?,
-                              _ range: Range<Int>, scale: Float) -> Float {
-        let stored = FloatConversion.float(fromHalf: FloatConversion.half(from: scale))
-        guard stored > 0 else { return .infinity }
-        let inverse = 1 / stored
-        var sum: Float = 0
-        for column in range {
-            let difference = row[column] - Float(level(row[column], inverse)) * stored
-            sum += (importance?[column] ?? 1) * difference * difference
-        }
-        return sum
     }
 }

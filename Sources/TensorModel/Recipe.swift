@@ -27,8 +27,34 @@ public struct Recipe: Codable, Sendable, Equatable {
     public enum Rounding: String, Sendable, Codable, CaseIterable {
         /// scale = max|w| / maxLevel, round to nearest (ggml's `quantize_row_q8_0_ref` rule).
         case nearest
-        /// Tries candidate scales around the nearest rule per group and keeps the one with the least squared error.
+        /// Tries candidate scales around the nearest rule per group and keeps the one with the least squared error
+        /// (weighted by the calibration's input importance when there is one: llama.cpp's `make_qx_quants`).
         case scaleSearch = "scale-search"
+        /// GPTQ over a calibration's input statistics: each column's rounding error is fed back into the columns not
+        /// yet quantized; group scales are searched as `scaleSearch` does.
+        case gptq
+    }
+
+    /// What a calibration was run on: recorded in the pack so that a result can be traced to its text.
+    public struct Calibration: Codable, Sendable, Equatable {
+        /// `importance` (mean squares of the inputs) or `gptq` (their Gram matrices too).
+        public var method: String
+        /// The text's file name.
+        public var text: String
+        /// XXH64 of the text's bytes, hex.
+        public var textXXH64: String
+        /// Tokens run.
+        public var tokens: Int
+        /// Tokens per chunk.
+        public var context: Int
+
+        public init(method: String, text: String, textXXH64: String, tokens: Int, context: Int) {
+            self.method = method
+            self.text = text
+            self.textXXH64 = textXXH64
+            self.tokens = tokens
+            self.context = context
+        }
     }
 
     public var core: Precision
@@ -36,16 +62,21 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var embed: Precision
     /// Columns per scale for core matrices (nil: one scale per row).
     public var group: Int?
+    /// Columns per scale for the token embedding and output head (nil: one scale per row).
+    public var embedGroup: Int?
     /// Tensor-name regular expressions whose tensors are kept unchanged.
     public var keep: [String]
     public var rounding: Rounding
+    /// The calibration the quantization used, if any.
+    public var calibration: Calibration?
 
-    public init(core: Precision, ple: Precision, embed: Precision, group: Int? = nil, keep: [String] = [],
+    public init(core: Precision, ple: Precision, embed: Precision, group: Int? = nil, embedGroup: Int? = nil, keep: [String] = [],
                 rounding: Rounding = .nearest) {
         self.core = core
         self.ple = ple
         self.embed = embed
         self.group = group
+        self.embedGroup = embedGroup
         self.keep = keep
         self.rounding = rounding
     }
@@ -64,8 +95,10 @@ public struct Recipe: Codable, Sendable, Equatable {
 
     /// Checks group sizes and regular expressions.
     public func validate() throws {
-        if let group, !RowScheme.supportedGroupSizes.contains(group) {
-            throw RecipeError(.invalidValue, file: nil, key: "group", "group size \(group) is not one of \(RowScheme.supportedGroupSizes)")
+        for (key, value) in [("group", group), ("embed_group", embedGroup)] {
+            if let value, !RowScheme.supportedGroupSizes.contains(value) {
+                throw RecipeError(.invalidValue, file: nil, key: key, "group size \(value) is not one of \(RowScheme.supportedGroupSizes)")
+            }
         }
         for pattern in keep {
             do { _ = try Regex(pattern) } catch {
@@ -82,7 +115,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         let parsed: JSONValue
         do { parsed = try JSONParser.parse(bytes) } catch { throw fail(.notJSON, nil, "\(error)") }
         guard let object = parsed.objectValue else { throw fail(.notJSON, nil, "a recipe is a JSON object") }
-        let known: Set<String> = ["core", "ple", "embed", "group", "keep", "rounding", "preset"]
+        let known: Set<String> = ["core", "ple", "embed", "group", "embed_group", "keep", "rounding", "preset"]
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw fail(.unknownKey, unknown, "unknown recipe key (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -93,19 +126,21 @@ public struct Recipe: Codable, Sendable, Equatable {
             }
             recipe = base
         }
-        func precision(_ key: String) throws -> Precision? {
+        func setting(_ key: String) throws -> ClassSetting? {
             guard let value = object[key] else { return nil }
-            guard let text = value.stringValue, let precision = Precision(rawValue: text) else {
-                throw fail(.invalidValue, key, "must be one of \(Precision.allCases.map(\.rawValue).joined(separator: ", "))")
+            guard let text = value.stringValue, let setting = ClassSetting(text), key != "ple" || setting.group == nil else {
+                throw fail(.invalidValue, key, "must be one of \(Precision.allCases.map(\.rawValue).joined(separator: ", "))"
+                           + (key == "ple" ? "" : ", an integer one optionally with :row or :gN (int4:g32)"))
             }
-            return precision
+            return setting
         }
-        if let value = try precision("core") { recipe.core = value }
-        if let value = try precision("ple") { recipe.ple = value }
-        if let value = try precision("embed") { recipe.embed = value }
-        if let value = object["group"] {
-            guard let group = value.intValue else { throw fail(.invalidValue, "group", "must be an integer") }
-            recipe.group = group
+        if let value = try setting("core") { recipe.apply(value, to: .core) }
+        if let value = try setting("ple") { recipe.apply(value, to: .ple) }
+        if let value = try setting("embed") { recipe.apply(value, to: .embed) }
+        for (key, path) in [("group", \Recipe.group), ("embed_group", \Recipe.embedGroup)] {
+            guard let value = object[key] else { continue }
+            guard let group = value.intValue else { throw fail(.invalidValue, key, "must be an integer") }
+            recipe[keyPath: path] = group
         }
         if let value = object["keep"] {
             guard let patterns = value.arrayValue?.compactMap(\.stringValue), patterns.count == value.arrayValue?.count else {
@@ -141,7 +176,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         let group: Int?
         switch tensorClass {
         case .ple: precision = ple; group = pleGroup
-        case .embed: precision = embed; group = nil
+        case .embed: precision = embed; group = embedGroup
         case .core: precision = core; group = self.group
         }
         switch precision {
@@ -156,6 +191,68 @@ public struct Recipe: Codable, Sendable, Equatable {
                                   "\(tensorClass) rows of \(tensor.shape.rowLength) columns cannot be \(scheme)")
             }
             return .quantize(scheme)
+        }
+    }
+}
+
+extension Recipe {
+    /// A class's precision and, optionally, its scale grouping, as `--core`, `--embed` and recipe files write them:
+    /// `int4`, `int4:g32`, `int8:row`, `bf16`, `keep`.
+    public struct ClassSetting: Sendable, Equatable {
+        /// How a class's rows are grouped.
+        public enum Grouping: Sendable, Equatable {
+            /// One scale per row.
+            case row
+            /// One scale per this many columns.
+            case columns(Int)
+        }
+
+        public let precision: Precision
+        /// nil: leave the recipe's grouping as it is.
+        public let group: Grouping?
+
+        public init(precision: Precision, group: Grouping? = nil) {
+            self.precision = precision
+            self.group = group
+        }
+
+        /// Parses `PRECISION[:row|:gN]`; a grouping only goes with an integer precision.
+        public init?(_ text: String) {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            guard (1...2).contains(parts.count), let precision = Precision(rawValue: String(parts[0])) else { return nil }
+            var group: Grouping?
+            if parts.count == 2 {
+                guard precision.rowBits != nil else { return nil }
+                if parts[1] == "row" {
+                    group = .row
+                } else if parts[1].hasPrefix("g"), let size = Int(parts[1].dropFirst()), RowScheme.supportedGroupSizes.contains(size) {
+                    group = .columns(size)
+                } else {
+                    return nil
+                }
+            }
+            self.init(precision: precision, group: group)
+        }
+    }
+
+    /// Sets a class's precision and, when the setting has one, its grouping (the PLE table is always grouped by its
+    /// per-layer slices).
+    public mutating func apply(_ setting: ClassSetting, to tensorClass: TensorClass) {
+        let group: Int?? = setting.group.map { grouping in
+            switch grouping {
+            case .row: nil
+            case .columns(let size): size
+            }
+        }
+        switch tensorClass {
+        case .core:
+            core = setting.precision
+            if let group { self.group = group }
+        case .embed:
+            embed = setting.precision
+            if let group { embedGroup = group }
+        case .ple:
+            ple = setting.precision
         }
     }
 }

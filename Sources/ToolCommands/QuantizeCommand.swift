@@ -1,4 +1,5 @@
 import ArgumentParser
+import ByteIO
 import Conversion
 import Foundation
 import Quantization
@@ -30,12 +31,22 @@ package struct QuantizeCommand: ParsableCommand {
     @Option(help: "A recipe JSON file ({\"core\": \"int4\", \"ple\": \"int4\", \"embed\": \"int8\", \"group\": 64, \"keep\": [...]}).")
     var recipe: String?
 
-    @Option(help: "Precision of core matrices.") var core: Recipe.Precision?
-    @Option(help: "Precision of the per-layer embedding table.") var ple: Recipe.Precision?
-    @Option(help: "Precision of the token embedding and output head.") var embed: Recipe.Precision?
+    @Option(help: "Precision of core matrices, optionally with its grouping: int8, int4, int4:g32, int8:row, bf16, keep…")
+    var core: Recipe.ClassSetting?
+    @Option(help: "Precision of the per-layer embedding table (grouped by its per-layer slices).") var ple: Recipe.Precision?
+    @Option(help: "Precision of the token embedding and output head, optionally with its grouping (int8:g32, int4:g32…).")
+    var embed: Recipe.ClassSetting?
     @Option(help: "Columns per scale for core matrices: 32, 64 or 128 (default: one scale per row).") var group: Int?
     @Option(help: "Keep tensors whose name matches this regular expression unchanged (repeatable).") var keep: [String] = []
-    @Flag(help: "Search each group's scale for the least squared error instead of max/127 or max/7.") var scaleSearch = false
+    @Option(help: "How scales are chosen: nearest (max/127, max/7), scale-search (least weighted squared error), gptq (error feedback; needs --calibrate).")
+    var rounding: Recipe.Rounding?
+    @Flag(help: "Shorthand for --rounding scale-search.") var scaleSearch = false
+    @Option(help: "A text to calibrate on: the source runs over it and each matrix's input statistics weight its quantization (GPTQ by default).")
+    var calibrate: String?
+    @Option(help: "With --calibrate: the most tokens to run.") var calibrationTokens = 4096
+    @Option(help: "With --calibrate: tokens per chunk (each starting with BOS).") var calibrationContext = 512
+    @Option(help: "Weight the scale search with an importance matrix llama.cpp wrote (GGUF or legacy .dat).") var imatrix: String?
+    @Option(help: "With --calibrate: also write the importances in llama.cpp's GGUF imatrix format.") var saveImatrix: String?
     @Flag(help: "Write the per-layer embedding table to a companion OUTPUT.ple file.") var splitPle = false
     @OptionGroup var outputOptions: OutputOptions
 
@@ -49,32 +60,56 @@ package struct QuantizeCommand: ParsableCommand {
         if let group, !RowScheme.supportedGroupSizes.contains(group) {
             throw ValidationError("--group must be one of \(RowScheme.supportedGroupSizes)")
         }
+        if scaleSearch && rounding != nil && rounding != .scaleSearch { throw ValidationError("--scale-search contradicts --rounding") }
+        if calibrate != nil && imatrix != nil { throw ValidationError("give --calibrate or --imatrix, not both") }
+        if rounding == .gptq && calibrate == nil { throw ValidationError("--rounding gptq needs --calibrate TEXT (it uses the inputs' Gram matrices)") }
+        if saveImatrix != nil && calibrate == nil { throw ValidationError("--save-imatrix writes what --calibrate collects; give --calibrate") }
+        if !(16...VerifyCommand.maxTokens).contains(calibrationTokens) { throw ValidationError("--calibration-tokens must be between 16 and \(VerifyCommand.maxTokens)") }
+        if !(4...VerifyCommand.maxTokens).contains(calibrationContext) { throw ValidationError("--calibration-context must be between 4 and \(VerifyCommand.maxTokens)") }
     }
 
     /// The recipe the flags describe.
     func resolvedRecipe() throws -> Recipe {
         var result: Recipe
         if let recipe {
-            result = try Recipe.decode(json: Array(try Data(contentsOf: URL(fileURLWithPath: recipe))), file: recipe)
+            result = try Recipe.decode(json: try MappedFile(path: recipe).bytes.array, file: recipe)
         } else {
-            result = Recipe.presets[preset ?? Recipe.defaultPresetName]!
+            result = Recipe.presets[preset ?? Recipe.defaultPresetName]!  // validate() checked the name
         }
-        if let core { result.core = core }
+        if let core { result.apply(core, to: .core) }
         if let ple { result.ple = ple }
-        if let embed { result.embed = embed }
+        if let embed { result.apply(embed, to: .embed) }
         if let group { result.group = group }
         result.keep += keep
         if scaleSearch { result.rounding = .scaleSearch }
+        if let rounding {
+            result.rounding = rounding
+        } else if !scaleSearch {
+            if calibrate != nil { result.rounding = .gptq } else if imatrix != nil { result.rounding = .scaleSearch }
+        }
         try result.validate()
         return result
     }
 
     package func run() throws {
-        let recipe = try resolvedRecipe()
+        var recipe = try resolvedRecipe()
         let model = try ModelSources.open(source)
+        var calibration: Calibration?
+        if let calibrate {
+            let bar = ProgressBar(label: "calibrating", quiet: outputOptions.quiet)
+            let text = try VerifyCommand.readText(calibrate)
+            calibration = try Calibration.collect(model, text: text, textName: calibrate, context: calibrationContext,
+                                                  maxTokens: calibrationTokens, gram: recipe.rounding == .gptq) { bar.update($0, $1, "chunk \($0)") }
+            if let saveImatrix, let calibration {
+                try ImportanceMatrixFile.write(calibration, to: saveImatrix, dataset: (calibrate as NSString).lastPathComponent)
+            }
+        } else if let imatrix {
+            calibration = try ImportanceMatrixFile.calibration(try ImportanceMatrixFile.read(imatrix), for: model, file: imatrix)
+        }
+        recipe.calibration = calibration?.record
         let bar = ProgressBar(label: "quantizing", quiet: outputOptions.quiet)
-        let report = try PackConverter.convert(model, to: output,
-                                               options: .init(recipe: recipe, splitPLE: splitPle, progress: bar.update))
+        let report = try PackConverter.convert(model, to: output, options: .init(recipe: recipe, splitPLE: splitPle,
+                                                                                 calibration: calibration, progress: bar.update))
         if outputOptions.json {
             struct Output: Encodable { var schemaVersion = 1; let recipe: Recipe; let report: PackConverter.Report }
             print(try Formatting.json(Output(recipe: recipe, report: report)))
@@ -85,3 +120,8 @@ package struct QuantizeCommand: ParsableCommand {
 }
 
 extension Recipe.Precision: ExpressibleByArgument {}
+extension Recipe.Rounding: ExpressibleByArgument {}
+
+extension Recipe.ClassSetting: ExpressibleByArgument {
+    public init?(argument: String) { self.init(argument) }
+}
