@@ -176,7 +176,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConversionTests",
-            dependencies: ["Conversion", "ByteIO", "PackFormat", "Quantization", "SafetensorsFormat", "SourceAdapters", "TensorModel",
+            dependencies: ["Conversion", "ByteIO", "GGUFFormat", "PackFormat", "Quantization", "SafetensorsFormat", "SourceAdapters", "StrictJSON", "TensorModel",
                            "TensorTypes", "TestSupport"],
             swiftSettings: swiftSettings
         ),

@@ -68,12 +68,7 @@ public enum Exporter {
         case .plain(.i64): return .i64
         case .plain(.f64): return .f64
         case .rows(let scheme):
-            let blocksShareScales = tensor.shape.rowLength % 32 == 0 && (scheme.groupSize ?? tensor.shape.rowLength) % 32 == 0
-            guard blocksShareScales else { return .f32 }
-            switch scheme.bits {
-            case .int8: return .q8_0
-            case .int4: return .q4_0
-            }
+            return GGMLRows.blockType(holding: scheme, rowLength: tensor.shape.rowLength) ?? .f32
         default: return .f32
         }
     }
@@ -88,30 +83,12 @@ public enum Exporter {
         case (.rows(let scheme), .q8_0), (.rows(let scheme), .q4_0):
             let stored = try source.storedBytes(tensor.name)
             let stride = stored.count / max(1, tensor.shape.rowCount)
-            let groups = scheme.groups(rowLength: rowLength)
-            let groupLength = scheme.columnsPerGroup(rowLength: rowLength)
             var blocks = [UInt8]()
             try stored.withUnsafeBytes { raw in
                 for row in 0..<tensor.shape.rowCount {
                     blocks.removeAll(keepingCapacity: true)
-                    let base = row * stride
-                    for block in 0..<(rowLength / 32) {
-                        let group = block * 32 / groupLength
-                        blocks.append(raw[base + 2 * group])
-                        blocks.append(raw[base + 2 * group + 1])
-                        let values = base + 2 * groups
-                        switch scheme.bits {
-                        case .int8:
-                            for j in 0..<32 { blocks.append(raw[values + block * 32 + j]) }
-                        case .int4:
-                            // Ours: element 2i low nibble, 2i+1 high. Q4_0: element j low, j+16 high, both q+8.
-                            func nibble(_ column: Int) -> UInt8 {
-                                let byte = raw[values + column / 2]
-                                return column % 2 == 0 ? byte & 0xF : byte >> 4
-                            }
-                            for j in 0..<16 { blocks.append(nibble(block * 32 + j) | nibble(block * 32 + j + 16) << 4) }
-                        }
-                    }
+                    GGMLRows.appendBlocks(fromRecord: UnsafeRawBufferPointer(rebasing: raw[(row * stride)..<((row + 1) * stride)]),
+                                          scheme: scheme, rowLength: rowLength, to: &blocks)
                     try blocks.withUnsafeBytes { try sink.write($0) }
                 }
             }

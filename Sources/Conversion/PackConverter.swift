@@ -21,6 +21,8 @@ public enum PackConverter {
         /// Input statistics from a calibration text: their importances weight the scale search, their Gram
         /// matrices drive GPTQ (`rounding: gptq`).
         public var calibration: Calibration?
+        /// Re-quantize ggml blocks even where they already hold the numbers (or no more bits than) the recipe asks.
+        public var requantize = false
 
         public init(recipe: Recipe? = nil, splitPLE: Bool = false, calibration: Calibration? = nil,
                     progress: ((Int, Int, String) -> Void)? = nil) {
@@ -42,6 +44,8 @@ public enum PackConverter {
         public let elements: Int
         /// Quantization error against the source values (nil when values were copied unchanged).
         public let error: ErrorMetrics?
+        /// Why the tensor was stored otherwise than the recipe literally asks (exact re-encodings, carried blocks).
+        public let note: String?
     }
 
     /// The conversion's outcome.
@@ -65,25 +69,96 @@ public enum PackConverter {
         let pleGroup = source.configuration?.perLayerInputSize
         // Core tensors first, then the PLE table(s): the sections are laid out in that order.
         let ordered = source.tensors.filter { $0.role != .perLayerEmbedding } + source.tensors.filter { $0.role == .perLayerEmbedding }
-        let writer = try PackWriter(destination: destination, splitPLE: options.splitPLE)
-        var factors: [ObjectIdentifier: ([Float], [Bool])] = [:]  // GPTQ's Hessian factors, per shared input
+        var job = Job(source: source, writer: try PackWriter(destination: destination, splitPLE: options.splitPLE), options: options)
         var reports: [TensorReport] = []
         var attached = false
         for (index, tensor) in ordered.enumerated() {
             if tensor.role == .perLayerEmbedding && !attached {
-                try attachFiles(of: source, to: writer)  // attachments are core-section data: before the PLE section
+                try attachFiles(of: source, to: job.writer)  // attachments are core-section data: before the PLE section
                 attached = true
             }
             let decision = try options.recipe?.decision(for: tensor, pleGroup: tensor.role == .perLayerEmbedding ? pleGroup : nil) ?? .keep
+            let plan = Plan(tensor, decision, requantize: options.requantize)
             let section: PackSection = tensor.role == .perLayerEmbedding ? .ple : .core
-            let sourceDType: DType? = if case .plain(let dtype) = tensor.encoding { dtype } else { nil }
-            var error: ErrorMetrics?
-            let encoding: TensorEncoding
+            let (encoding, error) = try job.write(tensor, plan, section: section)
+            // Drop the source pages just read from this process, so resident memory stays near one tensor.
+            (try? source.storedBytes(tensor.name))?.advise(.dontNeed)
+            let after = PackTensorRecord.expectedLength(encoding: encoding, shape: tensor.shape,
+                                                        rowStride: encoding == tensor.encoding ? tensor.byteCount / max(1, tensor.shape.rowCount) : 0)
+            reports.append(TensorReport(name: tensor.name, role: tensor.role, from: tensor.storage, to: encoding.description,
+                                        bytesBefore: tensor.byteCount, bytesAfter: writtenBytes(encoding, tensor, after, pleSection: section == .ple),
+                                        elements: tensor.shape.elementCount, error: error, note: plan.note))
+            options.progress?(index + 1, ordered.count, tensor.name)
+        }
+        if !attached { try attachFiles(of: source, to: job.writer) }
+        let metadata = PackMetadata(source: try describeSource(source), configuration: source.configuration, recipe: options.recipe)
+        try job.writer.finish(metadata: try metadata.encoded())
+        let mainBytes = (try? MappedFile(path: destination).count) ?? 0
+        let companionBytes = options.splitPLE ? (try? MappedFile(path: PackLayout.companionPath(of: destination)).count) ?? 0 : 0
+        let packBytes = mainBytes + companionBytes
+        return Report(source: source.path, destination: destination, tensors: reports, sourceBytes: source.fileBytes,
+                      packBytes: packBytes, seconds: Date().timeIntervalSince(started))
+    }
+
+    /// What the converter does with one tensor: the recipe's decision, refined by how the source stores it.
+    enum Plan {
+        /// Copy the stored bytes.
+        case keep
+        /// Store the values in a plain float type.
+        case convert(DType)
+        /// Quantize into row records.
+        case quantize(RowScheme)
+        /// Re-encode ggml blocks that hold exactly the numbers of these row records (Q8_0 → int8, Q4_0 → int4).
+        case reencode(GGMLType, RowScheme)
+        /// Keep ggml blocks that already hold no more bits than the recipe asks (re-quantizing would only move them
+        /// onto another grid).
+        case carry(GGMLType, asked: RowScheme)
+
+        init(_ tensor: TensorDescriptor, _ decision: Recipe.Decision, requantize: Bool) {
             switch decision {
-            case .keep:
-                encoding = tensor.encoding
+            case .keep: self = .keep
+            case .convert(let dtype): self = .convert(dtype)
+            case .quantize(let scheme):
+                guard !requantize, case .ggml(let type) = tensor.encoding else {
+                    self = .quantize(scheme)
+                    return
+                }
+                let rowLength = tensor.shape.rowLength
+                if GGMLRows.rowsHold(type, as: scheme, rowLength: rowLength) {
+                    self = .reencode(type, scheme)
+                } else if GGMLRows.bitsPerValue(type) <= GGMLRows.bitsPerValue(scheme, rowLength: rowLength) {
+                    self = .carry(type, asked: scheme)
+                } else {
+                    self = .quantize(scheme)
+                }
+            }
+        }
+
+        /// What the report says about the plan, when it is not what the recipe literally asked.
+        var note: String? {
+            switch self {
+            case .reencode(let type, let scheme): "\(type.name) blocks re-encoded as \(scheme) rows: the same numbers"
+            case .carry(let type, let asked): "kept as \(type.name): it already holds no more bits than \(asked) (--requantize re-quantizes)"
+            case .keep, .convert, .quantize: nil
+            }
+        }
+    }
+
+    /// One conversion's writer, options and GPTQ factors, tensor after tensor.
+    struct Job {
+        let source: any TensorSource
+        let writer: PackWriter
+        let options: Options
+        /// The Hessian factor of the matrices that share the latest input (they come one after another).
+        var factors: [ObjectIdentifier: ([Float], [Bool])] = [:]
+
+        /// Writes `tensor` as `plan` says; returns its encoding in the pack and its error against the source values.
+        mutating func write(_ tensor: TensorDescriptor, _ plan: Plan, section: PackSection) throws -> (TensorEncoding, ErrorMetrics?) {
+            let sourceDType: DType? = if case .plain(let dtype) = tensor.encoding { dtype } else { nil }
+            switch plan {
+            case .keep, .carry:
                 let stride = if case .rows = tensor.encoding { tensor.byteCount / max(1, tensor.shape.rowCount) } else { 0 }
-                try writer.beginTensor(.init(name: tensor.name, role: tensor.role, section: section, encoding: encoding,
+                try writer.beginTensor(.init(name: tensor.name, role: tensor.role, section: section, encoding: tensor.encoding,
                                              shape: tensor.shape, rowStride: stride, sourceDType: sourceDType))
                 let bytes = try source.storedBytes(tensor.name)
                 var offset = 0
@@ -93,61 +168,72 @@ public enum PackConverter {
                     offset += take
                 }
                 try writer.endTensor()
+                return (tensor.encoding, nil)
             case .convert(let dtype):
-                encoding = .plain(dtype)
-                try writer.beginTensor(.init(name: tensor.name, role: tensor.role, section: section, encoding: encoding,
+                try writer.beginTensor(.init(name: tensor.name, role: tensor.role, section: section, encoding: .plain(dtype),
                                              shape: tensor.shape, sourceDType: sourceDType))
-                error = try forEachChunk(of: tensor, in: source) { values in
+                let error = try forEachChunk(of: tensor, in: source) { values in
                     let encoded = FloatEncoding.encode(values, as: dtype)
                     try writer.append(encoded)
                     return FloatEncoding.decode(encoded, as: dtype)
                 }
                 try writer.endTensor()
-            case .quantize(let scheme):
-                encoding = .rows(scheme)
-                let recordBytes = scheme.recordBytes(rowLength: tensor.shape.rowLength)
+                return (.plain(dtype), error)
+            case .reencode(let type, let scheme):
+                let rowLength = tensor.shape.rowLength, recordBytes = scheme.recordBytes(rowLength: rowLength)
                 let stride = section == .ple ? PackLayout.align(recordBytes, to: PackLayout.pleRecordAlignment)! : recordBytes
-                try writer.beginTensor(.init(name: tensor.name, role: tensor.role, section: section, encoding: encoding,
+                try writer.beginTensor(.init(name: tensor.name, role: tensor.role, section: section, encoding: .rows(scheme),
                                              shape: tensor.shape, rowStride: stride, sourceDType: sourceDType))
-                let rounding = options.recipe?.rounding ?? .nearest
-                let quantizer = RowQuantizer(scheme: scheme, rounding: rounding)
-                let rowLength = tensor.shape.rowLength
-                let statistics = rounding == .nearest ? nil : options.calibration?.statistics[tensor.name]
-                if rounding == .gptq, let statistics, statistics.gram != nil, statistics.columns == rowLength {
-                    error = try quantizeWithGPTQ(tensor, in: source, statistics: statistics, quantizer: quantizer, stride: stride,
-                                                 factors: &factors, writer: writer)
-                } else {
-                    let importance = statistics.flatMap { $0.columns == rowLength ? $0.importance : nil }
-                    error = try forEachChunk(of: tensor, in: source) { values in
-                        let rows = values.count / rowLength
-                        var records = [UInt8](repeating: 0, count: rows * stride)
-                        var decoded = [Float](repeating: 0, count: values.count)
-                        try quantizeRows(values, rows: rows, rowLength: rowLength, recordBytes: recordBytes, stride: stride,
-                                         quantizer: quantizer, importance: importance, tensor: tensor.name, source: source.path,
-                                         records: &records, decoded: &decoded)
-                        try writer.append(records)
-                        return decoded
+                let blocks = try source.storedBytes(tensor.name)
+                let rowBytes = type.byteCount(elements: rowLength)!  // whole blocks: rowsHold checked it
+                var record = [UInt8](repeating: 0, count: stride)
+                try blocks.withUnsafeBytes { raw in
+                    for row in 0..<tensor.shape.rowCount {
+                        record.withUnsafeMutableBytes { out in
+                            GGMLRows.record(fromBlocks: UnsafeRawBufferPointer(rebasing: raw[(row * rowBytes)..<((row + 1) * rowBytes)]),
+                                            type: type, scheme: scheme, rowLength: rowLength,
+                                            into: UnsafeMutableRawBufferPointer(rebasing: out[0..<recordBytes]))
+                        }
+                        try writer.append(record)
                     }
                 }
                 try writer.endTensor()
+                return (.rows(scheme), nil)
+            case .quantize(let scheme):
+                let recordBytes = scheme.recordBytes(rowLength: tensor.shape.rowLength)
+                let stride = section == .ple ? PackLayout.align(recordBytes, to: PackLayout.pleRecordAlignment)! : recordBytes
+                try writer.beginTensor(.init(name: tensor.name, role: tensor.role, section: section, encoding: .rows(scheme),
+                                             shape: tensor.shape, rowStride: stride, sourceDType: sourceDType))
+                let error = try quantize(tensor, scheme: scheme, recordBytes: recordBytes, stride: stride)
+                try writer.endTensor()
+                return (.rows(scheme), error)
             }
-            // Drop the source pages just read from this process, so resident memory stays near one tensor.
-            (try? source.storedBytes(tensor.name))?.advise(.dontNeed)
-            let after = PackTensorRecord.expectedLength(encoding: encoding, shape: tensor.shape,
-                                                        rowStride: encoding == tensor.encoding ? tensor.byteCount / max(1, tensor.shape.rowCount) : 0)
-            reports.append(TensorReport(name: tensor.name, role: tensor.role, from: tensor.storage, to: encoding.description,
-                                        bytesBefore: tensor.byteCount, bytesAfter: writtenBytes(encoding, tensor, after, pleSection: section == .ple),
-                                        elements: tensor.shape.elementCount, error: error))
-            options.progress?(index + 1, ordered.count, tensor.name)
         }
-        if !attached { try attachFiles(of: source, to: writer) }
-        let metadata = PackMetadata(source: try describeSource(source), configuration: source.configuration, recipe: options.recipe)
-        try writer.finish(metadata: try metadata.encoded())
-        let mainBytes = (try? MappedFile(path: destination).count) ?? 0
-        let companionBytes = options.splitPLE ? (try? MappedFile(path: PackLayout.companionPath(of: destination)).count) ?? 0 : 0
-        let packBytes = mainBytes + companionBytes
-        return Report(source: source.path, destination: destination, tensors: reports, sourceBytes: source.fileBytes,
-                      packBytes: packBytes, seconds: Date().timeIntervalSince(started))
+
+        /// Quantizes a tensor's rows: GPTQ when the recipe asks and the calibration has its Gram matrix, else row by
+        /// row (weighted by the calibration's importances unless the rounding is nearest).
+        private mutating func quantize(_ tensor: TensorDescriptor, scheme: RowScheme, recordBytes: Int, stride: Int) throws -> ErrorMetrics {
+            let rounding = options.recipe?.rounding ?? .nearest
+            let quantizer = RowQuantizer(scheme: scheme, rounding: rounding)
+            let rowLength = tensor.shape.rowLength
+            let statistics = rounding == .nearest ? nil : options.calibration?.statistics[tensor.name]
+            if rounding == .gptq, let statistics, statistics.gram != nil, statistics.columns == rowLength {
+                return try quantizeWithGPTQ(tensor, in: source, statistics: statistics, quantizer: quantizer, stride: stride,
+                                            factors: &factors, writer: writer)
+            }
+            let importance = statistics.flatMap { $0.columns == rowLength ? $0.importance : nil }
+            let (source, writer) = (self.source, self.writer)
+            return try forEachChunk(of: tensor, in: source) { values in
+                let rows = values.count / rowLength
+                var records = [UInt8](repeating: 0, count: rows * stride)
+                var decoded = [Float](repeating: 0, count: values.count)
+                try quantizeRows(values, rows: rows, rowLength: rowLength, recordBytes: recordBytes, stride: stride,
+                                 quantizer: quantizer, importance: importance, tensor: tensor.name, source: source.path,
+                                 records: &records, decoded: &decoded)
+                try writer.append(records)
+                return decoded
+            }
+        }
     }
 
     private static func writtenBytes(_ encoding: TensorEncoding, _ tensor: TensorDescriptor, _ expected: Int?, pleSection: Bool) -> Int {
@@ -168,6 +254,7 @@ public enum PackConverter {
         let original = try source.floats(tensor.name)
         let key = ObjectIdentifier(statistics)
         if factors[key] == nil {
+            // Only the latest factor is kept: matrices that share inputs come one after another.
             do { factors = [key: try GPTQ.inverseFactor(statistics)] } catch {
                 throw ConversionError(.unquantizableRow, file: source.path, tensor: tensor.name, "GPTQ: \(error)")
             }

@@ -24,6 +24,11 @@ extension PackConverter.Report {
                          metrics.map { String(format: "%.6f", $0.total.cosine) } ?? "1"])
         }
         lines.append(Formatting.table(rows, rightAligned: [1, 3, 4, 5, 6]))
+        let notes = Dictionary(grouping: tensors.filter { $0.note != nil }, by: { $0.note! })
+        for note in notes.keys.sorted() {
+            let names = notes[note]!.map(\.name)
+            lines.append("note: \(names.count) tensor\(names.count == 1 ? "" : "s") \(note) (\(names.prefix(3).joined(separator: ", "))\(names.count > 3 ? ", …" : ""))")
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -47,6 +47,8 @@ package struct QuantizeCommand: ParsableCommand {
     @Option(help: "With --calibrate: tokens per chunk (each starting with BOS).") var calibrationContext = 512
     @Option(help: "Weight the scale search with an importance matrix llama.cpp wrote (GGUF or legacy .dat).") var imatrix: String?
     @Option(help: "With --calibrate: also write the importances in llama.cpp's GGUF imatrix format.") var saveImatrix: String?
+    @Flag(help: "Re-quantize ggml blocks even where the source already holds the asked numbers (Q8_0 as int8:g32, Q4_0 as int4:g32) or no more bits than asked (kept as they are otherwise).")
+    var requantize = false
     @Flag(help: "Write the per-layer embedding table to a companion OUTPUT.ple file.") var splitPle = false
     @OptionGroup var outputOptions: OutputOptions
 
@@ -108,8 +110,9 @@ package struct QuantizeCommand: ParsableCommand {
         }
         recipe.calibration = calibration?.record
         let bar = ProgressBar(label: "quantizing", quiet: outputOptions.quiet)
-        let report = try PackConverter.convert(model, to: output, options: .init(recipe: recipe, splitPLE: splitPle,
-                                                                                 calibration: calibration, progress: bar.update))
+        var options = PackConverter.Options(recipe: recipe, splitPLE: splitPle, calibration: calibration, progress: bar.update)
+        options.requantize = requantize
+        let report = try PackConverter.convert(model, to: output, options: options)
         if outputOptions.json {
             struct Output: Encodable { var schemaVersion = 1; let recipe: Recipe; let report: PackConverter.Report }
             print(try Formatting.json(Output(recipe: recipe, report: report)))
