@@ -16,7 +16,7 @@ enum RotaryEmbedding {
         let rotating = sliding ? hd / 2 : Int(c.fullAttentionRotaryFraction * Double(hd) / 2)
         return (0..<(hd / 2)).map { i in
             guard i < rotating else { return 0 }
-            let frequency = pow(theta, -Double(2 * i) / Double(hd))
+            let frequency = pow(theta, -Double(2 * i) / Double(hd)) / (sliding ? 1 : c.fullAttentionRopeScale)
             guard !sliding, let divisors, i < divisors.count else { return Float(frequency) }
             return Float(frequency / Double(divisors[i]))
         }

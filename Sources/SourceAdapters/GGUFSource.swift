@@ -30,7 +30,7 @@ public struct GGUFSource: TensorSource {
                              shape: tensor.shape, byteCount: tensor.data.count, file: path,
                              fileOffset: tensor.data.fileOffset)
         }
-        configuration = ModelConfiguration(gguf: file)
+        configuration = try ModelConfiguration(gguf: file)
     }
 
     public func floats(_ name: String, rows: Range<Int>) throws -> [Float] {

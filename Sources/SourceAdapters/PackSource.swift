@@ -29,6 +29,11 @@ public struct PackSource: TensorSource {
         } catch {
             throw PackError(.invalidMetadata, file: path, offset: pack.metadataOffset, "metadata JSON cannot be decoded: \(error)")
         }
+        do {
+            try metadata.configuration?.validate(file: path)
+        } catch let error as TensorSourceError {
+            throw PackError(.invalidMetadata, file: path, offset: pack.metadataOffset, "configuration \(error.location.map { "\($0): " } ?? "")\(error.message)")
+        }
         var tensors: [TensorDescriptor] = []
         var attachments: [Attachment] = []
         for tensor in pack.tensors {

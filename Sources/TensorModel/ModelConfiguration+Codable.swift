@@ -4,7 +4,7 @@ extension ModelConfiguration {
         case globalHeadDimension, intermediateSizes, layerTypes, slidingWindow, ropeTheta, ropeLocalTheta
         case fullAttentionRotaryFraction, rmsNormEpsilon, finalLogitSoftcap, queryPreAttentionScalar, perLayerInputSize
         case perLayerVocabularySize, kvSharedLayerCount, altupInputCount, altupActiveIndex, laurelRank, altupCorrectScale
-        case activationSparsity, tieWordEmbeddings, normWeightOffset
+        case activationSparsity, tieWordEmbeddings, normWeightOffset, fullAttentionRopeScale
     }
 
     /// Decodes a configuration a pack stored (Formats/lpk.md §8), tolerant of versions: the architecture and the
@@ -45,5 +45,6 @@ extension ModelConfiguration {
             tieWordEmbeddings: try optional(.tieWordEmbeddings, true),
             normWeightOffset: try optional(.normWeightOffset, architecture == .gemma3 ? 1 : 0))
         altupCorrectScale = try optional(.altupCorrectScale, true)
+        fullAttentionRopeScale = try optional(.fullAttentionRopeScale, 1)
     }
 }

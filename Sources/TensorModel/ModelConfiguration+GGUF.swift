@@ -8,7 +8,8 @@ import GGUFFormat
 extension ModelConfiguration {
     /// Reads llama.cpp's metadata keys (`{arch}.block_count`, …) for the `gemma3`, `gemma3n` and `gemma4`
     /// architectures; returns nil for other architectures or files without the required keys.
-    public init?(gguf file: GGUFFile) {
+    /// - Throws: ``TensorSourceError`` (`.invalidConfiguration`) when a Gemma GGUF's values are out of bounds.
+    public init?(gguf file: GGUFFile) throws {
         guard let arch = file.architecture, let architecture = Architecture(rawValue: arch) else { return nil }
         func value(_ key: String) -> GGUFValue? { file["\(arch).\(key)"] }
         func int(_ key: String) -> Int? { value(key)?.intValue }
@@ -20,6 +21,9 @@ extension ModelConfiguration {
         guard let layers = int("block_count"), let hidden = int("embedding_length"),
               let heads = int("attention.head_count") ?? perLayer("attention.head_count", count: 1)?.first
         else { return nil }
+        guard (1...ConfigurationLimits.maxLayers).contains(layers) else {
+            throw TensorSourceError.invalidConfiguration(file: file.path, key: "\(arch).block_count", "\(layers) is outside 1...\(ConfigurationLimits.maxLayers)")
+        }
         let vocabulary = file["tokenizer.ggml.tokens"]?.arrayValue?.count
             ?? (try? file.tensor(named: "token_embd.weight"))?.ne.last ?? 0
         let kvHeads = perLayer("attention.head_count_kv", count: layers)?.max() ?? 1
@@ -53,5 +57,9 @@ extension ModelConfiguration {
                 : Array(repeating: 0, count: layers),
             tieWordEmbeddings: !file.contains("output.weight"),
             normWeightOffset: 0)
+        if value("rope.scaling.type")?.stringValue == "linear", let factor = double("rope.scaling.factor"), factor > 0 {
+            fullAttentionRopeScale = factor
+        }
+        try validate(file: file.path)
     }
 }

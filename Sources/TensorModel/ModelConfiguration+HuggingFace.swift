@@ -6,7 +6,7 @@ extension ModelConfiguration {
     public init(huggingFace root: JSONObject, file: String) throws {
         let text = root["text_config"]?.objectValue ?? root
         let modelType = text["model_type"]?.stringValue ?? root["model_type"]?.stringValue ?? ""
-        func fail(_ reason: String) -> TensorSourceError { .invalidConfiguration(file: file, reason) }
+        func fail(_ reason: String, key: String? = nil) -> TensorSourceError { .invalidConfiguration(file: file, key: key, reason) }
         let architecture: Architecture
         switch modelType {
         case "gemma3_text", "gemma3": architecture = .gemma3
@@ -15,14 +15,27 @@ extension ModelConfiguration {
         default: throw fail("unsupported model_type \"\(modelType)\" (supported: gemma3_text, gemma3n_text, gemma4_text)")
         }
         func int(_ key: String, _ fallback: Int? = nil) throws -> Int {
-            if let value = text[key], value != .null {
-                guard let number = value.intValue else { throw fail("\(key) is not an integer") }
-                return number
-            }
-            guard let fallback else { throw fail("missing \(key)") }
+            if let number = try optionalInt(key) { return number }
+            guard let fallback else { throw fail("is missing", key: key) }
             return fallback
         }
-        func double(_ key: String) -> Double? { text[key]?.doubleValue }
+        /// A present key must hold an integer; absent or null: nil.
+        func optionalInt(_ key: String) throws -> Int? {
+            guard let value = text[key], value != .null else { return nil }
+            guard let number = value.intValue else { throw fail("is not an integer", key: key) }
+            return number
+        }
+        /// A present key must hold a number; absent or null: nil.
+        func double(_ key: String) throws -> Double? {
+            guard let value = text[key], value != .null else { return nil }
+            guard let number = value.doubleValue, number.isFinite else { throw fail("is not a finite number", key: key) }
+            return number
+        }
+        func bool(_ key: String, in object: JSONObject) throws -> Bool? {
+            guard let value = object[key], value != .null else { return nil }
+            guard let flag = value.boolValue else { throw fail("is not true or false", key: key) }
+            return flag
+        }
 
         let layers = try int("num_hidden_layers")
         let hidden = try int("hidden_size")
@@ -30,22 +43,22 @@ extension ModelConfiguration {
             architecture: architecture, modelType: modelType,
             vocabularySize: try int("vocab_size"), hiddenSize: hidden, layerCount: layers,
             headCount: try int("num_attention_heads"), keyValueHeadCount: try int("num_key_value_heads", 1),
-            headDimension: try int("head_dim", 256), globalHeadDimension: text["global_head_dim"]?.intValue,
+            headDimension: try int("head_dim", 256), globalHeadDimension: try optionalInt("global_head_dim"),
             intermediateSizes: [], layerTypes: [], slidingWindow: try int("sliding_window", 512),
             ropeTheta: 1_000_000, ropeLocalTheta: 10_000, fullAttentionRotaryFraction: 1,
-            rmsNormEpsilon: double("rms_norm_eps") ?? 1e-6,
-            finalLogitSoftcap: double("final_logit_softcapping"),
-            queryPreAttentionScalar: architecture == .gemma3 ? (double("query_pre_attn_scalar") ?? 256) : nil,
-            perLayerInputSize: text["hidden_size_per_layer_input"]?.intValue,
-            perLayerVocabularySize: text["vocab_size_per_layer_input"]?.intValue,
+            rmsNormEpsilon: try double("rms_norm_eps") ?? 1e-6,
+            finalLogitSoftcap: try double("final_logit_softcapping"),
+            queryPreAttentionScalar: architecture == .gemma3 ? (try double("query_pre_attn_scalar") ?? 256) : nil,
+            perLayerInputSize: try optionalInt("hidden_size_per_layer_input"),
+            perLayerVocabularySize: try optionalInt("vocab_size_per_layer_input"),
             kvSharedLayerCount: try int("num_kv_shared_layers", 0),
             altupInputCount: architecture == .gemma3n ? try int("altup_num_inputs", 4) : nil,
             altupActiveIndex: architecture == .gemma3n ? try int("altup_active_idx", 0) : nil,
             laurelRank: architecture == .gemma3n ? try int("laurel_rank", 64) : nil,
-            activationSparsity: [], tieWordEmbeddings: (root["tie_word_embeddings"] ?? text["tie_word_embeddings"])?.boolValue ?? true,
+            activationSparsity: [], tieWordEmbeddings: try bool("tie_word_embeddings", in: root) ?? bool("tie_word_embeddings", in: text) ?? true,
             normWeightOffset: architecture == .gemma3 ? 1 : 0)
         if config.perLayerInputSize == 0 { config.perLayerInputSize = nil }
-        config.altupCorrectScale = text["altup_correct_scale"]?.boolValue ?? true
+        config.altupCorrectScale = try bool("altup_correct_scale", in: text) ?? true
 
         // Layer types: explicit, else Gemma 3's sliding_window_pattern.
         if let types = text["layer_types"]?.arrayValue {
@@ -57,16 +70,20 @@ extension ModelConfiguration {
             let pattern = try int("sliding_window_pattern", 6)
             config.layerTypes = (0..<layers).map { ($0 + 1) % pattern == 0 ? .full : .sliding }
         }
-        guard config.layerTypes.count == layers else { throw fail("layer_types has \(config.layerTypes.count) entries for \(layers) layers") }
+        guard config.layerTypes.count == layers else { throw fail("has \(config.layerTypes.count) entries for \(layers) layers", key: "layer_types") }
 
         // MLP widths: an int, or one per layer; Gemma 4 doubles the KV-shared layers' width when asked.
         if let widths = text["intermediate_size"]?.arrayValue {
             config.intermediateSizes = widths.compactMap(\.intValue)
+            guard config.intermediateSizes.count == widths.count else { throw fail("holds a value that is not an integer", key: "intermediate_size") }
         } else {
-            config.intermediateSizes = Array(repeating: try int("intermediate_size"), count: layers)
+            config.intermediateSizes = Array(repeating: try int("intermediate_size"), count: max(0, layers))
         }
-        guard config.intermediateSizes.count == layers else { throw fail("intermediate_size has the wrong number of entries") }
-        if text["use_double_wide_mlp"]?.boolValue == true {
+        guard config.intermediateSizes.count == layers else {
+            throw fail("has \(config.intermediateSizes.count) entries for \(layers) layers", key: "intermediate_size")
+        }
+        if try bool("use_double_wide_mlp", in: text) == true {
+            guard (0...layers).contains(config.kvSharedLayerCount) else { throw fail("exceeds the layer count", key: "num_kv_shared_layers") }
             for layer in config.firstKVSharedLayer..<layers { config.intermediateSizes[layer] *= 2 }
         }
 
@@ -74,14 +91,13 @@ extension ModelConfiguration {
         if let parameters = text["rope_parameters"]?.objectValue {
             let full = parameters["full_attention"]?.objectValue ?? parameters
             let sliding = parameters["sliding_attention"]?.objectValue
-            config.ropeTheta = full["rope_theta"]?.doubleValue ?? config.ropeTheta
-            config.ropeLocalTheta = sliding?["rope_theta"]?.doubleValue ?? config.ropeLocalTheta
-            if full["rope_type"]?.stringValue == "proportional" {
-                config.fullAttentionRotaryFraction = full["partial_rotary_factor"]?.doubleValue ?? 1
-            }
+            config.ropeTheta = try Self.number(full, "rope_theta", file: file) ?? config.ropeTheta
+            config.ropeLocalTheta = try sliding.flatMap { try Self.number($0, "rope_theta", file: file) } ?? config.ropeLocalTheta
+            try config.applyRopeType(full, file: file)
         } else {
-            config.ropeTheta = double("rope_theta") ?? config.ropeTheta
-            config.ropeLocalTheta = double("rope_local_base_freq") ?? config.ropeLocalTheta
+            config.ropeTheta = try double("rope_theta") ?? config.ropeTheta
+            config.ropeLocalTheta = try double("rope_local_base_freq") ?? config.ropeLocalTheta
+            if let scaling = text["rope_scaling"]?.objectValue { try config.applyRopeType(scaling, file: file) }
         }
 
         // Gemma 4 writes the full-attention head size per layer (`per_layer_config: {"2": {"head_dim": 32}}`).
@@ -93,10 +109,37 @@ extension ModelConfiguration {
 
         if let pattern = text["activation_sparsity_pattern"]?.arrayValue {
             config.activationSparsity = pattern.compactMap(\.doubleValue)
+            guard config.activationSparsity.count == pattern.count, pattern.count == layers else {
+                throw fail("needs one number per layer (\(layers))", key: "activation_sparsity_pattern")
+            }
+        } else {
+            config.activationSparsity = Array(repeating: 0, count: max(0, layers))
         }
-        if config.activationSparsity.count != layers {
-            config.activationSparsity = Array(repeating: 0, count: layers)
-        }
+        try config.validate(file: file)
         self = config
+    }
+}
+
+extension ModelConfiguration {
+    /// Applies the full-attention RoPE type of a `rope_parameters` (or legacy `rope_scaling`) object: `default`,
+    /// `linear` (positions divided by `factor`) or `proportional` (only `partial_rotary_factor` of the head turns).
+    /// - Throws: for RoPE types LayerPack does not implement, naming the type.
+    mutating func applyRopeType(_ parameters: JSONObject, file: String) throws {
+        switch parameters["rope_type"]?.stringValue ?? parameters["type"]?.stringValue ?? "default" {
+        case "default": break
+        case "linear": fullAttentionRopeScale = try Self.number(parameters, "factor", file: file) ?? 1
+        case "proportional": fullAttentionRotaryFraction = try Self.number(parameters, "partial_rotary_factor", file: file) ?? 1
+        case let other:
+            throw TensorSourceError.invalidConfiguration(file: file, key: "rope_type", "RoPE type \"\(other)\" is not implemented (default, linear, proportional are)")
+        }
+    }
+
+    /// A number of a nested object, when present: anything else is refused by name.
+    static func number(_ object: JSONObject, _ key: String, file: String) throws -> Double? {
+        guard let value = object[key], value != .null else { return nil }
+        guard let number = value.doubleValue, number.isFinite else {
+            throw TensorSourceError.invalidConfiguration(file: file, key: key, "is not a finite number")
+        }
+        return number
     }
 }

@@ -34,6 +34,8 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
     public var ropeLocalTheta: Double
     /// Fraction of a full-attention head that rotates (Gemma 4's proportional RoPE: 0.25).
     public var fullAttentionRotaryFraction: Double
+    /// Linear RoPE scaling of full-attention layers: positions are divided by this (Gemma 3 4B and larger: 8).
+    public var fullAttentionRopeScale: Double = 1
     public var rmsNormEpsilon: Double
     public var finalLogitSoftcap: Double?
     /// Softmax scale numerator: scores are multiplied by `queryPreAttentionScalar^-0.5` (Gemma 3), or 1 when nil.

@@ -32,7 +32,7 @@ struct SyntheticModel {
 
     init() throws {
         directory = try TemporaryDirectory()
-        let config = #"{"model_type": "gemma4_text", "vocab_size": 64, "hidden_size": 64, "num_hidden_layers": 3, "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 32, "intermediate_size": 128, "hidden_size_per_layer_input": 32, "vocab_size_per_layer_input": 64, "num_kv_shared_layers": 1, "layer_types": ["sliding_attention", "sliding_attention", "full_attention"], "final_logit_softcapping": 30.0}"#
+        let config = #"{"model_type": "gemma4_text", "vocab_size": 64, "hidden_size": 64, "num_hidden_layers": 3, "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 32, "intermediate_size": 128, "hidden_size_per_layer_input": 32, "vocab_size_per_layer_input": 64, "num_kv_shared_layers": 1, "layer_types": ["full_attention", "sliding_attention", "full_attention"], "final_logit_softcapping": 30.0}"#
         try directory.write(Array(config.utf8), to: "config.json")
         try directory.write(Array("{\"fake\": \"tokenizer\"}".utf8), to: "tokenizer.json")
         let entries = Self.tensors.map { SafetensorsWriter.Entry(name: $0.0, dtype: $0.1, shape: TensorShape($0.2)!) }
