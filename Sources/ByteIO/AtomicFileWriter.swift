@@ -23,9 +23,13 @@ public final class AtomicFileWriter {
     private var finished = false
 
     /// Opens a temporary file next to `destination`.
-    /// - Throws: ``SystemCallError`` when the directory cannot be written to.
+    /// - Throws: ``SystemCallError`` when the directory cannot be written to, or (`EEXIST`… `ENOTSUP`) when
+    ///   `destination` exists and is not a regular file: a device or a FIFO is never replaced by a file.
     public init(destination: String) throws(SystemCallError) {
         self.destination = destination
+        if let existing = OutputGuard.identity(destination), !existing.regular {
+            throw SystemCallError(call: "replace (the destination is not a regular file)", path: destination, errno: EEXIST)
+        }
         let directory = Self.directory(of: destination)
         #if os(Linux)
         let unnamed = open(directory, Self.temporaryFileFlag | O_WRONLY | O_CLOEXEC, mode_t(0o644))
@@ -125,6 +129,39 @@ public final class AtomicFileWriter {
             _ = fsync(directory)
             close(directory)
         }
+    }
+
+    /// Commits several files that belong together (a pack and its companion) while holding an exclusive lock on
+    /// their directory, so that two runs publishing the same pair cannot interleave their renames and leave one run's
+    /// first file beside the other's second. Files are committed in the order given.
+    /// - Precondition: all writers' destinations are in one directory.
+    public static func commitTogether(_ writers: [AtomicFileWriter]) throws(SystemCallError) {
+        guard let first = writers.first else { return }
+        let directory = Self.directory(of: first.destination)
+        precondition(writers.allSatisfy { Self.directory(of: $0.destination) == directory }, "one directory")
+        let handle = open(directory, O_RDONLY | O_CLOEXEC)
+        guard handle >= 0 else { throw SystemCallError(call: "open", path: directory) }
+        defer { close(handle) }
+        while flock(handle, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw SystemCallError(call: "flock", path: directory) }
+        }
+        defer { _ = flock(handle, LOCK_UN) }
+        for writer in writers { try writer.commit() }
+    }
+
+    /// Runs `body` holding a shared lock on `path`'s directory: files opened inside it are a pair that
+    /// ``commitTogether(_:)`` published together (a reader never sees one run's pack beside another run's companion).
+    /// Where the directory cannot be locked (an unusual file system), `body` runs without the lock.
+    public static func withSharedDirectoryLock<R, E: Error>(of path: String, _ body: () throws(E) -> R) throws(E) -> R {
+        let handle = open(directory(of: path), O_RDONLY | O_CLOEXEC)
+        guard handle >= 0 else { return try body() }
+        defer { close(handle) }
+        var locked = false
+        while !locked {
+            if flock(handle, LOCK_SH) == 0 { locked = true } else if errno != EINTR { break }
+        }
+        defer { if locked { _ = flock(handle, LOCK_UN) } }
+        return try body()
     }
 
     /// Discards everything written; the destination is left as it was.

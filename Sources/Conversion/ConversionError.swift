@@ -6,12 +6,12 @@ public struct ConversionError: LayerPackError {
     public enum Kind: Sendable, Equatable {
         /// A row could not be quantized (a non-finite value, a scale beyond f16).
         case unquantizableRow
-        /// The output path names one of the inputs.
-        case outputIsInput
+        /// A tensor the output format cannot hold (an export refuses it rather than dropping it).
+        case unexportable
     }
 
     public let kind: Kind
-    /// The file concerned (the output for ``Kind/outputIsInput``, the source otherwise).
+    /// The file concerned.
     public let file: String
     public let tensor: String?
     public let message: String

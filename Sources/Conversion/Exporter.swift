@@ -19,7 +19,7 @@ public enum Exporter {
     /// Exports every tensor (attached files excepted) as `dtype` (F32 or BF16) safetensors, row chunk by row chunk.
     public static func exportSafetensors(_ source: any TensorSource, to path: String, dtype: DType) throws -> [Entry] {
         precondition(dtype == .f32 || dtype == .bf16 || dtype == .f16, "export as f32, f16 or bf16")
-        let tensors = source.tensors.filter(\.isReadable)
+        let tensors = try exportable(source, to: path)
         var metadata = ["format": "pt", "producer": "layerpack \(LayerPackVersion.current)"]
         if let configuration = source.configuration { metadata["lpk.model_type"] = configuration.modelType }
         try SafetensorsWriter.write(to: path, entries: tensors.map { .init(name: $0.name, dtype: dtype, shape: $0.shape) },
@@ -40,7 +40,7 @@ public enum Exporter {
     /// block shares one scale), plain floats as they are, anything else as F32. GGUF metadata carried in the pack
     /// is written back unchanged; otherwise the architecture and LayerPack's provenance are written.
     public static func exportGGUF(_ source: any TensorSource, to path: String) throws -> [Entry] {
-        let tensors = source.tensors.filter(\.isReadable)
+        let tensors = try exportable(source, to: path)
         var plan: [(GGUFWriter.Tensor, Entry)] = []
         for tensor in tensors {
             let type = ggmlType(for: tensor)
@@ -54,6 +54,19 @@ public enum Exporter {
             try writeTensor(tensors[index], as: plan[index].0.type, from: source, to: sink)
         }
         return plan.map(\.1)
+    }
+
+    /// The source's tensors, once the output is known not to clobber an input and every tensor has float values:
+    /// an export refuses a tensor it cannot write (complex or 6-bit floats, …) instead of dropping it.
+    static func exportable(_ source: any TensorSource, to path: String) throws -> [TensorDescriptor] {
+        try OutputGuard.check(path, inputs: source.inputFiles)
+        let unreadable = source.tensors.filter { !$0.isReadable }
+        guard unreadable.isEmpty else {
+            throw ConversionError(.unexportable, file: source.path, tensor: unreadable[0].name,
+                                  "\(unreadable.count) tensor\(unreadable.count == 1 ? "" : "s") (\(unreadable.prefix(3).map { "\($0.name): \($0.storage)" }.joined(separator: ", "))) "
+                                  + "have no float values to export; a pack keeps them as they are")
+        }
+        return source.tensors
     }
 
     /// The ggml type a tensor is exported as.

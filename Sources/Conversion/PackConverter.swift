@@ -64,7 +64,7 @@ public enum PackConverter {
     /// Converts `source` into a pack at `destination` (atomically; the source is never written).
     public static func convert(_ source: any TensorSource, to destination: String, options: Options) throws -> Report {
         let started = Date()
-        try refuseOverwritingInput(source, destination)
+        try refuseOverwritingInput(source, destination, splitPLE: options.splitPLE)
         if let recipe = options.recipe { try recipe.validate() }
         let pleGroup = source.configuration?.perLayerInputSize
         // Core tensors first, then the PLE table(s): the sections are laid out in that order.
@@ -371,12 +371,11 @@ public enum PackConverter {
         return .init(format: source.formatName, files: files)
     }
 
-    private static func refuseOverwritingInput(_ source: any TensorSource, _ destination: String) throws {
-        let target = URL(fileURLWithPath: destination).resolvingSymlinksInPath().path
-        for file in Set(source.tensors.map(\.file)) + [source.path]
-        where URL(fileURLWithPath: file).resolvingSymlinksInPath().path == target {
-            throw ConversionError(.outputIsInput, file: destination, "is one of the inputs; choose another output path")
-        }
+    /// Refuses a destination (or its companion) that is not a regular file or is one of the source's files.
+    private static func refuseOverwritingInput(_ source: any TensorSource, _ destination: String, splitPLE: Bool) throws {
+        let inputs = source.inputFiles
+        try OutputGuard.check(destination, inputs: inputs)
+        if splitPLE { try OutputGuard.check(PackLayout.companionPath(of: destination), inputs: inputs) }
     }
 }
 

@@ -101,7 +101,7 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
         let w = context.workspace
         w.prepare(tokens: count)
         buffers.prepare(tokens: count, c, streams: streamCount)
-        inputs(tokens, tableRow: { $0 < pleRows ? $0 : 0 }, epsilon: context.epsilon, scratch: scratch, embedded: &w.hidden,
+        try inputs(tokens, tableRow: { $0 < pleRows ? $0 : 0 }, epsilon: context.epsilon, scratch: scratch, embedded: &w.hidden,
                perLayer: &w.perLayer)
 
         // The streams: the embedding, and its projections rescaled to the embedding's magnitude.

@@ -53,7 +53,7 @@ public final class Gemma4TextModel: PerLayerEmbeddingModel {
         let count = tokens.count, d = configuration.hiddenSize
         let w = context.workspace
         w.prepare(tokens: count)
-        inputs(tokens, tableRow: { $0 }, epsilon: context.epsilon, scratch: context.scratch, embedded: &w.hidden, perLayer: &w.perLayer)
+        try inputs(tokens, tableRow: { $0 }, epsilon: context.epsilon, scratch: context.scratch, embedded: &w.hidden, perLayer: &w.perLayer)
         for (index, layer) in layers.enumerated() {
             layer.block(layer: index, count: count, start: position, context)
             // The layer's own slice of the per-layer input, gated by the hidden state.

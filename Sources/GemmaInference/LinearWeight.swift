@@ -24,10 +24,15 @@ public final class LinearWeight: @unchecked Sendable {
     private let inputRounding: InputRounding
     /// Sees the inputs of every product before it runs (calibration statistics); nil normally.
     public var observer: (any InputObserver)?
+    /// For a lookup table whose source has block checksums: the blocks a row read must verify first.
+    private var checksums: BlockChecksums?
 
     /// Loads `name` from `source`: F32 tensors are read into memory, everything else stays mapped. Under
     /// llama.cpp numerics, products round their input as llama.cpp does for this weight's type.
-    public init(source: any TensorSource, name: String, numerics: Numerics = .float32) throws {
+    ///
+    /// A `lookup` table (the PLE table) is read one row at a time: where the source has block checksums it is not
+    /// verified up front, and ``verifyRow(_:)`` checks each row's blocks the first time the row is read.
+    public init(source: any TensorSource, name: String, numerics: Numerics = .float32, lookup: Bool = false) throws {
         let descriptor = try source.descriptor(name)
         self.name = name
         inputRounding = InputRounding(descriptor.encoding, numerics: numerics)
@@ -35,10 +40,26 @@ public final class LinearWeight: @unchecked Sendable {
         columns = descriptor.shape.rowLength
         switch descriptor.encoding {
         case .rows, .ggml, .plain(.bf16), .plain(.f16):
-            storage = .mapped(try source.storedBytes(name), descriptor.encoding, stride: descriptor.byteCount / max(1, rows))
+            let bytes: ByteView
+            if lookup {
+                let table = try source.lookupTable(name)
+                bytes = table.bytes
+                checksums = table.checksums
+            } else {
+                bytes = try source.storedBytes(name)
+            }
+            storage = .mapped(bytes, descriptor.encoding, stride: descriptor.byteCount / max(1, rows))
         default:
             storage = .dense(try source.floats(name))
         }
+    }
+
+    /// Verifies the blocks row `row` lies in against the source's block checksums, the first time they are read
+    /// (nothing to do for weights without them).
+    /// - Throws: ``BlockChecksums/Mismatch`` naming the file, the offset and the tensor.
+    public func verifyRow(_ row: Int) throws {
+        guard let checksums, case .mapped(_, _, let stride) = storage else { return }
+        try checksums.verify((row * stride)..<((row + 1) * stride))
     }
 
     private init(name: String, rows: Int, columns: Int, storage: Storage, inputRounding: InputRounding) {

@@ -22,7 +22,8 @@ final class PerLayerInputs {
         width = ple
         let d = c.hiddenSize
         embedding = try weights.matrix(.tokenEmbedding, rows: c.vocabularySize, columns: d)
-        table = try weights.matrix(.perLayerTable, rows: c.perLayerVocabularySize ?? c.vocabularySize, columns: c.layerCount * ple)
+        table = try weights.matrix(.perLayerTable, rows: c.perLayerVocabularySize ?? c.vocabularySize, columns: c.layerCount * ple,
+                                   lookup: true)
         table.adviseRandomAccess()  // a lookup table: one record per token, no read-ahead
         modelProjection = try weights.matrix(.perLayerModelProjection, rows: c.layerCount * ple, columns: d)
         projectionNorm = try weights.vector(.perLayerProjectionNorm, count: ple)
@@ -36,9 +37,11 @@ final class PerLayerInputs {
     /// Writes the scaled embeddings (`count × D`) and per-layer inputs (`count × layers × ple`) of `tokens` into
     /// `embedded` and `perLayer`, reusing their storage where it is large enough; `tableRow` picks the PLE record a
     /// token reads (the caller has checked every token against the vocabulary).
+    /// - Throws: when a table row's blocks do not match their checksums (a damaged pack).
     func callAsFunction(_ tokens: [Int], tableRow: (Int) -> Int, epsilon: Float, scratch: Scratch,
-                        embedded: inout [Float], perLayer: inout [Float]) {
+                        embedded: inout [Float], perLayer: inout [Float]) throws {
         let count = tokens.count, d = hiddenSize, ple = width, record = layerCount * ple
+        for token in tokens { try table.verifyRow(tableRow(token)) }
         embedded.zero(count: count * d)
         perLayer.zero(count: count * record)
         embedded.withUnsafeMutableBufferPointer { e in

@@ -36,10 +36,10 @@ struct WeightLoader {
         return values
     }
 
-    /// A matrix, checking its shape [rows, columns].
-    func matrix(_ weight: GemmaWeight, rows: Int, columns: Int) throws -> LinearWeight {
+    /// A matrix, checking its shape [rows, columns]; a `lookup` table is verified row by row as it is read.
+    func matrix(_ weight: GemmaWeight, rows: Int, columns: Int, lookup: Bool = false) throws -> LinearWeight {
         let name = try name(of: weight)
-        let matrix = try LinearWeight(source: source, name: name, numerics: numerics)
+        let matrix = try LinearWeight(source: source, name: name, numerics: numerics, lookup: lookup)
         guard matrix.rows == rows, matrix.columns == columns else {
             throw InferenceError(.shapeMismatch, path: source.path, location: .tensor(name),
                                  "shape [\(matrix.rows), \(matrix.columns)], expected [\(rows), \(columns)]")

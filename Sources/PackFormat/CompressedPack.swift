@@ -19,6 +19,7 @@ public enum CompressedPack {
     /// Compresses the pack at `packPath` (and its companion) into `destination`.
     public static func compress(packPath: String, to destination: String, level: Int32 = 3) throws -> Statistics {
         let pack = try PackReader(path: packPath)
+        try OutputGuard.check(destination, inputs: [packPath] + (pack.companion.map { [$0.path] } ?? []))
         let sink = try AtomicFileWriter(destination: destination)
         var statistics = Statistics()
         let files = [pack.file] + (pack.companion.map { [$0] } ?? [])
@@ -83,6 +84,7 @@ public enum CompressedPack {
     /// Decompresses `path` into the pack `destination` (and `destination.ple` for a split pack).
     public static func decompress(_ path: String, to destination: String) throws {
         let file = try MappedFile(path: path)
+        for output in [destination, PackLayout.companionPath(of: destination)] { try OutputGuard.check(output, inputs: [path]) }
         var reader = ByteReader(file.bytes)
         func fail(_ message: String) -> PackError { PackError(.invalidCompressedPack, file: path, offset: reader.fileOffset, message) }
         func read<T: FixedWidthInteger>(_ type: T.Type) throws -> T {
@@ -124,7 +126,7 @@ public enum CompressedPack {
             }
         }
         guard reader.remaining == 0 else { throw fail("\(reader.remaining) trailing bytes") }
-        for writer in writers.reversed() { try writer.commit() }
+        try AtomicFileWriter.commitTogether(writers.reversed())  // the companion, then the pack, as one step
     }
 
     private static func put<T: FixedWidthInteger>(_ value: T, _ bytes: inout [UInt8]) {

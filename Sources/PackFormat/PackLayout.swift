@@ -20,6 +20,9 @@ public enum PackLayout {
     /// 1.1, so that one token's record lies in as few of an Apple silicon device's 16 KiB pages as it can.
     public static let pleAlignment = 16384
 
+    /// Bytes per block-checksummed block of a PLE tensor (§3, format 1.1): one Apple silicon page.
+    public static let pleBlockSize = 16384
+
     /// The PLE alignment a pack of minor version `minor` uses: 4 KiB in 1.0, 16 KiB since 1.1.
     public static func pleAlignment(minorVersion minor: UInt16) -> Int { minor >= 1 ? pleAlignment : 4096 }
     /// Alignment of core tensors and of the index.

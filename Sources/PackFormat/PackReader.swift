@@ -20,9 +20,17 @@ public struct PackReader: Sendable {
 
     /// Opens a pack (and its companion, when the header says there is one).
     public init(path: String) throws(PackError) {
-        let file: MappedFile
-        do { file = try MappedFile(path: path) } catch { throw PackError(.system, file: path, offset: nil, error.message) }
-        try self.init(file: file, companionPath: PackLayout.companionPath(of: path))
+        // Both files are opened under the directory's shared lock, so a writer publishing a new pair (under the
+        // exclusive lock) is seen whole or not at all.
+        self = try AtomicFileWriter.withSharedDirectoryLock(of: path) { () throws(PackError) -> PackReader in
+            let file: MappedFile
+            do { file = try MappedFile(path: path) } catch let error as SystemCallError {
+                throw PackError(.system, file: path, offset: nil, error.message)
+            } catch {
+                throw PackError(.system, file: path, offset: nil, "\(error)")
+            }
+            return try PackReader(file: file, companionPath: PackLayout.companionPath(of: path))
+        }
     }
 
     /// Checks `file` as a pack; `companionPath` is opened only when the header's flag asks for it.
@@ -73,6 +81,12 @@ public struct PackReader: Sendable {
                 throw fail(.invalidRecord, recordOffset, (error.tensor.map { "tensor '\($0)': " } ?? "tensor record \(position): ") + error.reason)
             }
             guard tensorIndex[record.name] == nil else { throw fail(.invalidLayout, recordOffset, "duplicate tensor '\(record.name)'") }
+            if record.blockCount > 0 {
+                let end = record.blockChecksumOffset.addingReportingOverflow(8 * record.blockCount)
+                guard record.blockChecksumOffset % 8 == 0, record.blockChecksumOffset >= header.metadataOffset + header.metadataLength,
+                      !end.overflow, end.partialValue <= header.indexOffset + header.indexLength
+                else { throw fail(.invalidRecord, recordOffset, "tensor '\(record.name)': its block checksums lie outside the index") }
+            }
             let holder = record.section == .ple ? (companion ?? file) : file
             let sectionRange = record.section == .ple
                 ? header.pleOffset..<(header.pleOffset + header.pleLength)
@@ -113,6 +127,18 @@ public struct PackReader: Sendable {
         return tensors[index]
     }
 
+    /// The block checksums of `tensor` (format 1.1 PLE tensors), or nil when it has none.
+    public func blockChecksums(of tensor: Tensor) -> BlockChecksums? {
+        let record = tensor.record
+        guard record.blockCount > 0,
+              let table = file.bytes.slice(offset: record.blockChecksumOffset, length: 8 * record.blockCount)  // checked when opened
+        else { return nil }
+        let sums = table.withUnsafeBytes { raw in
+            (0..<record.blockCount).map { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)) }
+        }
+        return BlockChecksums(bytes: tensor.data, blockSize: record.blockSize, checksums: sums, name: "tensor '\(record.name)'")
+    }
+
     /// The metadata JSON bytes (decoded by the caller when it needs them).
     public var metadataBytes: [UInt8] { file.bytes.slice(offset: header.metadataOffset, length: header.metadataLength)!.array }
 
@@ -140,7 +166,8 @@ public struct PackReader: Sendable {
     /// Size of the core section, the PLE section and the index.
     public var sectionSizes: (core: Int, ple: Int, index: Int) { (header.coreLength, header.pleLength, header.indexLength) }
 
-    /// Verifies every tensor checksum and that every padding byte is zero; returns the problems found.
+    /// Verifies every tensor checksum and block checksum and that every padding byte is zero; returns the problems
+    /// found.
     public func verify() -> [String] {
         var problems: [String] = []
         for tensor in tensors {
@@ -148,6 +175,7 @@ public struct PackReader: Sendable {
             if sum != tensor.record.checksum {
                 problems.append("\(tensor.data.file.path): tensor '\(tensor.record.name)' at offset \(Hex(tensor.data.fileOffset)): checksum mismatch (data damaged)")
             }
+            do { try blockChecksums(of: tensor)?.verifyAll() } catch { problems.append("\(error)") }
         }
         // Padding: every byte of each file not covered by the header, a tensor or the index must be zero.
         for holder in [file] + (companion.map { [$0] } ?? []) {

@@ -18,6 +18,11 @@ public struct PackTensorRecord: Sendable, Equatable {
     public var checksum: UInt64
     /// The values' type before quantization, when known.
     public var sourceDType: DType?
+    /// Where the tensor's block checksums are (absolute offset inside the index), how many there are and the block
+    /// size (format 1.1, PLE tensors: §3 bytes 92–111); all 0 when the tensor has none.
+    public var blockChecksumOffset = 0
+    public var blockCount = 0
+    public var blockSize = 0
 
     /// The bytes the encoding and shape require, with the given stride for row records; nil when impossible.
     public static func expectedLength(encoding: PackEncoding, shape: TensorShape, rowStride: Int) -> Int? {
@@ -56,6 +61,9 @@ public struct PackTensorRecord: Sendable, Equatable {
         put(UInt64(rowStride))
         put(checksum)
         put(sourceDType.map(PackLayout.id(of:)) ?? PackLayout.unknownDType)
+        put(UInt64(blockChecksumOffset))
+        put(UInt64(blockCount))
+        put(UInt32(blockSize))
         bytes += [UInt8](repeating: 0, count: PackLayout.recordBytes - bytes.count)
         return bytes
     }
@@ -71,7 +79,8 @@ public struct PackTensorRecord: Sendable, Equatable {
         let dims = (0..<PackLayout.maxRank).map { _ in read(UInt64.self) }
         let offset = read(UInt64.self), length = read(UInt64.self), stride = read(UInt64.self)
         let checksum = read(UInt64.self), sourceID = read(UInt32.self)
-        let reserved = view.slice(offset: 92, length: 36)!.array
+        let blockOffset = read(UInt64.self), blockCount = read(UInt64.self), blockSize = read(UInt32.self)
+        let reserved = view.slice(offset: 112, length: 16)!.array
 
         guard nameLength >= 1, nameLength <= UInt32(PackLayout.maxNameBytes), nameOffset <= UInt64(strings.count),
               UInt64(nameLength) <= UInt64(strings.count) - nameOffset,
@@ -117,9 +126,18 @@ public struct PackTensorRecord: Sendable, Equatable {
             guard let dtype = PackLayout.dtype(id: sourceID) else { throw problem("unknown source dtype id \(sourceID)") }
             sourceDType = dtype
         }
-        return PackTensorRecord(name: name, role: role, section: section, encoding: encoding, shape: shape,
-                                dataOffset: dataOffset, dataLength: dataLength, rowStride: rowStride,
-                                checksum: checksum, sourceDType: sourceDType)
+        var record = PackTensorRecord(name: name, role: role, section: section, encoding: encoding, shape: shape,
+                                      dataOffset: dataOffset, dataLength: dataLength, rowStride: rowStride,
+                                      checksum: checksum, sourceDType: sourceDType)
+        if blockOffset != 0 || blockCount != 0 || blockSize != 0 {
+            guard blockSize >= 4096, blockSize & (blockSize - 1) == 0, let offset = Int(exactly: blockOffset), let count = Int(exactly: blockCount),
+                  count == BlockChecksums.blockCount(bytes: dataLength, blockSize: Int(blockSize))
+            else { throw problem("block checksums (offset \(blockOffset), \(blockCount) blocks of \(blockSize)) do not fit its \(dataLength) bytes") }
+            record.blockChecksumOffset = offset
+            record.blockCount = count
+            record.blockSize = Int(blockSize)
+        }
+        return record
     }
 }
 

@@ -36,6 +36,10 @@ public final class PackWriter {
     private var records: [PackTensorRecord] = []
     private var names = Set<String>()
     private var current: (record: PackTensorRecord, hasher: XXHash64, written: Int, sink: AtomicFileWriter)?
+    /// The current PLE tensor's block checksums so far: finished blocks, and the hash of the block being filled.
+    private var blocks: (sums: [UInt64], hasher: XXHash64, filled: Int)?
+    /// Every finished record's block checksums (empty for core tensors), in record order.
+    private var blockSums: [[UInt64]] = []
     private var coreEnd = PackLayout.coreSectionOffset
     private var pleStart: Int?
     private var pleEnd = 0
@@ -83,6 +87,7 @@ public final class PackWriter {
                                       shape: spec.shape, dataOffset: offset, dataLength: length, rowStride: spec.rowStride,
                                       checksum: 0, sourceDType: spec.sourceDType)
         current = (record, XXHash64(), 0, sink)
+        blocks = spec.section == .ple ? ([], XXHash64(), 0) : nil
     }
 
     /// Appends data to the current tensor.
@@ -95,6 +100,20 @@ public final class PackWriter {
         state.hasher.update(bytes)
         state.written += bytes.count
         current = state
+        if var running = blocks {
+            var offset = 0
+            while offset < bytes.count {
+                let take = min(bytes.count - offset, PackLayout.pleBlockSize - running.filled)
+                running.hasher.update(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)]))
+                running.filled += take
+                offset += take
+                if running.filled == PackLayout.pleBlockSize {
+                    running.sums.append(running.hasher.finalize())
+                    running = (running.sums, XXHash64(), 0)
+                }
+            }
+            blocks = running
+        }
     }
 
     /// Appends an array of bytes to the current tensor.
@@ -107,6 +126,16 @@ public final class PackWriter {
             throw fail("tensor '\(state.record.name)': \(state.written) of \(state.record.dataLength) bytes written")
         }
         state.record.checksum = state.hasher.finalize()
+        if let running = blocks {
+            var sums = running.sums
+            if running.filled > 0 { sums.append(running.hasher.finalize()) }
+            state.record.blockCount = sums.count
+            state.record.blockSize = PackLayout.pleBlockSize
+            blockSums.append(sums)
+        } else {
+            blockSums.append([])
+        }
+        blocks = nil
         let end = state.record.dataOffset + state.record.dataLength
         if state.record.section == .core { coreEnd = end } else { pleEnd = end }
         records.append(state.record)
@@ -133,6 +162,15 @@ public final class PackWriter {
         header.flags = companion == nil ? 0 : PackLayout.companionFlag
         let indexOffset = PackLayout.align(main.bytesWritten, to: PackLayout.tensorAlignment)!
         try main.writeZeros(indexOffset - main.bytesWritten)
+        // Index: records, names, metadata, then (8-aligned) the PLE tensors' block checksums (§3, §4).
+        let namesLength = records.reduce(0) { $0 + $1.name.utf8.count }
+        header.metadataOffset = indexOffset + records.count * PackLayout.recordBytes + namesLength
+        header.metadataLength = metadata.count
+        var checksumOffset = PackLayout.align(header.metadataOffset + metadata.count, to: 8)!
+        for position in records.indices where !blockSums[position].isEmpty {
+            records[position].blockChecksumOffset = checksumOffset
+            checksumOffset += 8 * blockSums[position].count
+        }
         var strings: [UInt8] = []
         var index: [UInt8] = []
         for record in records {
@@ -140,9 +178,11 @@ public final class PackWriter {
             strings += Array(record.name.utf8)
         }
         index += strings
-        header.metadataOffset = indexOffset + index.count
-        header.metadataLength = metadata.count
         index += metadata
+        if blockSums.contains(where: { !$0.isEmpty }) {
+            index += [UInt8](repeating: 0, count: PackLayout.align(index.count, to: 8)! - index.count)  // indexOffset is 64-aligned
+            for sums in blockSums { for sum in sums { withUnsafeBytes(of: sum.littleEndian) { index += $0 } } }
+        }
         header.indexOffset = indexOffset
         header.indexLength = index.count
         header.indexChecksum = XXHash64.hash(index)
@@ -157,8 +197,9 @@ public final class PackWriter {
             for _ in 0..<4 { put(0) }
             put(XXHash64.hash(head))
             try companion.overwrite(head, at: 0)
-            try companion.commit()
+            try AtomicFileWriter.commitTogether([companion, main])  // no reader or rival writer sees a mixed pair
+        } else {
+            try main.commit()
         }
-        try main.commit()
     }
 }

@@ -1,4 +1,5 @@
 import ByteIO
+import Synchronization
 import GGUFFormat
 import PackFormat
 import TensorModel
@@ -58,11 +59,52 @@ public struct PackSource: TensorSource {
         return try PackAttachments.decodeGGUFMetadata(carried.bytes, name: path + " (carried GGUF metadata)")
     }
 
-    public func storedBytes(_ name: String) throws -> ByteView { try pack.tensor(named: name).data }
+    /// The tensor's bytes, its checksum verified the first time they are asked for.
+    public func storedBytes(_ name: String) throws -> ByteView {
+        let tensor = try pack.tensor(named: name)
+        try verified.check(tensor)
+        return tensor.data
+    }
+
+    /// A PLE table with block checksums comes with them, unverified (each row's blocks are verified when first read);
+    /// any other tensor is verified whole.
+    public func lookupTable(_ name: String) throws -> LookupTable {
+        let tensor = try pack.tensor(named: name)
+        if let checksums = pack.blockChecksums(of: tensor) { return LookupTable(bytes: tensor.data, checksums: checksums) }
+        try verified.check(tensor)
+        return LookupTable(bytes: tensor.data, checksums: nil)
+    }
 
     public func floats(_ name: String, rows: Range<Int>) throws -> [Float] {
-        try pack.floats(try pack.tensor(named: name), rows: rows)
+        let tensor = try pack.tensor(named: name)
+        if let checksums = pack.blockChecksums(of: tensor), tensor.record.rowStride > 0 {
+            let stride = tensor.record.rowStride
+            try checksums.verify(max(0, rows.lowerBound) * stride..<(max(0, rows.upperBound) * stride))
+        } else {
+            try verified.check(tensor)
+        }
+        return try pack.floats(tensor, rows: rows)
     }
 
     public func deepCheck() -> [String] { pack.verify() }
+
+    /// The tensors whose checksums have been verified (shared by copies of this source).
+    private let verified = VerifiedTensors()
+}
+
+/// Which of a pack's tensors have had their checksum verified. `@unchecked Sendable`: the set is guarded by a mutex.
+private final class VerifiedTensors: @unchecked Sendable {
+    private let names = Mutex(Set<String>())
+
+    /// Verifies `tensor`'s checksum unless it was verified before.
+    func check(_ tensor: PackReader.Tensor) throws {
+        let name = tensor.record.name
+        guard !names.withLock({ $0.contains(name) }) else { return }
+        let sum = tensor.data.withUnsafeBytes { XXHash64.hash($0) }
+        guard sum == tensor.record.checksum else {
+            throw PackError(.checksumMismatch, file: tensor.data.file.path, offset: tensor.data.fileOffset,
+                            "tensor '\(name)' does not match its checksum (the data is damaged)")
+        }
+        names.withLock { _ = $0.insert(name) }
+    }
 }

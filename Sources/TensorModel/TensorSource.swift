@@ -30,8 +30,12 @@ public protocol TensorSource: Sendable {
     func ggufMetadata() throws -> GGUFFile?
     /// Rows `rows` of the named tensor as `Float` (a row is the innermost dimension).
     func floats(_ name: String, rows: Range<Int>) throws -> [Float]
-    /// The tensor's bytes as stored (in its ``TensorDescriptor/encoding``), zero-copy.
+    /// The tensor's bytes as stored (in its ``TensorDescriptor/encoding``), zero-copy; a source with checksums
+    /// verifies them (the first time) before handing the bytes out.
     func storedBytes(_ name: String) throws -> ByteView
+    /// A table read one row at a time (the PLE table): its bytes, and the block checksums to verify each row's
+    /// blocks against when it is first read, where the source has them (it then verifies nothing up front).
+    func lookupTable(_ name: String) throws -> LookupTable
     /// Runs every check opening skipped (full metadata decoding, every tensor readable); returns problems found.
     func deepCheck() -> [String]
 }
@@ -51,8 +55,28 @@ extension TensorSource {
         return descriptor
     }
 
+    /// Every file the source reads: tensor files (shards, a pack's companion), attached files, and the path opened.
+    public var inputFiles: [String] {
+        var seen = Set<String>()
+        return ([path] + tensors.map(\.file) + attachments.map(\.bytes.file.path)).filter { seen.insert($0).inserted }
+    }
+
+    /// The table's bytes, without block checksums (sources that have them override this).
+    public func lookupTable(_ name: String) throws -> LookupTable { LookupTable(bytes: try storedBytes(name), checksums: nil) }
+
     /// The attached file called `name`, if the source carries one.
     public func attachment(named name: String) -> Attachment? { attachments.first { $0.name == name } }
+}
+
+/// A table's stored bytes and, where its source has them, the checksums of its blocks.
+public struct LookupTable: Sendable {
+    public let bytes: ByteView
+    public let checksums: BlockChecksums?
+
+    public init(bytes: ByteView, checksums: BlockChecksums?) {
+        self.bytes = bytes
+        self.checksums = checksums
+    }
 }
 
 /// The kinds of container a ``TensorSource`` can be.

@@ -16,7 +16,7 @@ package struct PackCommand: ParsableCommand {
             The output's extension picks the operation:
               OUT.lpk          lossless import of a safetensors/GGUF/pack source (or decompression of a .lpkz)
               OUT.lpkz         --compress zstd: the compressed transfer form of a pack (floats byte-grouped)
-              OUT.safetensors  export, dequantized to --dtype (f32 or bf16)
+              OUT.safetensors  export, dequantized to --dtype (f32, f16 or bf16)
               OUT.gguf         export: int8 rows as Q8_0, int4 rows as Q4_0, ggml blocks verbatim
             """)
 
@@ -50,11 +50,11 @@ package struct PackCommand: ParsableCommand {
     @Option(help: "Compress with this codec into a .lpkz file.")
     var compress: Codec?
 
-    @Option(help: "zstd level (1-19).")
-    var level: Int32 = 3
+    @Option(help: "With --compress: the zstd level (1-19, default 3).")
+    var level: Int32?
 
-    @Option(help: "Element type of a safetensors export.")
-    var dtype: ExportDType = .f32
+    @Option(help: "With a .safetensors output: the element type (default f32).")
+    var dtype: ExportDType?
 
     @OptionGroup var outputOptions: OutputOptions
 
@@ -71,7 +71,12 @@ package struct PackCommand: ParsableCommand {
 
     package func validate() throws {
         if compress != nil && !output.hasSuffix(".lpkz") { throw ValidationError("--compress writes a .lpkz file; name the output OUT.lpkz") }
-        if !(1...19).contains(level) { throw ValidationError("--level must be between 1 and 19") }
+        if let level, !(1...19).contains(level) { throw ValidationError("--level must be between 1 and 19") }
+        if level != nil && target != .compressed { throw ValidationError("--level sets zstd's level: it goes with --compress zstd and a .lpkz output") }
+        if dtype != nil && target != .safetensors { throw ValidationError("--dtype sets a safetensors export's element type: it goes with a .safetensors output") }
+        if splitPle && (target == .safetensors || target == .gguf) {
+            throw ValidationError("--split-ple lays out a pack: it goes with a .lpk (or .lpkz) output")
+        }
     }
 
     package func run() throws {
@@ -107,7 +112,7 @@ package struct PackCommand: ParsableCommand {
                     unlink(temporary + ".ple")
                 }
             }
-            let statistics = try CompressedPack.compress(packPath: packPath, to: output, level: level)
+            let statistics = try CompressedPack.compress(packPath: packPath, to: output, level: level ?? 3)
             if outputOptions.json {
                 print(try Formatting.json(statistics))
             } else {
@@ -123,7 +128,7 @@ package struct PackCommand: ParsableCommand {
                 ], rightAligned: [1, 2, 3]))
             }
         case .safetensors:
-            let entries = try Exporter.exportSafetensors(model, to: output, dtype: dtype.dtype)
+            let entries = try Exporter.exportSafetensors(model, to: output, dtype: (dtype ?? .f32).dtype)
             try reportExport(entries)
         case .gguf:
             try reportExport(try Exporter.exportGGUF(model, to: output))

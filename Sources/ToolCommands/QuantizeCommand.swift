@@ -63,6 +63,13 @@ package struct QuantizeCommand: ParsableCommand {
             throw ValidationError("--group must be one of \(RowScheme.supportedGroupSizes)")
         }
         if scaleSearch && rounding != nil && rounding != .scaleSearch { throw ValidationError("--scale-search contradicts --rounding") }
+        for suffix in [".gguf", ".safetensors", ".lpkz", ".ple", ".json"] where output.hasSuffix(suffix) {
+            throw ValidationError("lpk-quantize writes a pack (name it OUT.lpk); to get \(suffix), run lpk-pack on the pack")
+        }
+        for pattern in keep { try KeepPattern.validate(pattern) }
+        if let saveImatrix, saveImatrix == output || saveImatrix == output + ".ple" {
+            throw ValidationError("--save-imatrix and -o name the same file")
+        }
         if calibrate != nil && imatrix != nil { throw ValidationError("give --calibrate or --imatrix, not both") }
         if rounding == .gptq && calibrate == nil { throw ValidationError("--rounding gptq needs --calibrate TEXT (it uses the inputs' Gram matrices)") }
         if saveImatrix != nil && calibrate == nil { throw ValidationError("--save-imatrix writes what --calibrate collects; give --calibrate") }
@@ -103,6 +110,7 @@ package struct QuantizeCommand: ParsableCommand {
             calibration = try Calibration.collect(model, text: text, textName: calibrate, context: calibrationContext,
                                                   maxTokens: calibrationTokens, gram: recipe.rounding == .gptq) { bar.update($0, $1, "chunk \($0)") }
             if let saveImatrix, let calibration {
+                try OutputGuard.check(saveImatrix, inputs: model.inputFiles + [calibrate])
                 try ImportanceMatrixFile.write(calibration, to: saveImatrix, dataset: (calibrate as NSString).lastPathComponent)
             }
         } else if let imatrix {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ByteIO
 import Foundation
 import GemmaInference
 import SourceAdapters
@@ -28,6 +29,7 @@ extension VerifyCommand {
         report.referenceSpeed = referenceRun.tokensPerSecond
         report.referenceContinuation = referenceRun.continuation
         if let saveLogits {
+            try OutputGuard.check(saveLogits, inputs: referenceSource.inputFiles + [candidate, referenceLogits].compactMap { $0 })
             try NumpyArray.write(referenceRun.logits, shape: [ids.count, referenceRun.vocabulary], to: saveLogits)
         }
         let logits: LogitComparison

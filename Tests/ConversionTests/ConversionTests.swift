@@ -123,7 +123,7 @@ struct SyntheticModel {
         #expect { try PackConverter.convert(source, to: model.path + "/x.lpk", options: .init(recipe: Recipe(core: .int4, ple: .int4, embed: .int8, group: 48))) } throws: {
             ($0 as? RecipeError)?.kind == .invalidValue && ($0 as? RecipeError)?.key == "group"
         }
-        #expect { try PackConverter.convert(source, to: model.path + "/model.safetensors", options: .init()) } throws: { ($0 as? ConversionError)?.kind == .outputIsInput }
+        #expect { try PackConverter.convert(source, to: model.path + "/model.safetensors", options: .init()) } throws: { ($0 as? OutputGuard.Refusal)?.kind == .isAnInput }
         #expect(!FileManager.default.fileExists(atPath: model.path + "/x.lpk"))
     }
 
