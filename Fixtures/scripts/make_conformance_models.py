@@ -17,7 +17,7 @@ reason).
 
 Each configuration is a text-only causal LM built from a config alone (Gemma3TextConfig + Gemma3ForCausalLM,
 Gemma3nTextConfig + Gemma3nForCausalLM, Gemma4TextConfig + Gemma4ForCausalLM; attn_implementation="eager"), sized
-hidden 32-48, vocab 256, 2-6 layers. Every parameter and persistent buffer gets seeded noise (make_tiny_models.py's
+hidden 32 or 36, vocab 256, 2-6 layers. Every parameter and persistent buffer gets seeded noise (make_tiny_models.py's
 recipe: embeddings and an untied lm_head + N(0, 0.1), PLE table + N(0, 0.25), other matrices + N(0, 0.05), 1-D
 parameters + N(0, 0.15), Gemma 3n altup.correct_output_scale = 1 + N(0, 0.15), Gemma 4 layer_scalar ~ U(0.7, 1.3)),
 and is THEN rounded to a value exactly representable in both bfloat16 and float16: rounded to bf16 (nearest even),
@@ -35,8 +35,9 @@ Writes Fixtures/conformance/<arch>-<description>/ per configuration:
   tokens.json                           the 14 test token ids (a JSON list), starting with 2 = BOS; every id < 256;
                                         ids >= vocab_size_per_layer_input for every Gemma 3n configuration
   logits.npy                            float32 [14, 256]: transformers on the f32 checkpoint reloaded with
-                                        from_pretrained(dtype=torch.float64), one full-sequence forward,
-                                        use_cache=False, computed in float64 and then rounded to float32
+                                        from_pretrained(dtype=torch.float64), eager, one full-sequence forward,
+                                        use_cache=False, every op in float64 (WidenToFloat64, below), then
+                                        rounded to float32
   logits-incremental.npy                float32 [14, 256]: the same float64 model fed one token at a time with
                                         use_cache=True and past_key_values (a DynamicCache)
   reference.json                        tokens, producers, model_type, what the configuration covers, the
@@ -63,16 +64,42 @@ true only without caveats. When llama-cpp-python is installed, llama.cpp itself 
 a failed GGML_ASSERT aborts) and max_abs_diff_llama_vs_f64 records how far its logits are from logits.npy
 (informational: llama.cpp reads GELU from an fp16 table, so a faithful GGUF lands within about 1e-3..1e-2).
 
+Float64 for real. from_pretrained(dtype=torch.float64) alone is not a float64 computation: transformers' Gemma
+code upcasts with .float() (float32) in every RMSNorm, asks eager attention's softmax for dtype=torch.float32, builds
+the RoPE tables in float32, and Gemma 3n's AltUp router and gaussian top-k constant are float32 too. That float32
+rounding is as large as the float32-vs-float64 difference being measured (here 4e-7 to 2.6e-6 against 1.1e-6 to
+4.3e-6; 2.8e-5 on a draft Gemma 3n configuration), and makes the cached and full float64 passes differ by up to
+~7e-7. So the float64 logits run transformers' own code under
+WidenToFloat64, a TorchDispatchMode that widens every float32 tensor and dtype argument of every aten op (and
+torch.tensor(..., dtype=float32) constants) to float64 and counts ops that still return a narrower float (must be
+0); the RoPE tables are rebuilt in float64 by the rope modules' own init (checked to round to transformers' float32
+tables). Cached and full float64 passes then agree within ~1e-14. reference.json keeps
+max_abs_diff_f64_as_shipped_vs_f64 (plain dtype=float64 vs the widened run) to show the size of the effect.
+
 Every f32/bf16/f16/sharded copy is checked: its tensors, read with safetensors and widened to float32, equal the
 float32 model's bit for bit, and from_pretrained(dtype=float32) of each copy gives the same state_dict with no
 missing or unexpected keys. Each GGUF tensor is checked against its safetensors source (Gemma 3 norms: the
 converter stores 1 + w, which is exact in f32 for these values).
 
-Runtime: about 2 minutes on 2 cores (most of it is the converter's and llama.cpp's start-up per configuration).
+Runtime: 1.5 to 2.5 minutes on 2 cores (81 s alone, 132 s beside another job; most of it is the converter's and
+llama.cpp's start-up per configuration); the summary table at the end prints each configuration's seconds.
+
+Combinations left out, and why:
+  - Gemma 4 with KV sharing and without PLE (hidden_size_per_layer_input=0): transformers 5.23 cannot run it.
+    The full-sequence forward slices per_layer_inputs (None without PLE) before the first KV-shared layer
+    (Gemma4TextModel._maybe_slice_kv_shared_inputs: TypeError 'NoneType' object is not subscriptable). No released
+    Gemma 4 has that combination; the KV-shared configurations here have PLE, and "no PLE" is covered without
+    KV sharing.
+  - Gemma 4 MoE (enable_moe_block, 26B-A4B): not in this matrix.
+  - Gemma 3 with query_pre_attn_scalar != head_dim, or with layer_types off llama.cpp's 5:1 pattern, converts,
+    but the GGUF cannot say so (gguf_caveats).
+  - Gemma 4 with default RoPE on full layers: the converter refuses (it asserts "proportional").
+
 Deterministic: per-configuration seeds (crc32 of the name), torch on 2 threads, sentencepiece on 1 thread,
 llama.cpp on 2 threads; directories are removed and rewritten, so a rerun on the same machine gives the same bytes
-(another CPU's float32 kernels may move the f32-vs-f64 numbers in reference.json in their last digits; the
-float64 logits themselves do not move beyond float32 rounding).
+(checked with sha256 over every file of two consecutive full runs). On another CPU the weights, tokenizers and GGUFs
+are the same; the float32 numbers in reference.json (f32 vs f64, llama.cpp vs f64) may move in their last digits
+as other kernels sum in another order (not checked on another machine).
 """
 from __future__ import annotations
 
@@ -80,7 +107,6 @@ import copy
 import importlib.metadata as im
 import io
 import json
-import math
 import os
 import re
 import shutil
@@ -102,6 +128,8 @@ OUT = ROOT / "Fixtures" / "conformance"
 LLAMA_CPP_DIR = Path(os.environ.get(
     "LPK_LLAMA_CPP_DIR", Path.home() / ".cache/layerpack/llama_cpp_python-0.3.36/vendor/llama.cpp"))
 N_THREADS = 2
+RUNTIME = ("1.5 to 2.5 minutes for all configurations on 2 cores (mostly the converter's and llama.cpp's start-up "
+           "per configuration); the script prints its own.")
 
 
 def llama_child(gguf_path: str, out_path: str, tokens_json: str) -> int:
@@ -179,7 +207,7 @@ COMMON = dict(
 CONFIGS: list[dict] = [
     # ---- Gemma 3
     dict(name="gemma3-hd8-mha-window3-tied", arch="gemma3", kw=dict(
-        hidden_size=32, intermediate_size=48, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=4,
+        hidden_size=32, intermediate_size=32, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=4,
         head_dim=8, query_pre_attn_scalar=8, sliding_window=3, layer_types=[S, S, S],
         final_logit_softcapping=None, tie_word_embeddings=True, rope_parameters=ROPE_DEFAULT)),
     dict(name="gemma3-hd16-gqa2-window64-untied-softcap", arch="gemma3", kw=dict(
@@ -250,7 +278,7 @@ CONFIGS: list[dict] = [
         layer_types=[S, S, F], num_kv_shared_layers=0, use_double_wide_mlp=False,
         vocab_size_per_layer_input=VOCAB, hidden_size_per_layer_input=0, final_logit_softcapping=30.0,
         tie_word_embeddings=True),
-        notes=["Gemma 4 31B / 26B-A4B attention: full layers have no v_proj (V = K before the norms)"]),
+        notes=["full layers: no v_proj; V is the k_proj output, v_norm'd (no k_norm, no RoPE)"]),
 ]
 
 CONFIG_CLASSES = {"gemma3": Gemma3TextConfig, "gemma3n": Gemma3nTextConfig, "gemma4": Gemma4TextConfig}
@@ -263,7 +291,8 @@ def seed_of(name: str) -> int:
 
 
 def make_config(entry: dict):
-    return CONFIG_CLASSES[entry["arch"]](**COMMON, **entry["kw"], attn_implementation="eager")
+    # deep copies: configs normalise (and may mutate) the rope_parameters dicts and layer_types lists they get
+    return CONFIG_CLASSES[entry["arch"]](**COMMON, **copy.deepcopy(entry["kw"]), attn_implementation="eager")
 
 
 def short(t: str) -> str:
@@ -300,7 +329,7 @@ def covers(entry: dict, config) -> list[str]:
         if len(set(kv.values())) == 1:
             break
     if arch == "gemma4" and c.attention_k_eq_v:
-        out.append("attention_k_eq_v (full layers: no v_proj, V = K)")
+        out.append("attention_k_eq_v (full layers: no v_proj)")
     w = c.sliding_window
     if S in c.layer_types:
         out.append(f"window {w} {'<' if w < n else '>='} {n} tokens")
@@ -959,9 +988,16 @@ state dict. So any storage must give the same logits, up to the arithmetic's own
 run of the same checkpoint is from it: the scale of float32 rounding for this model, which a test multiplies by a
 small factor. `max_abs_diff_f32_incremental_vs_f64` is the same for float32 with the cache, and
 `max_abs_diff_incremental_vs_full_f64` shows that the cached float64 path equals the full one up to float64 noise.
-Note that transformers computes the RoPE angles in float32 even in a float64 model (`inv_freq` is float32 and the
-positions are cast to float32 before the product; cos/sin are then cast to float64), so `logits.npy` carries the
-float32 RoPE tables.
+
+**Float64 for real.** `from_pretrained(dtype=torch.float64)` alone does not compute in float64: transformers' Gemma
+code upcasts with `.float()` (float32) in every RMSNorm, runs eager attention's softmax with `dtype=torch.float32`,
+builds the RoPE tables in float32, and Gemma 3n's AltUp router (`tanh(x.float())`) and top-k constant
+(`torch.tensor(p, dtype=torch.float32)`) are float32 as well. That rounding is as large as the float32 error being
+measured (column "f64 as shipped vs f64", against "f32 vs f64"), and the plain float64 model's cached and full passes
+differ by up to ~7e-7 (`max_abs_diff_f64_as_shipped_incremental_vs_full`). The script therefore runs transformers' own forward under a `TorchDispatchMode`
+(`WidenToFloat64`) that widens every float32 tensor and dtype argument of every aten op to float64, rebuilds the RoPE
+tables in float64 with the rope modules' own init, and asserts that no op returned a narrower float. The cached and
+full float64 passes then agree within ~1e-14 (column "incr. vs full").
 
 **GGUFs.** `gguf` in `reference.json` says whether the converter produced `model.gguf`, `gguf_error` why not.
 Every GGUF tensor equals its safetensors source (Gemma 3 norms are stored as 1 + w, exact here); Gemma 4 GGUFs also
@@ -974,6 +1010,20 @@ within about 1e-3..1e-2.
 """
 
 
+README_TAIL = """
+## Combinations left out, and why
+
+- **Gemma 4 with KV sharing and without PLE** (`hidden_size_per_layer_input: 0`): transformers 5.23 cannot run it.
+  The full-sequence forward slices `per_layer_inputs` (None without PLE) before the first KV-shared layer
+  (`Gemma4TextModel._maybe_slice_kv_shared_inputs`: `TypeError: 'NoneType' object is not subscriptable`). No
+  released Gemma 4 has that combination; the KV-shared configurations here have PLE, and "no PLE" is covered without
+  KV sharing (`gemma4-keqv-globalkv1-nople-window3`).
+- **Gemma 4 MoE** (`enable_moe_block`, 26B-A4B) is not in this matrix.
+- **Gemma 3n GGUFs**: llama.cpp's Gemma 3n code hard-codes the released models' shapes; see
+  `Fixtures/models/tiny-gemma3n-gguf/`.
+"""
+
+
 def write_readme(runtime: str) -> None:
     refs = []
     for d in sorted(OUT.iterdir()):
@@ -981,20 +1031,21 @@ def write_readme(runtime: str) -> None:
             refs.append((d, json.loads((d / "reference.json").read_text())))
     order = {e["name"]: i for i, e in enumerate(CONFIGS)}
     refs.sort(key=lambda x: order.get(x[0].name, 1 << 30))
-    total = dir_size(OUT)
+    total = sum(dir_size(d) for d, _ in refs)  # the configuration directories, not this README
     p = refs[0][1]["producer"] if refs else producers()
     producer = (f"transformers {p['transformers']}, torch {p['torch']}, safetensors {p['safetensors']}, numpy "
                 f"{p['numpy']}, sentencepiece {p['sentencepiece']}; {p['converter']}; llama-cpp-python "
                 f"{p['llama_cpp_python']} for the informational llama.cpp logits.")
     lines = [README_HEAD.format(producer=producer, runtime=runtime,
-                                total=f"{total:,} bytes ({total / 2**20:.2f} MiB) for {len(refs)} configurations.")]
+                                total=f"{total:,} bytes ({total / 2**20:.2f} MiB) in {len(refs)} "
+                                      "configuration directories.")]
     lines.append("## Configurations\n")
     lines.append("Layer types: S = sliding, F = full. Tolerance columns are max abs differences against "
                  "`logits.npy`. GGUF: `faithful` = llama.cpp reads the same model; `caveats` = converted, but the "
                  "GGUF cannot say everything (see `gguf_caveats`); `no` = the converter refused.\n")
     lines.append("| directory | params | size | covers | f32 vs f64 | f32 incr. vs f64 | incr. vs full (f64) "
-                 "| logits max / std | GGUF | llama.cpp vs f64 |")
-    lines.append("|---|---|---|---|---|---|---|---|---|---|")
+                 "| f64 as shipped vs f64 | logits max / std | GGUF | llama.cpp vs f64 |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for d, r in refs:
         if r["gguf"]:
             g = "faithful" if r.get("gguf_faithful") else "caveats"
@@ -1005,7 +1056,8 @@ def write_readme(runtime: str) -> None:
         lines.append(
             f"| `{d.name}` | {r['n_parameters']:,} | {dir_size(d) / 1024:.0f} KiB | {'; '.join(r['covers'])} "
             f"| {r['max_abs_diff_f32_vs_f64']:.2g} | {r['max_abs_diff_f32_incremental_vs_f64']:.2g} "
-            f"| {r['max_abs_diff_incremental_vs_full_f64']:.2g} | {r['logits_max_abs']:.2f} / {r['logits_std']:.2f} "
+            f"| {r['max_abs_diff_incremental_vs_full_f64']:.2g} | {r['max_abs_diff_f64_as_shipped_vs_f64']:.2g} "
+            f"| {r['logits_max_abs']:.2f} / {r['logits_std']:.2f} "
             f"| {g} | {llama} |")
     notes = []
     for d, r in refs:
@@ -1018,7 +1070,7 @@ def write_readme(runtime: str) -> None:
     if notes:
         lines.append("\n## GGUF notes\n")
         lines += notes
-    lines.append("")
+    lines.append(README_TAIL)
     (OUT / "README.md").write_text("\n".join(lines))
 
 
@@ -1043,14 +1095,7 @@ def main() -> int:
     t0 = time.time()
     rows = [build(e) for e in todo]
     elapsed = time.time() - t0
-    runtime = (f"{elapsed:.0f} s for all {len(rows)} configurations on 2 cores" if not args
-               else "about 2 minutes for all configurations on 2 cores")
-    if not args:
-        write_readme(runtime)
-    else:
-        old = (OUT / "README.md").read_text() if (OUT / "README.md").exists() else ""
-        m = re.search(r"- \*\*Runtime\.\*\* (.*)", old)
-        write_readme(m.group(1) if m else runtime)
+    write_readme(RUNTIME)
 
     print(f"== conformance matrix ({PRODUCER_LINE()}), {elapsed:.1f} s")
     hdr = (f"{'configuration':52} {'params':>7} {'KiB':>5} {'f32-f64':>8} {'f32inc':>8} {'inc-full':>8} "
