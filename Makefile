@@ -56,6 +56,7 @@ fixtures: venv venv-blas model $(LLAMA_CPP_SDIST)
 	HF_HUB_OFFLINE=1 PYTHONPATH="$(MODEL_SITE)" $(PY) Fixtures/scripts/make_gguf_fixtures.py
 	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_tiny_models.py
 	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_gemma3n_gguf.py
+	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_conformance_models.py
 	HF_HUB_OFFLINE=1 LPK_SKIP_BENCH=1 $(PY) Fixtures/scripts/make_llama_fixtures.py
 	$(VENV_BLAS)/bin/python Fixtures/scripts/make_llama_blas_fixture.py
 	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_transformers_270m_fixture.py

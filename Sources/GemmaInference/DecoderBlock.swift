@@ -18,7 +18,7 @@ struct LayerContext {
         configuration = c
         norm = RowNorm(c)
         cache = KVCache(capacity: capacity, widths: (0..<c.layerCount).map {
-            $0 < c.firstKVSharedLayer ? c.keyValueHeadCount * c.headDimension(layer: $0) : 0
+            $0 < c.firstKVSharedLayer ? c.keyValueHeadCount(layer: $0) * c.headDimension(layer: $0) : 0
         })
         let widestHead = (0..<c.layerCount).map(c.headDimension(layer:)).reduce(c.headDimension, max)
         let d = c.hiddenSize
@@ -52,10 +52,9 @@ struct DecoderBlock {
 
     /// Runs layer `layer` on the residual (`workspace.hidden`) of `count` tokens at positions `start…`.
     func callAsFunction(layer: Int, count: Int, start: Int, _ context: LayerContext) {
-        let c = context.configuration, norm = context.norm, w = context.workspace
+        let norm = context.norm, w = context.workspace
         norm(w.hidden, into: &w.normed, weight: inputNorm, rows: count)
-        attention(w.normed, layer: layer, count: count, start: start, heads: c.headCount, kvHeads: c.keyValueHeadCount,
-                  epsilon: context.epsilon, cache: context.cache, buffers: &w.attention, scratch: context.scratch, into: &w.sublayer)
+        attention(w.normed, layer: layer, count: count, start: start, epsilon: context.epsilon, cache: context.cache, buffers: &w.attention, scratch: context.scratch, into: &w.sublayer)
         norm.add(&w.sublayer, to: &w.hidden, weight: postAttentionNorm, rows: count)
         norm(w.hidden, into: &w.normed, weight: preFeedforwardNorm, rows: count)
         mlp(w.normed, count: count, numerics: context.numerics, scratch: context.scratch, gates: &w.gates, ups: &w.ups, into: &w.sublayer)

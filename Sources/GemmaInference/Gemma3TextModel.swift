@@ -11,19 +11,15 @@ public final class Gemma3TextModel: CausalLanguageModel {
     /// Called during ``forward(_:allLogits:)`` with each layer's output (`count × hidden` values), to compare a run
     /// layer by layer with another implementation's.
     public var layerOutputObserver: ((_ layer: Int, _ hidden: [Float]) -> Void)?
-    let embedding: LinearWeight
-    /// √D in f32, whatever the embedding's storage (transformers' bf16 runs round it to bf16; its float64 run does not).
-    let embeddingScale: Float
+    let embedding: TokenEmbedding
     let layers: [DecoderBlock]
     let head: LogitsHead
     let context: LayerContext
 
     public init(source: any TensorSource, configuration c: ModelConfiguration, contextLength: Int, numerics: Numerics = .float32) throws {
         let weights = WeightLoader(source, numerics: numerics)
-        let d = c.hiddenSize
-        embedding = try weights.matrix(.tokenEmbedding, rows: c.vocabularySize, columns: d)
-        embeddingScale = Float(Double(d).squareRoot())
-        head = try LogitsHead(weights, c, embedding: embedding)
+        embedding = try TokenEmbedding(weights, c)
+        head = try LogitsHead(weights, c, embedding: embedding.weight)
         let scale = Float(1 / (c.queryPreAttentionScalar ?? Double(c.headDimension)).squareRoot())
         layers = try (0..<c.layerCount).map { i in
             try DecoderBlock(weights, c, layer: i, normsValues: false, attentionScale: scale, ropeDivisors: nil)
@@ -31,7 +27,7 @@ public final class Gemma3TextModel: CausalLanguageModel {
         context = LayerContext(c, capacity: contextLength, numerics: numerics)
     }
 
-    public var matrices: [LinearWeight] { LogitsHead.unique([embedding] + layers.flatMap(\.matrices) + [head.weight]) }
+    public var matrices: [LinearWeight] { LogitsHead.unique([embedding.weight] + layers.flatMap(\.matrices) + [head.weight]) }
 
     public var outputHead: LinearWeight { head.weight }
 
@@ -40,15 +36,10 @@ public final class Gemma3TextModel: CausalLanguageModel {
     public func forward(_ tokens: [Int], output: ForwardOutput) throws -> [Float] {
         let first = output.first(of: tokens.count)
         try checkInput(tokens, logitsFrom: first, vocabulary: configuration.vocabularySize, capacity: context.cache.capacity)
-        let count = tokens.count, d = configuration.hiddenSize
+        let count = tokens.count
         let w = context.workspace
         w.prepare(tokens: count)
-        w.hidden.withUnsafeMutableBufferPointer { h in
-            for (t, token) in tokens.enumerated() {
-                embedding.decodeRow(token, into: h.baseAddress! + t * d)
-                for i in 0..<d { h[t * d + i] *= embeddingScale }
-            }
-        }
+        embedding(tokens, into: &w.hidden)
         for (index, layer) in layers.enumerated() {
             layer(layer: index, count: count, start: position, context)
             layerOutputObserver?(index, w.hidden)

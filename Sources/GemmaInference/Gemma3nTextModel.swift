@@ -62,7 +62,7 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
         let weights = WeightLoader(source, numerics: numerics)
         let d = c.hiddenSize
         inputs = try PerLayerInputs(weights, c, width: ple)
-        head = try LogitsHead(weights, c, embedding: inputs.embedding)
+        head = try LogitsHead(weights, c, embedding: inputs.embedding.weight)
         streamProjections = try StreamProjections(weights, unembed: false, streams: n, width: d)
         streamUnprojections = try StreamProjections(weights, unembed: true, streams: n, width: d)
         layers = try (0..<c.layerCount).map { i in
@@ -144,7 +144,7 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
         norm.apply(&buffers.laurel, weight: layer.laurelPostNorm, rows: count)
         for i in 0..<(count * d) { buffers.laurel[i] += w.normed[i] }
 
-        layer.attention(w.normed, layer: index, count: count, start: position, heads: c.headCount, kvHeads: c.keyValueHeadCount,
+        layer.attention(w.normed, layer: index, count: count, start: position,
                         epsilon: context.epsilon, cache: context.cache, buffers: &w.attention, scratch: scratch, into: &w.sublayer)
         norm.apply(&w.sublayer, weight: layer.postAttentionNorm, rows: count)
         // (active + attention + laurel) / √2

@@ -3,7 +3,8 @@ import TensorModel
 /// The self-attention of one Gemma layer, for every generation: query and key heads RMS-normed with their weights
 /// (`offset + w`: Gemma 3 from Hugging Face adds 1), optionally value heads normed without one (Gemma 3n, 4), RoPE,
 /// a softmax scale (Gemma 3: `query_pre_attn_scalar^-½`; 3n, 4: 1), a sliding window on sliding layers. A KV-shared
-/// layer has no keys and values of its own and attends over `cacheLayer`'s.
+/// layer has no keys and values of its own and attends over `cacheLayer`'s; a layer without a value projection
+/// (Gemma 4's `attention_k_eq_v` full layers) takes its values from the key projection, before the key norm and RoPE.
 struct GemmaAttention {
     let query, output: LinearWeight
     let key, value: LinearWeight?
@@ -13,6 +14,7 @@ struct GemmaAttention {
     let normsValues: Bool
     let scale: Float
     let headDimension: Int
+    let heads, keyValueHeads: Int
     let window: Int?
     let inverseFrequencies: [Float]
     let cacheLayer: Int
@@ -36,18 +38,20 @@ struct GemmaAttention {
     /// `ropeDivisors` when given.
     init(_ weights: WeightLoader, _ c: ModelConfiguration, layer i: Int, normsValues: Bool, scale: Float,
          ropeDivisors: [Float]?) throws {
-        let hd = c.headDimension(layer: i), d = c.hiddenSize
+        let hd = c.headDimension(layer: i), d = c.hiddenSize, kvHeads = c.keyValueHeadCount(layer: i)
         let shared = i >= c.firstKVSharedLayer
         query = try weights.matrix(layer: i, .query, rows: c.headCount * hd, columns: d)
         output = try weights.matrix(layer: i, .output, rows: d, columns: c.headCount * hd)
-        key = shared ? nil : try weights.matrix(layer: i, .key, rows: c.keyValueHeadCount * hd, columns: d)
-        value = shared ? nil : try weights.matrix(layer: i, .value, rows: c.keyValueHeadCount * hd, columns: d)
+        key = shared ? nil : try weights.matrix(layer: i, .key, rows: kvHeads * hd, columns: d)
+        value = shared || c.valuesAreKeys(layer: i) ? nil : try weights.matrix(layer: i, .value, rows: kvHeads * hd, columns: d)
         queryNorm = try weights.vector(layer: i, .queryNorm, count: hd)
         keyNorm = shared ? nil : try weights.vector(layer: i, .keyNorm, count: hd)
         normOffset = c.normWeightOffset
         self.normsValues = normsValues
         self.scale = scale
         headDimension = hd
+        heads = c.headCount
+        keyValueHeads = kvHeads
         window = c.layerTypes[i] == .sliding ? c.slidingWindow : nil
         inverseFrequencies = RotaryEmbedding.inverseFrequencies(c, layer: i, divisors: ropeDivisors)
         cacheLayer = c.cacheLayer(of: i)
@@ -58,13 +62,17 @@ struct GemmaAttention {
 
     /// Attends `count` normed inputs at positions `start…`, storing this layer's keys and values (`layer`) in
     /// `cache`; writes the output projection into `result`.
-    func callAsFunction(_ normed: [Float], layer: Int, count: Int, start: Int, heads: Int, kvHeads: Int, epsilon: Float,
+    func callAsFunction(_ normed: [Float], layer: Int, count: Int, start: Int, epsilon: Float,
                         cache: KVCache, buffers b: inout Buffers, scratch: Scratch, into result: inout [Float]) {
-        let hd = headDimension
+        let hd = headDimension, kvHeads = keyValueHeads
         query.multiply(normed, count: count, into: &b.queries, scratch: scratch)
-        if let key, let value, let keyNorm {
+        if let key, let keyNorm {
             key.multiply(normed, count: count, into: &b.keys, scratch: scratch)
-            value.multiply(normed, count: count, into: &b.values, scratch: scratch)
+            if let value {
+                value.multiply(normed, count: count, into: &b.values, scratch: scratch)
+            } else {
+                b.values.overwrite(with: b.keys)
+            }
             Attention.normAndRotate(&b.keys, count: count, heads: kvHeads, headDimension: hd, weight: keyNorm, offset: normOffset,
                                     epsilon: epsilon, start: start, inverseFrequencies: inverseFrequencies)
             if normsValues { Kernels.rmsNormRows(&b.values, rows: count * kvHeads, width: hd, weight: nil, epsilon: epsilon) }

@@ -19,7 +19,7 @@ public enum ModelRegistry {
 
     /// Refuses a context length that is not positive or whose KV cache would exceed ``maxCacheBytes``.
     static func checkCache(_ c: ModelConfiguration, contextLength: Int, source: String) throws {
-        let perToken = (0..<c.firstKVSharedLayer).reduce(0) { $0 + 2 * c.keyValueHeadCount * c.headDimension(layer: $1) * MemoryLayout<Float>.size }
+        let perToken = (0..<c.firstKVSharedLayer).reduce(0) { $0 + 2 * c.keyValueHeadCount(layer: $1) * c.headDimension(layer: $1) * MemoryLayout<Float>.size }
         let (bytes, overflow) = perToken.multipliedReportingOverflow(by: max(0, contextLength))
         guard contextLength >= 1, !overflow, bytes <= maxCacheBytes else {
             throw InferenceError(.contextFull, path: source, "a context of \(contextLength) tokens needs a KV cache of "

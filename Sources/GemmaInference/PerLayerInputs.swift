@@ -6,10 +6,11 @@ import TensorModel
 /// time (from a pack: one contiguous record, mapped and dequantized on the fly), and the file pages it reads are
 /// counted.
 final class PerLayerInputs {
-    let embedding, table, modelProjection: LinearWeight
+    let embedding: TokenEmbedding
+    let table, modelProjection: LinearWeight
     let projectionNorm: [Float]
-    /// √D and √ple, computed in f32 whatever the weights' storage (so bf16 and f32 copies of one model agree).
-    let embeddingScale, tableScale: Float
+    /// √ple, computed in f32 whatever the weights' storage (so bf16 and f32 copies of one model agree).
+    let tableScale: Float
     let hiddenSize, layerCount, width: Int
     /// The pages (of the system's size) of the PLE table's file that lookups have read so far (when the table is mapped).
     private(set) var pagesRead = Set<Int>()
@@ -21,18 +22,17 @@ final class PerLayerInputs {
         layerCount = c.layerCount
         width = ple
         let d = c.hiddenSize
-        embedding = try weights.matrix(.tokenEmbedding, rows: c.vocabularySize, columns: d)
+        embedding = try TokenEmbedding(weights, c)
         table = try weights.matrix(.perLayerTable, rows: c.perLayerVocabularySize ?? c.vocabularySize, columns: c.layerCount * ple,
                                    lookup: true)
         table.adviseRandomAccess()  // a lookup table: one record per token, no read-ahead
         modelProjection = try weights.matrix(.perLayerModelProjection, rows: c.layerCount * ple, columns: d)
         projectionNorm = try weights.vector(.perLayerProjectionNorm, count: ple)
-        embeddingScale = Float(Double(d).squareRoot())
         tableScale = Float(Double(ple).squareRoot())
     }
 
     /// The embedding, the PLE table and the model projection.
-    var matrices: [LinearWeight] { [embedding, table, modelProjection] }
+    var matrices: [LinearWeight] { [embedding.weight, table, modelProjection] }
 
     /// Writes the scaled embeddings (`count × D`) and per-layer inputs (`count × layers × ple`) of `tokens` into
     /// `embedded` and `perLayer`, reusing their storage where it is large enough; `tableRow` picks the PLE record a
@@ -44,17 +44,14 @@ final class PerLayerInputs {
         for token in tokens { try table.verifyRow(tableRow(token)) }
         embedded.zero(count: count * d)
         perLayer.zero(count: count * record)
-        embedded.withUnsafeMutableBufferPointer { e in
-            perLayer.withUnsafeMutableBufferPointer { p in
-                for (t, token) in tokens.enumerated() {
-                    embedding.decodeRow(token, into: e.baseAddress! + t * d)
-                    for i in 0..<d { e[t * d + i] *= embeddingScale }
-                    let row = tableRow(token)
-                    table.decodeRow(row, into: p.baseAddress! + t * record)
-                    if let range = table.fileRange(ofRow: row) {
-                        let page = SystemPage.size
-                        for index in (range.lowerBound / page)...((range.upperBound - 1) / page) { pagesRead.insert(index) }
-                    }
+        embedding(tokens, into: &embedded)
+        perLayer.withUnsafeMutableBufferPointer { p in
+            for (t, token) in tokens.enumerated() {
+                let row = tableRow(token)
+                table.decodeRow(row, into: p.baseAddress! + t * record)
+                if let range = table.fileRange(ofRow: row) {
+                    let page = SystemPage.size
+                    for index in (range.lowerBound / page)...((range.upperBound - 1) / page) { pagesRead.insert(index) }
                 }
             }
         }

@@ -16,10 +16,15 @@ public enum CompressedPack {
         public var totalCompressed: Int { floatCompressed + otherCompressed }
     }
 
-    /// Compresses the pack at `packPath` (and its companion) into `destination`.
+    /// Compresses the pack at `packPath` (and its companion) into `destination`, verifying every tensor's checksum
+    /// (and block checksums) first, so damage is refused instead of passed on.
     public static func compress(packPath: String, to destination: String, level: Int32 = 3) throws -> Statistics {
         let pack = try PackReader(path: packPath)
         try OutputGuard.check(destination, inputs: [packPath] + (pack.companion.map { [$0.path] } ?? []))
+        for tensor in pack.tensors {
+            try pack.verifyChecksum(of: tensor)
+            try pack.blockChecksums(of: tensor)?.verifyAll()
+        }
         let sink = try AtomicFileWriter(destination: destination)
         var statistics = Statistics()
         let files = [pack.file] + (pack.companion.map { [$0] } ?? [])

@@ -139,6 +139,14 @@ public struct PackReader: Sendable {
         return BlockChecksums(bytes: tensor.data, blockSize: record.blockSize, checksums: sums, name: "tensor '\(record.name)'")
     }
 
+    /// Throws unless `tensor`'s bytes match the checksum in its record.
+    public func verifyChecksum(of tensor: Tensor) throws(PackError) {
+        guard tensor.data.withUnsafeBytes({ XXHash64.hash($0) }) == tensor.record.checksum else {
+            throw PackError(.checksumMismatch, file: tensor.data.file.path, offset: tensor.data.fileOffset,
+                            "tensor '\(tensor.record.name)' does not match its checksum (the data is damaged)")
+        }
+    }
+
     /// The metadata JSON bytes (decoded by the caller when it needs them).
     public var metadataBytes: [UInt8] { file.bytes.slice(offset: header.metadataOffset, length: header.metadataLength)!.array }
 
@@ -171,10 +179,7 @@ public struct PackReader: Sendable {
     public func verify() -> [String] {
         var problems: [String] = []
         for tensor in tensors {
-            let sum = tensor.data.withUnsafeBytes { XXHash64.hash($0) }
-            if sum != tensor.record.checksum {
-                problems.append("\(tensor.data.file.path): tensor '\(tensor.record.name)' at offset \(Hex(tensor.data.fileOffset)): checksum mismatch (data damaged)")
-            }
+            do { try verifyChecksum(of: tensor) } catch { problems.append("\(error)") }
             do { try blockChecksums(of: tensor)?.verifyAll() } catch { problems.append("\(error)") }
         }
         // Padding: every byte of each file not covered by the header, a tensor or the index must be zero.

@@ -52,6 +52,7 @@ public struct SafetensorsCheckpoint: Sendable {
         let json: JSONValue
         do { json = try JSONParser.parse(bytes.bytes.array) } catch { throw invalid(error.message, error.offset) }
         guard let map = json.objectValue?["weight_map"]?.objectValue else { throw invalid("no \"weight_map\" object") }
+        guard !map.members.isEmpty else { throw invalid("\"weight_map\" is empty: the index names no tensor") }
         let directory = FileSystem.parent(of: indexPath)
         var shardOrder: [String] = []
         var expected: [String: Set<String>] = [:]

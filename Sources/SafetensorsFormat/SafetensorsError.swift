@@ -59,7 +59,8 @@ public struct SafetensorsError: LayerPackError {
         case .shapeOverflow(let tensor, let shape): return "tensor '\(tensor)': shape \(shape) has more elements than fit in 64 bits"
         case .sizeMismatch(let tensor, let begin, let end, let shape, let dtype):
             let needed = TensorShape(shape).flatMap { dtype.byteCount(elements: $0.elementCount) }
-            return "tensor '\(tensor)': data_offsets [\(begin), \(end)) hold \(end &- begin) bytes but shape \(shape) \(dtype.rawValue) needs "
+            let held = end >= begin ? "hold \(end - begin) bytes" : "end before they begin"
+            return "tensor '\(tensor)': data_offsets [\(begin), \(end)) \(held) but shape \(shape) \(dtype.rawValue) needs "
                 + (needed.map { "\($0) bytes" } ?? "a whole number of bytes")
         case .notContiguous(let tensor, let begin, let expected):
             return "tensor '\(tensor)': data starts at \(begin) but the previous tensor ends at \(expected) (offsets must be contiguous and non-overlapping)"

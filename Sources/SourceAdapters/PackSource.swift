@@ -62,7 +62,7 @@ public struct PackSource: TensorSource {
     /// The tensor's bytes, its checksum verified the first time they are asked for.
     public func storedBytes(_ name: String) throws -> ByteView {
         let tensor = try pack.tensor(named: name)
-        try verified.check(tensor)
+        try verified.check(tensor, in: pack)
         return tensor.data
     }
 
@@ -71,7 +71,7 @@ public struct PackSource: TensorSource {
     public func lookupTable(_ name: String) throws -> LookupTable {
         let tensor = try pack.tensor(named: name)
         if let checksums = pack.blockChecksums(of: tensor) { return LookupTable(bytes: tensor.data, checksums: checksums) }
-        try verified.check(tensor)
+        try verified.check(tensor, in: pack)
         return LookupTable(bytes: tensor.data, checksums: nil)
     }
 
@@ -81,7 +81,7 @@ public struct PackSource: TensorSource {
             let stride = tensor.record.rowStride
             try checksums.verify(max(0, rows.lowerBound) * stride..<(max(0, rows.upperBound) * stride))
         } else {
-            try verified.check(tensor)
+            try verified.check(tensor, in: pack)
         }
         return try pack.floats(tensor, rows: rows)
     }
@@ -97,14 +97,10 @@ private final class VerifiedTensors: @unchecked Sendable {
     private let names = Mutex(Set<String>())
 
     /// Verifies `tensor`'s checksum unless it was verified before.
-    func check(_ tensor: PackReader.Tensor) throws {
+    func check(_ tensor: PackReader.Tensor, in pack: PackReader) throws {
         let name = tensor.record.name
         guard !names.withLock({ $0.contains(name) }) else { return }
-        let sum = tensor.data.withUnsafeBytes { XXHash64.hash($0) }
-        guard sum == tensor.record.checksum else {
-            throw PackError(.checksumMismatch, file: tensor.data.file.path, offset: tensor.data.fileOffset,
-                            "tensor '\(name)' does not match its checksum (the data is damaged)")
-        }
+        try pack.verifyChecksum(of: tensor)
         names.withLock { _ = $0.insert(name) }
     }
 }

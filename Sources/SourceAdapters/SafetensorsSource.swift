@@ -11,8 +11,6 @@ public struct SafetensorsSource: TensorSource {
     public let path: String
     public let tensors: [TensorDescriptor]
     public let configuration: ModelConfiguration?
-    /// Why `config.json` was not used, when it exists but could not be read.
-    public let configurationProblem: String?
 
     /// The configuration and tokenizer files found beside the weights.
     public let attachments: [Attachment]
@@ -29,7 +27,9 @@ public struct SafetensorsSource: TensorSource {
         }
     }
 
-    /// Opens a file, index or directory; reads `config.json` beside it when present.
+    /// Opens a file, index or directory; reads `config.json` beside it when present. A `config.json` that is there
+    /// but malformed is an error naming it (and the key), as a GGUF with broken metadata is: nothing is sized from a
+    /// configuration that did not parse, and nothing silently drops it.
     public init(path: String) throws {
         checkpoint = try SafetensorsCheckpoint(path: path)
         self.path = path
@@ -45,20 +45,18 @@ public struct SafetensorsSource: TensorSource {
             (try? MappedFile(path: directory + "/" + name)).map { Attachment(name: name, bytes: $0.bytes) }
         }
         let configPath = checkpoint.directory + "/config.json"
-        if let file = try? MappedFile(path: configPath) {
-            do {
-                guard let object = try JSONParser.parse(file.bytes.array).objectValue else {
-                    throw TensorSourceError.invalidConfiguration(file: configPath, "not a JSON object")
-                }
-                configuration = try ModelConfiguration(huggingFace: object, file: configPath)
-                configurationProblem = nil
-            } catch {
-                configuration = nil
-                configurationProblem = "\(error)"
+        if FileSystem.exists(configPath) {
+            let file = try MappedFile(path: configPath)
+            let parsed: JSONValue
+            do { parsed = try JSONParser.parse(file.bytes.array) } catch {
+                throw TensorSourceError.invalidConfiguration(file: configPath, "not valid JSON: \(error)")
             }
+            guard let object = parsed.objectValue else {
+                throw TensorSourceError.invalidConfiguration(file: configPath, "not a JSON object")
+            }
+            configuration = try ModelConfiguration(huggingFace: object, file: configPath)
         } else {
             configuration = nil
-            configurationProblem = nil
         }
     }
 
@@ -86,7 +84,6 @@ public struct SafetensorsSource: TensorSource {
 
     public func deepCheck() -> [String] {
         var problems: [String] = []
-        if let configurationProblem { problems.append(configurationProblem) }
         for tensor in tensors where tensor.isReadable {
             do {
                 let values = try floats(tensor.name)

@@ -4,7 +4,8 @@ extension ModelConfiguration {
         case globalHeadDimension, intermediateSizes, layerTypes, slidingWindow, ropeTheta, ropeLocalTheta
         case fullAttentionRotaryFraction, rmsNormEpsilon, finalLogitSoftcap, queryPreAttentionScalar, perLayerInputSize
         case perLayerVocabularySize, kvSharedLayerCount, altupInputCount, altupActiveIndex, laurelRank, altupCorrectScale
-        case activationSparsity, tieWordEmbeddings, normWeightOffset, fullAttentionRopeScale
+        case activationSparsity, tieWordEmbeddings, normWeightOffset, fullAttentionRopeScale, globalKeyValueHeadCount
+        case fullAttentionValuesAreKeys
     }
 
     /// Decodes a configuration a pack stored (Formats/lpk.md §8), tolerant of versions: the architecture and the
@@ -46,5 +47,7 @@ extension ModelConfiguration {
             normWeightOffset: try optional(.normWeightOffset, architecture == .gemma3 ? 1 : 0))
         altupCorrectScale = try optional(.altupCorrectScale, true)
         fullAttentionRopeScale = try optional(.fullAttentionRopeScale, 1)
+        globalKeyValueHeadCount = try c.decodeIfPresent(Int.self, forKey: .globalKeyValueHeadCount)
+        fullAttentionValuesAreKeys = try optional(.fullAttentionValuesAreKeys, false)
     }
 }

@@ -26,7 +26,7 @@ extension ModelConfiguration {
         }
         let vocabulary = file["tokenizer.ggml.tokens"]?.arrayValue?.count
             ?? (try? file.tensor(named: "token_embd.weight"))?.ne.last ?? 0
-        let kvHeads = perLayer("attention.head_count_kv", count: layers)?.max() ?? 1
+        let kvHeadsPerLayer = perLayer("attention.head_count_kv", count: layers) ?? []
         let swaKeyLength = int("attention.key_length_swa")
         let keyLength = int("attention.key_length") ?? 256
         var layerTypes: [AttentionKind]
@@ -39,7 +39,8 @@ extension ModelConfiguration {
         let sparsity = ((try? value("activation_sparsity_scale")?.arrayValue?.doubles()) ?? nil) ?? []
         self.init(
             architecture: architecture, modelType: arch, vocabularySize: vocabulary, hiddenSize: hidden,
-            layerCount: layers, headCount: heads, keyValueHeadCount: kvHeads,
+            layerCount: layers, headCount: heads,
+            keyValueHeadCount: zip(layerTypes, kvHeadsPerLayer).first { $0.0 == .sliding }?.1 ?? kvHeadsPerLayer.first ?? 1,
             headDimension: swaKeyLength ?? keyLength, globalHeadDimension: swaKeyLength.map { _ in keyLength },
             intermediateSizes: perLayer("feed_forward_length", count: layers) ?? [], layerTypes: layerTypes,
             slidingWindow: int("attention.sliding_window") ?? 512,
@@ -47,7 +48,7 @@ extension ModelConfiguration {
             fullAttentionRotaryFraction: 1, rmsNormEpsilon: double("attention.layer_norm_rms_epsilon") ?? 1e-6,
             finalLogitSoftcap: double("final_logit_softcapping"),
             queryPreAttentionScalar: architecture == .gemma3 ? Double(keyLength) : nil,
-            perLayerInputSize: int("embedding_length_per_layer_input"),
+            perLayerInputSize: int("embedding_length_per_layer_input").flatMap { $0 == 0 ? nil : $0 },  // 0: no PLE
             perLayerVocabularySize: (try? file.tensor(named: "per_layer_token_embd.weight"))?.ne.last,
             kvSharedLayerCount: int("attention.shared_kv_layers") ?? 0,
             altupInputCount: int("altup.num_inputs"), altupActiveIndex: int("altup.active_idx"),
@@ -57,6 +58,14 @@ extension ModelConfiguration {
                 : Array(repeating: 0, count: layers),
             tieWordEmbeddings: !file.contains("output.weight"),
             normWeightOffset: 0)
+        // Full layers with their own KV head count (an array per layer), and without a value projection (Gemma 4's
+        // k_eq_v form: llama.cpp then takes values from the key projection).
+        if let full = zip(layerTypes, kvHeadsPerLayer).first(where: { $0.0 == .full })?.1, full != keyValueHeadCount {
+            globalKeyValueHeadCount = full
+        }
+        if architecture == .gemma4, let full = fullAttentionLayers.first(where: { $0 < firstKVSharedLayer }) {
+            fullAttentionValuesAreKeys = !file.contains("blk.\(full).attn_v.weight") && file.contains("blk.\(full).attn_k.weight")
+        }
         if value("rope.scaling.type")?.stringValue == "linear", let factor = double("rope.scaling.factor"), factor > 0 {
             fullAttentionRopeScale = factor
         }

@@ -38,6 +38,10 @@ extension ModelConfiguration {
         }
 
         let layers = try int("num_hidden_layers")
+        // Per-layer lists are sized by this, so it is bounded before any of them is read.
+        guard (1...ConfigurationLimits.maxLayers).contains(layers) else {
+            throw fail("is \(layers); it must lie in 1...\(ConfigurationLimits.maxLayers)", key: "num_hidden_layers")
+        }
         let hidden = try int("hidden_size")
         var config = ModelConfiguration(
             architecture: architecture, modelType: modelType,
@@ -100,11 +104,14 @@ extension ModelConfiguration {
             if let scaling = text["rope_scaling"]?.objectValue { try config.applyRopeType(scaling, file: file) }
         }
 
-        // Gemma 4 writes the full-attention head size per layer (`per_layer_config: {"2": {"head_dim": 32}}`).
-        if let perLayer = text["per_layer_config"]?.objectValue {
-            let sizes = Set(perLayer.members.compactMap { $0.value.objectValue?["head_dim"]?.intValue })
-            guard sizes.count <= 1 else { throw fail("per_layer_config gives several head sizes \(sizes.sorted())") }
-            if let size = sizes.first { config.globalHeadDimension = size }
+        // Gemma 4: full-attention layers may take values from their keys and have their own head size and KV heads,
+        // written per layer (`per_layer_config: {"2": {"head_dim": 32, "num_key_value_heads": 1}}`) or, by older
+        // writers, as `global_head_dim` and `num_global_key_value_heads` (the latter used only with
+        // `attention_k_eq_v`, as transformers does).
+        if architecture == .gemma4 {
+            config.fullAttentionValuesAreKeys = try bool("attention_k_eq_v", in: text) ?? false
+            if config.fullAttentionValuesAreKeys { config.globalKeyValueHeadCount = try optionalInt("num_global_key_value_heads") }
+            if let perLayer = text["per_layer_config"]?.objectValue { try config.applyPerLayerConfig(perLayer, file: file) }
         }
 
         if let pattern = text["activation_sparsity_pattern"]?.arrayValue {
@@ -121,6 +128,37 @@ extension ModelConfiguration {
 }
 
 extension ModelConfiguration {
+    /// Applies Gemma 4's `per_layer_config`: per-layer `head_dim` and `num_key_value_heads`. LayerPack keeps one
+    /// value per attention kind, so full layers must agree with each other and sliding layers with the top-level
+    /// values.
+    mutating func applyPerLayerConfig(_ perLayer: JSONObject, file: String) throws {
+        func fail(_ reason: String) -> TensorSourceError { .invalidConfiguration(file: file, key: "per_layer_config", reason) }
+        var fullHeads: Set<Int> = [], fullKVHeads: Set<Int> = []
+        for member in perLayer.members {
+            guard let layer = Int(member.key), layerTypes.indices.contains(layer), let entry = member.value.objectValue else {
+                throw fail("entry \"\(member.key)\" is not a layer index below \(layerCount) holding an object")
+            }
+            var sizes: [String: Int] = [:]
+            for key in ["head_dim", "num_key_value_heads"] {
+                guard let value = entry[key], value != .null else { continue }
+                guard let number = value.intValue else { throw fail("layer \(layer): \(key) is not an integer") }
+                sizes[key] = number
+            }
+            if layerTypes[layer] == .full {
+                sizes["head_dim"].map { _ = fullHeads.insert($0) }
+                sizes["num_key_value_heads"].map { _ = fullKVHeads.insert($0) }
+            } else if sizes["head_dim"].map({ $0 != headDimension }) == true
+                        || sizes["num_key_value_heads"].map({ $0 != keyValueHeadCount }) == true {
+                throw fail("sliding layer \(layer) overrides head_dim or num_key_value_heads, which LayerPack does not support")
+            }
+        }
+        guard fullHeads.count <= 1, fullKVHeads.count <= 1 else {
+            throw fail("full-attention layers differ in head_dim \(fullHeads.sorted()) or num_key_value_heads \(fullKVHeads.sorted())")
+        }
+        if let size = fullHeads.first { globalHeadDimension = size }
+        if let heads = fullKVHeads.first { globalKeyValueHeadCount = heads == keyValueHeadCount ? nil : heads }
+    }
+
     /// Applies the full-attention RoPE type of a `rope_parameters` (or legacy `rope_scaling`) object: `default`,
     /// `linear` (positions divided by `factor`) or `proportional` (only `partial_rotary_factor` of the head turns).
     /// - Throws: for RoPE types LayerPack does not implement, naming the type.

@@ -34,6 +34,12 @@ extension ModelConfiguration {
         guard headCount % keyValueHeadCount == 0 else {
             throw fail("num_key_value_heads", "\(keyValueHeadCount) does not divide the \(headCount) attention heads")
         }
+        if let globalKeyValueHeadCount {
+            try check(globalKeyValueHeadCount, "num_global_key_value_heads", 1...headCount)
+            guard headCount % globalKeyValueHeadCount == 0 else {
+                throw fail("num_global_key_value_heads", "\(globalKeyValueHeadCount) does not divide the \(headCount) attention heads")
+            }
+        }
         for (key, size) in [("head_dim", headDimension), ("global_head_dim", globalHeadDimension ?? headDimension)] {
             try check(size, key, 2...ConfigurationLimits.maxWidth)
             guard size % 2 == 0 else { throw fail(key, "\(size) is odd: RoPE turns pairs of a head") }

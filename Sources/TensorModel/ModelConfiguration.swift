@@ -26,6 +26,12 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
     public var headDimension: Int
     /// Head size of full-attention layers when it differs (Gemma 4).
     public var globalHeadDimension: Int?
+    /// Key/value heads of full-attention layers when they differ (Gemma 4's `num_global_key_value_heads`, or a
+    /// full layer's `num_key_value_heads` in `per_layer_config`).
+    public var globalKeyValueHeadCount: Int? = nil
+    /// Whether full-attention layers take their values from the key projection, before its norm and RoPE (Gemma 4's
+    /// `attention_k_eq_v`): those layers have no value projection.
+    public var fullAttentionValuesAreKeys = false
     /// The MLP width of each layer.
     public var intermediateSizes: [Int]
     public var layerTypes: [AttentionKind]
@@ -70,6 +76,14 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         guard layer >= firstKVSharedLayer else { return layer }
         return (0..<firstKVSharedLayer).last { layerTypes[$0] == layerTypes[layer] } ?? layer
     }
+
+    /// The key/value heads of layer `layer`.
+    public func keyValueHeadCount(layer: Int) -> Int {
+        layerTypes[layer] == .full ? (globalKeyValueHeadCount ?? keyValueHeadCount) : keyValueHeadCount
+    }
+
+    /// Whether layer `layer`'s values are its keys as projected (no value projection of its own).
+    public func valuesAreKeys(layer: Int) -> Bool { fullAttentionValuesAreKeys && layerTypes[layer] == .full }
 
     /// The head size of layer `layer`.
     public func headDimension(layer: Int) -> Int {

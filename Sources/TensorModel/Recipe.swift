@@ -185,13 +185,30 @@ public struct Recipe: Codable, Sendable, Equatable {
         case .f16: return .convert(.f16)
         case .bf16: return .convert(.bf16)
         case .int8, .int4:
-            let scheme = RowScheme(bits: precision.rowBits!, groupSize: group)
-            guard scheme.accepts(rowLength: tensor.shape.rowLength) else {
+            let asked = RowScheme(bits: precision.rowBits!, groupSize: group)
+            guard let scheme = Self.fitting(asked, rowLength: tensor.shape.rowLength) else {
                 throw RecipeError(.doesNotFit, file: tensor.file, tensor: tensor.name,
-                                  "\(tensorClass) rows of \(tensor.shape.rowLength) columns cannot be \(scheme)")
+                                  "\(tensorClass) rows of \(tensor.shape.rowLength) columns cannot be \(asked)")
             }
             return .quantize(scheme)
         }
+    }
+}
+
+extension Recipe {
+    /// `scheme`, or, when its group does not divide `rowLength`, the same bits with the group halved until it does
+    /// (down to the smallest supported group, 32 columns), else one scale per row: as llama.cpp falls back to another block type for rows that are
+    /// not whole blocks. nil when even one scale per row cannot hold the row (an odd length at 4 bits).
+    static func fitting(_ scheme: RowScheme, rowLength: Int) -> RowScheme? {
+        if scheme.accepts(rowLength: rowLength) { return scheme }
+        var group = scheme.groupSize ?? 0
+        while group > RowScheme.supportedGroupSizes.min()! {
+            group /= 2
+            let smaller = RowScheme(bits: scheme.bits, groupSize: group)
+            if smaller.accepts(rowLength: rowLength) { return smaller }
+        }
+        let perRow = RowScheme(bits: scheme.bits, groupSize: nil)
+        return perRow.accepts(rowLength: rowLength) ? perRow : nil
     }
 }
 

@@ -29,7 +29,10 @@ public enum TensorRole: String, Sendable, CaseIterable, Codable, Comparable {
     /// The role of the tensor called `name`.
     public init(tensorName name: String) {
         let n = name.lowercased()
-        func has(_ part: String) -> Bool { n.contains(part) }
+        // A byte search: the standard library's `contains` builds a searcher per call, which dominated opening a
+        // checkpoint of a million tensors.
+        let bytes = Array(n.utf8)
+        func has(_ part: String) -> Bool { Self.bytes(bytes, contain: Array(part.utf8)) }
         if has("vision_tower") || has("vision_model") || n.hasPrefix("v.") || n.hasPrefix("mm.") {
             self = .visionTower
         } else if has("audio_tower") || n.hasPrefix("a.") {
@@ -62,6 +65,17 @@ public enum TensorRole: String, Sendable, CaseIterable, Codable, Comparable {
         } else {
             self = .other
         }
+    }
+
+    /// Whether `pattern` occurs in `text` (short patterns, short names: a plain scan).
+    private static func bytes(_ text: [UInt8], contain pattern: [UInt8]) -> Bool {
+        guard let first = pattern.first, pattern.count <= text.count else { return pattern.isEmpty }
+        var start = 0
+        while start + pattern.count <= text.count {
+            if text[start] == first && text[start..<(start + pattern.count)].elementsEqual(pattern) { return true }
+            start += 1
+        }
+        return false
     }
 
     /// `blk.N.proj.weight`: llama.cpp's name for a layer's per-layer projection.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import GemmaInference
 import SourceAdapters
 import TensorModel
 import TensorTypes
@@ -56,11 +57,21 @@ package struct InspectCommand: ParsableCommand {
             print(Self.render(report, source: source))
         }
         if check {
-            let problems = source.deepCheck()
+            var problems = source.deepCheck()
+            if problems.isEmpty, let structure = Self.structuralProblem(source) { problems.append(structure) }
             for problem in problems { StandardError.line("error: \(problem)") }
             if !problems.isEmpty { throw ExitCode.failure }
-            StandardError.line("check: \(source.tensors.count) tensors and all metadata decoded without problems")
+            let built = source.configuration.map { " and the \($0.modelType) model they describe builds" } ?? ""
+            StandardError.line("check: \(source.tensors.count) tensors and all metadata decoded without problems\(built)")
         }
+    }
+
+    /// Whether the configuration and the tensors agree: builds the reference model (one token of context), which
+    /// checks every tensor the configuration implies exists with the shape it implies.
+    static func structuralProblem(_ source: any TensorSource) -> String? {
+        guard source.configuration != nil else { return nil }
+        do { _ = try ModelRegistry.model(for: source, contextLength: 1) } catch { return "\(error)" }
+        return nil
     }
 
     private func printValues(of name: String, in source: any TensorSource) throws {

@@ -10,9 +10,9 @@ extension VerifyCommand {
     /// Scores `--text` as llama.cpp's perplexity tool does, running both models chunk by chunk.
     func runText(_ referenceSource: any TensorSource, textPath: String) throws {
         let candidatePath = candidate!  // validate() requires CANDIDATE with --text
+        let textBytes = try Self.readText(textPath)
         let candidateSource = try ModelSources.open(candidatePath)
         let tokenizer = try SentencePieceTokenizer.from(source: referenceSource)
-        let textBytes = try Self.readText(textPath)
         let ids = tokenizer.encode(textBytes)
         guard let plan = TextChunks(tokens: ids, context: context, limit: chunks, bos: tokenizer.bosID) else {
             throw TokenizerError(.invalidVocabulary, path: textPath,

@@ -32,8 +32,11 @@ public struct NumpyArray: Sendable {
             let product = partial.0.multipliedReportingOverflow(by: dim)
             return (product.partialValue, partial.1 || product.overflow)
         }
-        guard !overflow, count.multipliedReportingOverflow(by: 4).overflow == false, count * 4 == reader.remaining else {
-            throw fail("shape \(shape) needs \(count) floats but \(reader.remaining) bytes follow the header")
+        guard !overflow, !count.multipliedReportingOverflow(by: 4).overflow else {
+            throw fail("shape \(shape) holds more floats than 2^63 bytes can")
+        }
+        guard count * 4 == reader.remaining else {
+            throw fail("shape \(shape) needs \(count) floats (\(count * 4) bytes) but \(reader.remaining) bytes follow the header")
         }
         let data = try reader.readView(count: count * 4)
         self.shape = shape

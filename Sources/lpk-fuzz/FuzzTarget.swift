@@ -1,6 +1,8 @@
 // Fuzz targets for LayerPack's parsers. Built two ways:
 // - `make fuzz`: with `-sanitize=fuzzer,address -DFUZZING`, libFuzzer drives `LLVMFuzzerTestOneInput`;
-//   LPK_FUZZ_TARGET picks the parser (gguf, safetensors, index, pack, json, recipe, lpkz, tokenizer).
+//   LPK_FUZZ_TARGET picks the parser (gguf, safetensors, index, pack, json, recipe, lpkz, tokenizer) or the
+//   configuration-to-inference path (config-model, gguf-model, pack-model: the input becomes a model's config.json,
+//   GGUF or pack, a model is built from it and, when that succeeds, runs three tokens).
 // - normally: `lpk-fuzz TARGET FILE…` replays inputs (the regression corpus in Fixtures/fuzz).
 import ByteIO
 import Conversion
@@ -9,6 +11,7 @@ import GemmaInference
 import GGUFFormat
 import PackFormat
 import SafetensorsFormat
+import SourceAdapters
 import StrictJSON
 import TensorModel
 import TensorTypes
@@ -54,9 +57,46 @@ func exercise(_ target: String, _ bytes: [UInt8]) {
         _ = FileManager.default.createFile(atPath: input, contents: Data(bytes))
         try? CompressedPack.decompress(input, to: directory + "/out.lpk")
         try? FileManager.default.removeItem(atPath: directory)
+    case "config-model":
+        // The input is config.json beside real weights: the tiny model of the family it names.
+        let text = String(decoding: bytes, as: UTF8.self)
+        let family = text.contains("gemma3n") ? "tiny-gemma3n-f32" : text.contains("gemma4") ? "tiny-gemma4-f32" : "tiny-gemma3-f32"
+        inScratch(["config.json": bytes], linking: ["model.safetensors": fixtures + "/models/\(family)/model.safetensors"]) {
+            runModel(try SafetensorsSource(path: $0))
+        }
+    case "gguf-model":
+        inScratch(["model.gguf": bytes]) { runModel(try GGUFSource(path: $0 + "/model.gguf")) }
+    case "pack-model":
+        inScratch(["model.lpk": bytes]) { runModel(try PackSource(path: $0 + "/model.lpk")) }
     default:
-        fatalError("unknown fuzz target \(target): gguf, safetensors, index, pack, json, recipe, lpkz, tokenizer")
+        fatalError("unknown fuzz target \(target): \(targets)")
     }
+}
+
+let targets = "gguf, safetensors, index, pack, json, recipe, lpkz, tokenizer, config-model, gguf-model, pack-model"
+
+/// Where the model targets find the tiny models' weights (run from the repository root, or set LPK_FIXTURES).
+let fixtures = ProcessInfo.processInfo.environment["LPK_FIXTURES"] ?? "Fixtures"
+
+/// Builds the model `source` describes with a context of 8 tokens and runs 3; errors are fine, crashes are not.
+func runModel(_ source: @autoclosure () throws -> any TensorSource) {
+    guard let source = try? source(), let model = try? ModelRegistry.model(for: source, contextLength: 8) else { return }
+    let vocabulary = model.configuration.vocabularySize
+    _ = try? model.forward([1, 2 % vocabulary, vocabulary - 1], output: .logits(from: 0))
+}
+
+/// Runs `body` on a scratch directory holding `files` (and links to `linking`), removed afterwards.
+func inScratch(_ files: [String: [UInt8]], linking links: [String: String] = [:], _ body: (String) throws -> Void) {
+    let directory = NSTemporaryDirectory() + "lpk-fuzz-model-\(getpid())"
+    try? FileManager.default.removeItem(atPath: directory)
+    try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    for (name, bytes) in files { _ = FileManager.default.createFile(atPath: directory + "/" + name, contents: Data(bytes)) }
+    for (name, target) in links {
+        try? FileManager.default.createSymbolicLink(atPath: directory + "/" + name,
+                                                    withDestinationPath: FileManager.default.currentDirectoryPath + "/" + target)
+    }
+    try? body(directory)
+    try? FileManager.default.removeItem(atPath: directory)
 }
 
 #if FUZZING
@@ -87,7 +127,7 @@ struct Replay {
     static func main() throws {
         let arguments = CommandLine.arguments.dropFirst()
         guard let target = arguments.first else {
-            print("usage: lpk-fuzz TARGET FILE…   (targets: gguf, safetensors, index, pack, json, recipe, lpkz, tokenizer)")
+            print("usage: lpk-fuzz TARGET FILE…   (targets: \(targets))")
             exit(64)
         }
         for path in arguments.dropFirst() {

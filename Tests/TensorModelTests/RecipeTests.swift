@@ -42,11 +42,14 @@ import Testing
         #expect(try recipe.decision(for: tensor("model.layers.0.mlp.up_proj.weight", [128, 64]), pleGroup: nil)
             == .quantize(RowScheme(bits: .int4, groupSize: 64)))
         #expect(try recipe.decision(for: tensor("model.layers.0.input_layernorm.weight", [64]), pleGroup: nil) == .keep)
-        #expect { try recipe.decision(for: tensor("model.layers.0.mlp.down_proj.weight", [64, 96]), pleGroup: nil) } throws: {
+        // Rows that are not whole groups fall back to the largest halved group that fits, then to one scale per row.
+        #expect(try recipe.decision(for: tensor("model.layers.0.mlp.down_proj.weight", [64, 96]), pleGroup: nil)
+            == .quantize(RowScheme(bits: .int4, groupSize: 32)))
+        #expect(try recipe.decision(for: tensor("model.layers.0.mlp.down_proj.weight", [64, 36]), pleGroup: nil)
+            == .quantize(RowScheme(bits: .int4, groupSize: nil)))
+        // An odd row cannot be int4 at all.
+        #expect { try recipe.decision(for: tensor("model.layers.0.mlp.down_proj.weight", [64, 33]), pleGroup: nil) } throws: {
             ($0 as? RecipeError)?.kind == .doesNotFit && ($0 as? RecipeError)?.tensor == "model.layers.0.mlp.down_proj.weight"
-        }
-        #expect(throws: RecipeError.self) {
-            try recipe.decision(for: tensor("model.layers.0.mlp.down_proj.weight", [64, 96]), pleGroup: nil)
         }
     }
 }

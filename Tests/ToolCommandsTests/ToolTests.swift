@@ -65,7 +65,7 @@ import Verification
         let damagedPath = try directory.write(damaged, to: "damaged.lpk")
         let check = try ToolRun.run("lpk-inspect", [damagedPath, "--check"])
         #expect(check.status == 1)
-        #expect(check.standardError.contains("checksum mismatch") && check.standardError.contains("tensor '"))
+        #expect(check.standardError.contains("does not match its checksum") && check.standardError.contains("tensor '"))
     }
 
     @Test("lpk-pack round trips: import, compress, decompress, export")
