@@ -165,8 +165,8 @@ let package = Package(
         ),
         .testTarget(
             name: "GemmaInferenceTests",
-            dependencies: ["ByteIO", "GemmaInference", "GGUFFormat", "Quantization", "Conversion", "SourceAdapters", "StrictJSON",
-                           "TensorModel", "TensorTypes", "TestSupport", "Verification"],
+            dependencies: ["ByteIO", "GemmaInference", "GGUFFormat", "Quantization", "Conversion", "SafetensorsFormat", "SourceAdapters",
+                           "StrictJSON", "TensorModel", "TensorTypes", "TestSupport", "Verification"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -116,7 +116,9 @@ public enum PackConverter {
 
         init(_ tensor: TensorDescriptor, _ decision: Recipe.Decision, requantize: Bool) {
             switch decision {
-            case .keep: self = .keep
+            case .keep:
+                // A pack holds no MLX groups: their values are stored exactly, as f32.
+                if case .mlx = tensor.encoding { self = .convert(.f32) } else { self = .keep }
             case .convert(let dtype): self = .convert(dtype)
             case .quantize(let scheme):
                 guard !requantize, case .ggml(let type) = tensor.encoding else {

@@ -125,6 +125,7 @@ public final class LinearWeight: @unchecked Sendable {
                         out[i] = dtype == .bf16 ? FloatConversion.float(fromBFloat16: bits) : FloatConversion.float(fromHalf: bits)
                     }
                 case .file: preconditionFailure("files are not weights")
+                case .mlx: preconditionFailure("MLX groups are dequantized when loaded, never mapped")
                 }
             }
         }

@@ -120,6 +120,7 @@ extension TensorEncoding {
         case .ggml: 1
         case .rows: 2
         case .file: 3
+        case .mlx: preconditionFailure("a pack cannot hold MLX groups: PackWriter refuses them (expectedLength is nil)")
         }
     }
 }

@@ -47,6 +47,8 @@ extension PackReader {
             }
         case .file:
             throw PackError(.invalidRequest, file: path, offset: tensor.data.fileOffset, "'\(name)' is an attached file, not a tensor")
+        case .mlx:
+            throw PackError(.invalidRequest, file: path, offset: tensor.data.fileOffset, "'\(name)': a pack holds no MLX groups")
         }
         return values
     }

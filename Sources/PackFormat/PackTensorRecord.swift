@@ -35,6 +35,7 @@ public struct PackTensorRecord: Sendable, Equatable {
             let (total, overflow) = shape.rowCount.multipliedReportingOverflow(by: rowStride)
             return overflow ? nil : total
         case .file: return shape.rank == 1 ? shape.elementCount : nil
+        case .mlx: return nil  // §3 has no code for them: converted before writing
         }
     }
 
@@ -54,6 +55,7 @@ public struct PackTensorRecord: Sendable, Equatable {
         case .ggml(let type): put(type.rawValue); put(UInt32(0))
         case .rows(let scheme): put(UInt32(scheme.bits.rawValue)); put(UInt32(scheme.groupSize ?? 0))
         case .file: put(UInt32(0)); put(UInt32(0))
+        case .mlx: preconditionFailure("a pack cannot hold MLX groups: PackWriter refuses them (expectedLength is nil)")
         }
         for index in 0..<PackLayout.maxRank { put(UInt64(index < shape.rank ? shape.dimensions[index] : 0)) }
         put(UInt64(dataOffset))

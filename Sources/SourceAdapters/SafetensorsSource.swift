@@ -29,22 +29,17 @@ public struct SafetensorsSource: TensorSource {
 
     /// Opens a file, index or directory; reads `config.json` beside it when present. A `config.json` that is there
     /// but malformed is an error naming it (and the key), as a GGUF with broken metadata is: nothing is sized from a
-    /// configuration that did not parse, and nothing silently drops it.
+    /// configuration that did not parse, and nothing silently drops it. An MLX-LM checkpoint (a `quantization`
+    /// block in config.json) shows each packed weight with its scales and biases as one tensor.
     public init(path: String) throws {
         checkpoint = try SafetensorsCheckpoint(path: path)
         self.path = path
-        tensors = checkpoint.files.flatMap { file in
-            file.tensors.map { tensor in
-                TensorDescriptor(name: tensor.name, role: TensorRole(tensorName: tensor.name), encoding: .plain(tensor.dtype),
-                                 shape: tensor.shape, byteCount: tensor.data.count, file: file.path,
-                                 fileOffset: tensor.data.fileOffset)
-            }
-        }
         let directory = checkpoint.directory
         attachments = Attachment.huggingFaceFiles.compactMap { name in
             (try? MappedFile(path: directory + "/" + name)).map { Attachment(name: name, bytes: $0.bytes) }
         }
-        let configPath = checkpoint.directory + "/config.json"
+        let configPath = directory + "/config.json"
+        var packed: [String: MLXQuantization.Packed] = [:]
         if FileSystem.exists(configPath) {
             let file = try MappedFile(path: configPath)
             let parsed: JSONValue
@@ -55,12 +50,39 @@ public struct SafetensorsSource: TensorSource {
                 throw TensorSourceError.invalidConfiguration(file: configPath, "not a JSON object")
             }
             configuration = try ModelConfiguration(huggingFace: object, file: configPath)
+            packed = try MLXQuantization(config: object, file: configPath)?.packedTensors(in: checkpoint) ?? [:]
         } else {
             configuration = nil
         }
+        mlxTensors = packed
+        let parts = Set(packed.keys.flatMap { name in
+            let module = name.dropLast(".weight".count)
+            return ["\(module).scales", "\(module).biases"]
+        })
+        tensors = checkpoint.files.flatMap { file in
+            file.tensors.compactMap { tensor in
+                if parts.contains(tensor.name) { return nil }
+                if let mlx = packed[tensor.name] {
+                    return TensorDescriptor(name: tensor.name, role: TensorRole(tensorName: tensor.name), encoding: .mlx(mlx.affine),
+                                            shape: mlx.shape, byteCount: mlx.byteCount, file: file.path, fileOffset: tensor.data.fileOffset)
+                }
+                return TensorDescriptor(name: tensor.name, role: TensorRole(tensorName: tensor.name), encoding: .plain(tensor.dtype),
+                                        shape: tensor.shape, byteCount: tensor.data.count, file: file.path,
+                                        fileOffset: tensor.data.fileOffset)
+            }
+        }
     }
 
+    /// The MLX-quantized tensors, by the name of their packed weight.
+    private let mlxTensors: [String: MLXQuantization.Packed]
+
     public func floats(_ name: String, rows: Range<Int>) throws -> [Float] {
+        if let mlx = mlxTensors[name] {
+            guard rows.lowerBound >= 0, rows.upperBound <= mlx.shape.rowCount else {
+                throw TensorSourceError.rowsOutOfRange(path, tensor: name, rows: rows, rowCount: mlx.shape.rowCount)
+            }
+            return try mlx.floats(rows: rows)
+        }
         let (tensor, file) = try checkpoint.tensor(named: name)
         let rowLength = tensor.shape.rowLength
         guard rows.lowerBound >= 0, rows.upperBound <= tensor.shape.rowCount else {
@@ -80,6 +102,7 @@ public struct SafetensorsSource: TensorSource {
         return try slice.withUnsafeBytes { raw in try LittleEndianDecoding.decode(raw, as: tensor.dtype, count: rows.count * rowLength) }
     }
 
+    /// The tensor's bytes; for an MLX-quantized tensor, its packed words (the scales and biases are read with its values).
     public func storedBytes(_ name: String) throws -> ByteView { try checkpoint.tensor(named: name).0.data }
 
     public func deepCheck() -> [String] {

@@ -11,6 +11,9 @@ public enum TensorEncoding: Sendable, Equatable, Hashable, CustomStringConvertib
     case rows(RowScheme)
     /// A file carried verbatim (tokenizer files in a pack).
     case file
+    /// MLX affine groups (an MLX-LM checkpoint's packed weight with its scales and biases); read from sources only,
+    /// never written to a pack.
+    case mlx(MLXAffine)
 
     public var description: String {
         switch self {
@@ -18,6 +21,7 @@ public enum TensorEncoding: Sendable, Equatable, Hashable, CustomStringConvertib
         case .ggml(let type): type.name
         case .rows(let scheme): scheme.description
         case .file: "file"
+        case .mlx(let affine): affine.description
         }
     }
 
@@ -28,6 +32,7 @@ public enum TensorEncoding: Sendable, Equatable, Hashable, CustomStringConvertib
         case .ggml(let type): type.isDequantizable
         case .rows: true
         case .file: false
+        case .mlx: true
         }
     }
 }
