@@ -1,3 +1,4 @@
+import CDotKernels
 import TensorTypes
 
 /// Chooses the scale of one group of a row record (Formats/lpk.md §5: value = q · scale, q in the width's range, any
@@ -30,15 +31,10 @@ enum GroupScale {
         for value in values where abs(value) > abs(extreme) { extreme = value }
         guard abs(extreme) >= 1e-15 else { return 0 }
         let levels = Float(-bits.minValue)  // 8 for int4, 127 for int8 (int8 keeps its symmetric range)
-        let low = bits.minValue, high = bits.maxValue
+        let low = Float(bits.minValue), high = Float(bits.maxValue)
         func fit(_ inverse: Float) -> (numerator: Float, denominator: Float) {
             var sumXL: Float = 0, sumL2: Float = 0
-            for i in 0..<values.count {
-                let x = values[i], w = weights?[i] ?? 1
-                let l = Float(max(low, min(high, Int((inverse * x).rounded()))))
-                sumXL += w * x * l
-                sumL2 += w * l * l
-            }
+            lpk_fit_levels(values.baseAddress!, weights?.baseAddress, values.count, inverse, low, high, &sumXL, &sumL2)
             return (sumXL, sumL2)
         }
         var (sumXL, sumL2) = fit(-levels / extreme)

@@ -81,18 +81,6 @@ public struct Recipe: Codable, Sendable, Equatable {
         self.rounding = rounding
     }
 
-    /// Named recipes.
-    public static let presets: [String: Recipe] = [
-        "lossless": Recipe(core: .keep, ple: .keep, embed: .keep),
-        "int8": Recipe(core: .int8, ple: .int8, embed: .int8),
-        "int4": Recipe(core: .int4, ple: .int4, embed: .int8, group: 64),
-        "int4-row": Recipe(core: .int4, ple: .int4, embed: .int8),
-        "mobile": Recipe(core: .int4, ple: .int4, embed: .int4, group: 32),
-    ]
-
-    /// The default recipe of `lpk-quantize`.
-    public static let defaultPresetName = "int8"
-
     /// Checks group sizes and regular expressions.
     public func validate() throws {
         for (key, value) in [("group", group), ("embed_group", embedGroup)] {

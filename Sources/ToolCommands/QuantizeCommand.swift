@@ -16,7 +16,8 @@ package struct QuantizeCommand: ParsableCommand {
             Classes: core (attention, MLP, per-layer projections and gates), ple (the per-layer embedding table, \
             quantized per (token, layer) row and laid out token-major), embed (token embedding / tied output head). \
             Norms, scalars and vectors are never quantized. Precisions: int8, int4, f32, f16, bf16, keep.
-            Presets: \(Recipe.presets.keys.sorted().joined(separator: ", ")) (default \(Recipe.defaultPresetName)).
+            Presets (measured on the float Gemma 3 270M by make bench; default \(Recipe.defaultPresetName)):
+            \(Recipe.presetList.map { "  \($0.name): \($0.summary)" }.joined(separator: "\n"))
             """)
 
     @Argument(help: "The model to quantize (safetensors file or directory, GGUF, or pack).")
@@ -71,6 +72,9 @@ package struct QuantizeCommand: ParsableCommand {
             throw ValidationError("--save-imatrix and -o name the same file")
         }
         if calibrate != nil && imatrix != nil { throw ValidationError("give --calibrate or --imatrix, not both") }
+        if let preset, calibrate == nil, Recipe.presetList.first(where: { $0.name == preset })?.needsCalibration == true {
+            throw ValidationError("the \(preset) preset needs --calibrate TEXT: uncalibrated, its 4-bit embedding loses to MLX's 4-bit at the same size")
+        }
         if rounding == .gptq && calibrate == nil { throw ValidationError("--rounding gptq needs --calibrate TEXT (it uses the inputs' Gram matrices)") }
         if saveImatrix != nil && calibrate == nil { throw ValidationError("--save-imatrix writes what --calibrate collects; give --calibrate") }
         if !(16...VerifyCommand.maxTokens).contains(calibrationTokens) { throw ValidationError("--calibration-tokens must be between 16 and \(VerifyCommand.maxTokens)") }

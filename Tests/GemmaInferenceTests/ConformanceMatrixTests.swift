@@ -110,11 +110,18 @@ import Verification
             try FileManager.default.copyItem(atPath: cell.directory + "/config.json", toPath: dequantized + "/config.json")
             let packed = try cell.run(try PackSource(path: pack))
             let plain = try cell.run(try ModelSources.open(dequantized))
-            let scale = max(1, plain.full.map(abs).max() ?? 1)
-            #expect(Self.maxDifference(packed.full, plain.full) <= 1e-5 * scale,
+            // The integer kernels that multiply one token at a time sum in another order than a dense f32 product;
+            // the dequantized model's own full-sequence and token-by-token runs (both f32, products ordered
+            // differently) show how much reordering moves this model, and the pack may differ by at most four times
+            // that (or 1e-5 of the largest logit); the worst cell, a Gemma 3n whose sparsity threshold amplifies
+            // rounding, is at twice.
+            let reordering = Self.maxDifference(plain.full, plain.incremental)
+            let tolerance = max(1e-5 * max(1, plain.full.map(abs).max() ?? 1), 4 * reordering)
+            // A full sequence decodes rows and multiplies them as f32 rows are multiplied: the very same numbers.
+            #expect(packed.full == plain.full,
                     "\(configuration) \(preset): \(Self.maxDifference(packed.full, plain.full)) from its dequantized f32 values")
-            #expect(Self.maxDifference(packed.incremental, plain.incremental) <= 1e-5 * scale,
-                    "\(configuration) \(preset) token by token: \(Self.maxDifference(packed.incremental, plain.incremental))")
+            #expect(Self.maxDifference(packed.incremental, plain.incremental) <= tolerance,
+                    "\(configuration) \(preset) token by token: \(Self.maxDifference(packed.incremental, plain.incremental)) (tolerance \(tolerance))")
         }
     }
 }

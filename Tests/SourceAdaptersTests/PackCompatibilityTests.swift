@@ -17,7 +17,7 @@ import Testing
         #expect(pack.deepCheck().isEmpty)
         #expect(pack.format == .pack(major: 1, minor: 0, companion: Fixtures.path("packs/tiny-gemma4-int4-v1.0.lpk.ple")))
         #expect(pack.configuration == source.configuration)
-        #expect(pack.provenance?.recipe == Recipe.presets["int4"])
+        #expect(pack.provenance?.recipe == Recipe(core: .int4, ple: .int4, embed: .int8, group: 64))  // 1.0's int4 preset
         #expect(pack.provenance?.sourceFiles.map(\.name) == ["model.safetensors"])
         #expect(Set(pack.tensors.map(\.name)) == Set(source.tensors.map(\.name)))
         for tensor in pack.tensors {

@@ -9,7 +9,7 @@ import Testing
     @Test("a preset with overrides reads into the recipe it names")
     func presetWithOverrides() throws {
         let recipe = try decode(#"{"preset": "int4", "embed": "int4", "group": 32, "keep": ["norm"], "rounding": "scale-search"}"#)
-        #expect(recipe == Recipe(core: .int4, ple: .int4, embed: .int4, group: 32, keep: ["norm"], rounding: .scaleSearch))
+        #expect(recipe == Recipe(core: .int4, ple: .int4, embed: .int4, group: 32, embedGroup: 64, keep: ["norm"], rounding: .scaleSearch))
     }
 
     @Test("mistakes are refused by kind, with the file and the key named", arguments: [

@@ -5,8 +5,9 @@
 #define LPK_LINALG_H
 #include <stddef.h>
 
-/// gram[i·cols + j] += Σ_t xt[i·count + t]·xt[j·count + t] for j ≥ i (the upper triangle), for rows
-/// i = first, first + step, … < cols: `xt` holds a batch of `count` inputs transposed (one row per column).
+/// gram[i·cols + j] += Σ_t xt[i·count + t]·xt[j·count + t] for j ≥ i (the upper triangle), for the rows of blocks
+/// b = first, first + step, … (block b: rows 4b…4b+3 below cols): `xt` holds a batch of `count` inputs transposed
+/// (one row per column).
 void lpk_gram_rows(const float *xt, size_t count, size_t cols, double *gram, size_t first, size_t step);
 
 /// y[i] += a·x[i] over n floats.
