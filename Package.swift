@@ -182,7 +182,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ToolCommandsTests",
-            dependencies: ["ToolCommands", "ByteIO", "SafetensorsFormat", "StrictJSON", "TestSupport", "Verification"],
+            dependencies: ["ToolCommands", "ByteIO", "Conversion", "SafetensorsFormat", "StrictJSON", "TestSupport", "Verification"],
             swiftSettings: swiftSettings
         ),
     ]

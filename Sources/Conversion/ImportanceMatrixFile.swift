@@ -17,6 +17,9 @@ public enum ImportanceMatrixFile {
     public struct Entry: Sendable {
         public let sumSquares: [Float]
         public let tokens: Int
+        /// Whether `tokens` counts chunks instead (legacy `.dat` files store mean squares times the chunk count and
+        /// no token count).
+        public var countsChunks = false
     }
 
     /// The entries of a file, by llama.cpp tensor name.
@@ -73,7 +76,7 @@ public enum ImportanceMatrixFile {
             let means = view.withUnsafeBytes { raw in (0..<values).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) } }
             guard means.allSatisfy({ $0.isFinite && $0 >= 0 }) else { throw fail("entry '\(name)': values must be finite and non-negative") }
             // The values are mean x² times ncall: as sums over `calls` "tokens" they give the same mean.
-            entries[name] = Entry(sumSquares: means, tokens: max(1, calls))
+            entries[name] = Entry(sumSquares: means, tokens: max(1, calls), countsChunks: true)
         }
         return entries
     }
@@ -99,7 +102,7 @@ public enum ImportanceMatrixFile {
         try MappedFile(path: file).bytes.withUnsafeBytes { hasher.update($0) }
         return Calibration(statistics: statistics, record: Recipe.Calibration(
             method: "imatrix", text: (file as NSString).lastPathComponent, textXXH64: String(hasher.finalize(), radix: 16),
-            tokens: statistics.values.map(\.tokens).max() ?? 0, context: 0))
+            tokens: entries.values.contains(where: \.countsChunks) ? 0 : statistics.values.map(\.tokens).max() ?? 0, context: 0))
     }
 
     /// Writes `calibration` as a GGUF importance matrix under llama.cpp's tensor names (weights it cannot name are left

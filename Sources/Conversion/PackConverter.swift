@@ -218,7 +218,9 @@ public enum PackConverter {
             let rounding = options.recipe?.rounding ?? .nearest
             let quantizer = RowQuantizer(scheme: scheme, rounding: rounding)
             let rowLength = tensor.shape.rowLength
-            let statistics = rounding == .nearest ? nil : options.calibration?.statistics[tensor.name]
+            // A matrix the calibration never multiplied (an untied token embedding is only looked up) has no statistics
+            // to weight by: its scales are searched unweighted.
+            let statistics = rounding == .nearest ? nil : options.calibration?.statistics[tensor.name].flatMap { $0.tokens > 0 ? $0 : nil }
             if rounding == .gptq, let statistics, statistics.gram != nil, statistics.columns == rowLength {
                 return try quantizeWithGPTQ(tensor, in: source, statistics: statistics, quantizer: quantizer, stride: stride,
                                             factors: &factors, writer: writer)

@@ -43,7 +43,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         public var text: String
         /// XXH64 of the text's bytes, hex.
         public var textXXH64: String
-        /// Tokens run.
+        /// Tokens run (0 when an importance matrix does not say: legacy `.dat` files count chunks).
         public var tokens: Int
         /// Tokens per chunk.
         public var context: Int

@@ -92,6 +92,24 @@ import Verification
     let model = Fixtures.path("models/tiny-gemma3-f32")
     let tokens = "2,17,300,45,511,9,128,77,3,250,400,6"
 
+    @Test("weights are compared by what they are: a GGUF against the safetensors it was converted from, norms as applied")
+    func weightsByMapping() throws {
+        let directory = Fixtures.path("conformance/gemma3-hd8-mha-window3-tied")
+        let run = try ToolRun.run("lpk-verify", [directory, directory + "/model.gguf", "--tokens", "2,5,9", "--json"])
+        #expect(run.status == 0, "\(run.standardError)")
+        let weights = try #require(try JSONParser.parse(run.standardOutput).objectValue?["weights"]?.objectValue)
+        let tensors = try #require(weights["tensors"]?.arrayValue)
+        #expect(weights["unmatched"]?.arrayValue?.isEmpty == true)
+        #expect(tensors.count > 20)
+        // llama.cpp's converter writes f32 values as they are, and Gemma 3's norms as 1 + w: every error is zero.
+        for tensor in tensors {
+            let object = try #require(tensor.objectValue)
+            #expect(object["relativeRMSE"]?.doubleValue == 0, "\(object["name"]?.stringValue ?? "?")")
+        }
+        let norm = tensors.compactMap(\.objectValue).first { $0["name"]?.stringValue == "model.norm.weight" }
+        #expect(norm?["candidateName"]?.stringValue == "output_norm.weight")
+    }
+
     @Test("a good int8 conversion passes the gate; a damaged tensor fails it, naming the threshold")
     func greenAndRed() throws {
         let directory = try TemporaryDirectory()
