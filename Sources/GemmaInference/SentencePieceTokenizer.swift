@@ -21,6 +21,9 @@ public struct SentencePieceTokenizer: Sendable {
     public let eosID: Int
     public let addBOS: Bool
     public let addSpacePrefix: Bool
+    /// Whether text is first cut into runs of newlines and runs of everything else, a run of newlines that is a
+    /// token becoming that token (llama.cpp's pre-tokenizer for Gemma 4-style BPE vocabularies in GGUF).
+    public let splitsNewlines: Bool
     /// Token ids by their UTF-8 bytes (not by `String`, whose equality is canonical equivalence: "é" and "e\u{301}"
     /// are different tokens).
     private let ids: [[UInt8]: Int]
@@ -33,9 +36,11 @@ public struct SentencePieceTokenizer: Sendable {
     private let mergeRanks: [[UInt8]: Int]?
 
 
-    /// - Parameter merges: the allowed pairs in merge order, for BPE vocabularies that list them (scores are then unused).
+    /// - Parameters:
+    ///   - merges: the allowed pairs in merge order, for BPE vocabularies that list them (scores are then unused).
+    ///   - splitsNewlines: see ``splitsNewlines``.
     public init(tokens: [String], scores: [Float], types: [Int32], bosID: Int, eosID: Int, addBOS: Bool, addSpacePrefix: Bool,
-                merges: [(String, String)]? = nil) throws {
+                merges: [(String, String)]? = nil, splitsNewlines: Bool = false) throws {
         guard tokens.count == scores.count, tokens.count == types.count, !tokens.isEmpty else {
             throw TokenizerError(.invalidVocabulary, path: nil,
                                  "tokens, scores and token types differ in length (\(tokens.count), \(scores.count), \(types.count))")
@@ -47,6 +52,7 @@ public struct SentencePieceTokenizer: Sendable {
         self.eosID = eosID
         self.addBOS = addBOS
         self.addSpacePrefix = addSpacePrefix
+        self.splitsNewlines = splitsNewlines
         var ids: [[UInt8]: Int] = [:]
         ids.reserveCapacity(tokens.count)
         for (id, token) in tokens.enumerated() where ids[Array(token.utf8)] == nil { ids[Array(token.utf8)] = id }
@@ -107,10 +113,25 @@ public struct SentencePieceTokenizer: Sendable {
         for (index, fragment) in fragments.enumerated() {
             switch fragment {
             case .token(let id): output.append(id)
+            case .raw(let bytes) where splitsNewlines: encodeSplittingNewlines(bytes, into: &output)
             case .raw(let bytes): encodeFragment(bytes, prefixSpace: addSpacePrefix && index == 0, into: &output)
             }
         }
         return output
+    }
+
+    /// One run of text between special tokens, cut into runs of newlines and runs without (llama.cpp's
+    /// `[^\n]+|[\n]+`); a run of newlines that is itself a token is that token.
+    private func encodeSplittingNewlines(_ utf8: [UInt8], into output: inout [Int]) {
+        var start = 0
+        while start < utf8.count {
+            let newline = utf8[start] == 0x0A
+            var end = start + 1
+            while end < utf8.count && (utf8[end] == 0x0A) == newline { end += 1 }
+            let run = Array(utf8[start..<end])
+            if newline, let id = ids[run] { output.append(id) } else { encodeFragment(run, prefixSpace: false, into: &output) }
+            start = end
+        }
     }
 
     /// One run of text between special tokens.

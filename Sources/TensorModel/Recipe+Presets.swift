@@ -15,16 +15,27 @@ extension Recipe {
     public static let presetList: [Preset] = [
         Preset(name: "lossless", recipe: Recipe(core: .keep, ple: .keep, embed: .keep),
                summary: "every tensor as the source stores it", needsCalibration: false),
-        Preset(name: "int8", recipe: Recipe(core: .int8, ple: .int8, embed: .int8, group: 32, embedGroup: 64, rounding: .scaleSearch),
-               summary: "int8 g32 core, int8 g64 embedding, searched scales: 286 MB, KLD 0.0018 (llama.cpp Q8_0: 292 MB, 0.0022); "
-                   + "calibrated 0.0004", needsCalibration: false),
+        Preset(name: "int8", recipe: Recipe(core: .int8, ple: .int8, embed: .int8, group: 32, embedGroup: 32, rounding: .scaleSearch),
+               summary: "int8 g32 everywhere, searched scales: 291.6 MB, KLD 0.00084 (llama.cpp Q8_0: 291.5 MB, 0.00089); "
+                   + "calibrated (GPTQ) 0.00026", needsCalibration: false),
         Preset(name: "int4", recipe: Recipe(core: .int4, ple: .int4, embed: .int8, group: 32, embedGroup: 64, rounding: .scaleSearch),
-               summary: "int4 g32 core, int8 g64 embedding: 236 MB, KLD 0.18 (Q4_0: 241 MB, 1.19); calibrated (GPTQ) 0.058 "
-                   + "(Q4_0 with an importance matrix: 0.126)", needsCalibration: false),
+               summary: "int4 g32 core, int8 g64 embedding: 236 MB, KLD 0.143 (Q4_0: 241 MB, 0.155); calibrated (GPTQ) 0.044 "
+                   + "(Q4_0 with an importance matrix: 0.098)", needsCalibration: false),
+        Preset(name: "int4-mixed", recipe: mixed,
+               summary: "int4 g32 core with attn_k, attn_v and ffn_down in int8 g32, int8 g64 embedding, calibrated (GPTQ): "
+                   + "251 MB, KLD 0.019 (Q4_K_M with an importance matrix: 253 MB, 0.022); needs --calibrate", needsCalibration: true),
         Preset(name: "mobile", recipe: Recipe(core: .int4, ple: .int4, embed: .int4, group: 64, embedGroup: 64, rounding: .scaleSearch),
-               summary: "int4 g64 everywhere, calibrated (GPTQ): 149 MB (MLX 4-bit g64: 151 MB, KLD 0.43); needs --calibrate",
+               summary: "int4 g64 everywhere, calibrated (GPTQ): 149 MB, KLD 0.088 (MLX 4-bit g64: 151 MB, 0.265); needs --calibrate",
                needsCalibration: true),
     ]
+
+    /// `int4` with the matrices llama.cpp's Q4_K_M also gives more bits (keys, values, MLP down projections) in int8,
+    /// under their llama.cpp and Hugging Face names.
+    private static let mixed: Recipe = {
+        var recipe = Recipe(core: .int4, ple: .int4, embed: .int8, group: 32, embedGroup: 64, rounding: .scaleSearch)
+        recipe.overrides = [Override(pattern: #"(attn_[kv]|ffn_down|[kv]_proj|down_proj)\.weight$"#, precision: "int8:g32")]
+        return recipe
+    }()
 
     /// Named recipes.
     public static let presets: [String: Recipe] = Dictionary(uniqueKeysWithValues: presetList.map { ($0.name, $0.recipe) })

@@ -35,9 +35,30 @@ public struct Recipe: Codable, Sendable, Equatable {
         case gptq
     }
 
+    /// A setting for the tensors whose names match a regular expression, in place of their class's: as llama.cpp's
+    /// Q4_K_M gives some layers' `attn_v` and `ffn_down` more bits (`--override 'ffn_down=int8:g32'`).
+    public struct Override: Codable, Sendable, Equatable {
+        /// A regular expression searched in the tensor's name.
+        public var pattern: String
+        /// A class setting: `int8`, `int4:g32`, `int8:row`, `bf16`, `keep`…
+        public var precision: String
+
+        public init(pattern: String, precision: String) {
+            self.pattern = pattern
+            self.precision = precision
+        }
+
+        /// Parses `REGEX=SETTING` (the last `=` separates them).
+        public init?(_ text: String) {
+            guard let separator = text.lastIndex(of: "="), separator != text.startIndex else { return nil }
+            self.init(pattern: String(text[..<separator]), precision: String(text[text.index(after: separator)...]))
+        }
+    }
+
     /// What a calibration was run on: recorded in the pack so that a result can be traced to its text.
     public struct Calibration: Codable, Sendable, Equatable {
-        /// `importance` (mean squares of the inputs) or `gptq` (their Gram matrices too).
+        /// `importance` (mean squares of the inputs), `gptq` (their Gram matrices too) or `imatrix` (read from
+        /// llama.cpp's file; `text` and `textXXH64` then name that file).
         public var method: String
         /// The text's file name.
         public var text: String
@@ -66,6 +87,8 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var embedGroup: Int?
     /// Tensor-name regular expressions whose tensors are kept unchanged.
     public var keep: [String]
+    /// Per-tensor settings that replace their class's, first match wins (nil: none; absent from packs without them).
+    public var overrides: [Override]?
     public var rounding: Rounding
     /// The calibration the quantization used, if any.
     public var calibration: Calibration?
@@ -93,6 +116,16 @@ public struct Recipe: Codable, Sendable, Equatable {
                 throw RecipeError(.invalidValue, file: nil, key: "keep", "\"\(pattern)\" is not a valid regular expression")
             }
         }
+        for override in overrides ?? [] {
+            do { _ = try Regex(override.pattern) } catch {
+                throw RecipeError(.invalidValue, file: nil, key: "overrides", "\"\(override.pattern)\" is not a valid regular expression")
+            }
+            guard ClassSetting(override.precision) != nil else {
+                throw RecipeError(.invalidValue, file: nil, key: "overrides",
+                                  "\"\(override.precision)\" is not a precision (\(Precision.allCases.map(\.rawValue).joined(separator: ", ")), "
+                                  + "an integer one optionally with :row or :gN)")
+            }
+        }
     }
 
     /// Decodes a recipe JSON file, refusing unknown keys, repeated keys and wrong values with their names.
@@ -103,7 +136,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         let parsed: JSONValue
         do { parsed = try JSONParser.parse(bytes) } catch { throw fail(.notJSON, nil, "\(error)") }
         guard let object = parsed.objectValue else { throw fail(.notJSON, nil, "a recipe is a JSON object") }
-        let known: Set<String> = ["core", "ple", "embed", "group", "embed_group", "keep", "rounding", "preset"]
+        let known: Set<String> = ["core", "ple", "embed", "group", "embed_group", "keep", "overrides", "rounding", "preset"]
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw fail(.unknownKey, unknown, "unknown recipe key (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -136,6 +169,17 @@ public struct Recipe: Codable, Sendable, Equatable {
             }
             recipe.keep = patterns
         }
+        if let value = object["overrides"] {
+            let entries = value.arrayValue?.compactMap { entry -> Override? in
+                guard let object = entry.objectValue, object.members.count == 2, let pattern = object["pattern"]?.stringValue,
+                      let precision = object["precision"]?.stringValue else { return nil }
+                return Override(pattern: pattern, precision: precision)
+            }
+            guard let entries, entries.count == value.arrayValue?.count else {
+                throw fail(.invalidValue, "overrides", "must be a list of {\"pattern\": REGEX, \"precision\": SETTING}")
+            }
+            recipe.overrides = entries.isEmpty ? nil : entries
+        }
         if let value = object["rounding"] {
             guard let text = value.stringValue, let rounding = Rounding(rawValue: text) else {
                 throw fail(.invalidValue, "rounding", "must be one of \(Rounding.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -160,12 +204,21 @@ public struct Recipe: Codable, Sendable, Equatable {
     public func decision(for tensor: TensorDescriptor, pleGroup: Int?) throws -> Decision {
         if try keep.contains(where: { try Regex($0).firstMatch(in: tensor.name) != nil }) { return .keep }
         guard let tensorClass = TensorClass(tensor) else { return .keep }
-        let precision: Precision
-        let group: Int?
+        var precision: Precision
+        var group: Int?
         switch tensorClass {
         case .ple: precision = ple; group = pleGroup
         case .embed: precision = embed; group = embedGroup
         case .core: precision = core; group = self.group
+        }
+        if let override = try overrides?.first(where: { try Regex($0.pattern).firstMatch(in: tensor.name) != nil }),
+           let setting = ClassSetting(override.precision) {
+            precision = setting.precision
+            switch setting.group {
+            case .row? where tensorClass != .ple: group = nil
+            case .columns(let size)? where tensorClass != .ple: group = size
+            default: break
+            }
         }
         switch precision {
         case .keep: return .keep

@@ -1,19 +1,19 @@
 import ArgumentParser
 
-/// The `--keep` regular expressions, checked before use: a pattern must compile, stay short, and hold no quantified
+/// The `--keep` and `--override` regular expressions, checked before use: a pattern must compile, stay short, and hold no quantified
 /// group that itself contains a quantifier (`(a+)+`, `(x*)*`): matching such a pattern against a long tensor name can
 /// take exponential time, so it is refused as a usage error instead.
 enum KeepPattern {
     /// The longest pattern accepted.
     static let maxLength = 256
 
-    static func validate(_ pattern: String) throws {
-        guard pattern.count <= maxLength else { throw ValidationError("--keep pattern is longer than \(maxLength) characters") }
+    static func validate(_ pattern: String, option: String = "--keep") throws {
+        guard pattern.count <= maxLength else { throw ValidationError("\(option) pattern is longer than \(maxLength) characters") }
         do { _ = try Regex(pattern) } catch {
-            throw ValidationError("--keep pattern \"\(pattern)\" is not a valid regular expression")
+            throw ValidationError("\(option) pattern \"\(pattern)\" is not a valid regular expression")
         }
         if hasNestedQuantifier(pattern) {
-            throw ValidationError("--keep pattern \"\(pattern)\" repeats a group that itself repeats (such as (a+)+): "
+            throw ValidationError("\(option) pattern \"\(pattern)\" repeats a group that itself repeats (such as (a+)+): "
                                   + "matching it can take exponential time; write it without the nested repetition")
         }
     }

@@ -129,20 +129,22 @@ package struct PackCommand: ParsableCommand {
             }
         case .safetensors:
             let entries = try Exporter.exportSafetensors(model, to: output, dtype: (dtype ?? .f32).dtype)
-            try reportExport(entries)
+            let companions = try Exporter.writeCompanionFiles(of: model, besideExport: output)
+            try reportExport(entries, companions: companions)
         case .gguf:
             try reportExport(try Exporter.exportGGUF(model, to: output))
         }
     }
 
-    private func reportExport(_ entries: [Exporter.Entry]) throws {
+    private func reportExport(_ entries: [Exporter.Entry], companions: [String] = []) throws {
         if outputOptions.json {
-            struct Output: Encodable { var schemaVersion = 1; let output: String; let tensors: [Exporter.Entry] }
-            print(try Formatting.json(Output(output: output, tensors: entries)))
+            struct Output: Encodable { var schemaVersion = 1; let output: String; let tensors: [Exporter.Entry]; let companionFiles: [String] }
+            print(try Formatting.json(Output(output: output, tensors: entries, companionFiles: companions)))
             return
         }
         let conversions = Dictionary(grouping: entries) { "\($0.from) → \($0.to)" + ($0.exact ? "" : " (dequantized)") }
-        print("\(source) → \(output): \(entries.count) tensors")
+        print("\(source) → \(output): \(entries.count) tensors"
+              + (companions.isEmpty ? "" : "; beside it " + companions.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")))
         print(Formatting.table([["CONVERSION", "TENSORS"]] + conversions.keys.sorted().map { [$0, String(conversions[$0]!.count)] },
                                rightAligned: [1]))
     }

@@ -29,7 +29,7 @@ package struct QuantizeCommand: ParsableCommand {
     @Option(help: "A named recipe.")
     var preset: String?
 
-    @Option(help: "A recipe JSON file ({\"core\": \"int4\", \"ple\": \"int4\", \"embed\": \"int8\", \"group\": 64, \"keep\": [...]}).")
+    @Option(help: "A recipe JSON file ({\"preset\": \"int4\", \"core\": \"int4:g32\", \"embed\": \"int8:g64\", \"ple\": \"int4\", \"rounding\": \"scale-search\", \"keep\": [...]}).")
     var recipe: String?
 
     @Option(help: "Precision of core matrices, optionally with its grouping: int8, int4, int4:g32, int8:row, bf16, keep…")
@@ -39,12 +39,15 @@ package struct QuantizeCommand: ParsableCommand {
     var embed: Recipe.ClassSetting?
     @Option(help: "Columns per scale for core matrices: 32, 64 or 128 (default: one scale per row).") var group: Int?
     @Option(help: "Keep tensors whose name matches this regular expression unchanged (repeatable).") var keep: [String] = []
+    @Option(help: ArgumentHelp("Give the tensors whose name matches REGEX their own precision, e.g. 'ffn_down=int8:g32' (repeatable; first match wins).",
+                               valueName: "REGEX=SETTING"))
+    var override: [String] = []
     @Option(help: "How scales are chosen: nearest (max/127, max/7), scale-search (least weighted squared error), gptq (error feedback; needs --calibrate).")
     var rounding: Recipe.Rounding?
     @Flag(help: "Shorthand for --rounding scale-search.") var scaleSearch = false
     @Option(help: "A text to calibrate on: the source runs over it and each matrix's input statistics weight its quantization (GPTQ by default).")
     var calibrate: String?
-    @Option(help: "With --calibrate: the most tokens to run.") var calibrationTokens = 4096
+    @Option(help: "With --calibrate: the most tokens to run.") var calibrationTokens = 8192
     @Option(help: "With --calibrate: tokens per chunk (each starting with BOS).") var calibrationContext = 512
     @Option(help: "Weight the scale search with an importance matrix llama.cpp wrote (GGUF or legacy .dat).") var imatrix: String?
     @Option(help: "With --calibrate: also write the importances in llama.cpp's GGUF imatrix format.") var saveImatrix: String?
@@ -68,12 +71,18 @@ package struct QuantizeCommand: ParsableCommand {
             throw ValidationError("lpk-quantize writes a pack (name it OUT.lpk); to get \(suffix), run lpk-pack on the pack")
         }
         for pattern in keep { try KeepPattern.validate(pattern) }
+        for text in override {
+            guard let entry = Recipe.Override(text), Recipe.ClassSetting(entry.precision) != nil else {
+                throw ValidationError("--override takes REGEX=SETTING with SETTING a precision such as int8, int4:g32 or bf16, not '\(text)'")
+            }
+            try KeepPattern.validate(entry.pattern, option: "--override")
+        }
         if let saveImatrix, saveImatrix == output || saveImatrix == output + ".ple" {
             throw ValidationError("--save-imatrix and -o name the same file")
         }
         if calibrate != nil && imatrix != nil { throw ValidationError("give --calibrate or --imatrix, not both") }
         if let preset, calibrate == nil, Recipe.presetList.first(where: { $0.name == preset })?.needsCalibration == true {
-            throw ValidationError("the \(preset) preset needs --calibrate TEXT: uncalibrated, its 4-bit embedding loses to MLX's 4-bit at the same size")
+            throw ValidationError("the \(preset) preset needs --calibrate TEXT: uncalibrated, it loses to the peer recipe of its size (see --help)")
         }
         if rounding == .gptq && calibrate == nil { throw ValidationError("--rounding gptq needs --calibrate TEXT (it uses the inputs' Gram matrices)") }
         if saveImatrix != nil && calibrate == nil { throw ValidationError("--save-imatrix writes what --calibrate collects; give --calibrate") }
@@ -94,6 +103,8 @@ package struct QuantizeCommand: ParsableCommand {
         if let embed { result.apply(embed, to: .embed) }
         if let group { result.group = group }
         result.keep += keep
+        let overrides = override.compactMap(Recipe.Override.init)  // validate() parsed each
+        if !overrides.isEmpty { result.overrides = overrides + (result.overrides ?? []) }
         if scaleSearch { result.rounding = .scaleSearch }
         if let rounding {
             result.rounding = rounding

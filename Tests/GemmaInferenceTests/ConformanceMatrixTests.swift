@@ -101,7 +101,7 @@ import Verification
         let scratch = try TemporaryDirectory()
         defer { scratch.remove() }
         let source = try ModelSources.open(cell.directory)
-        for preset in ["int8", "int4", "mobile"] {
+        for preset in ["int8", "int4", "int4-mixed", "mobile"] {
             let pack = scratch.path + "/\(preset).lpk"
             _ = try PackConverter.convert(source, to: pack, options: .init(recipe: Recipe.presets[preset]))
             let dequantized = scratch.path + "/\(preset)-f32"

@@ -21,6 +21,10 @@ import Testing
         (#"{"keep": ["("]}"#, .invalidValue, "keep"),
         (#"[1]"#, .notJSON, nil),
         (#"{"preset": "tiny"}"#, .invalidValue, "preset"),
+        (#"{"overrides": [{"pattern": "down", "precision": "int3"}]}"#, .invalidValue, "overrides"),
+        (#"{"overrides": [{"pattern": "(", "precision": "int8"}]}"#, .invalidValue, "overrides"),
+        (#"{"overrides": [{"pattern": "down"}]}"#, .invalidValue, "overrides"),
+        (#"{"overrides": "down=int8"}"#, .invalidValue, "overrides"),
     ])
     func mistakes(text: String, kind: RecipeError.Kind, key: String?) throws {
         #expect { try decode(text) } throws: { error in
@@ -51,5 +55,27 @@ import Testing
         #expect { try recipe.decision(for: tensor("model.layers.0.mlp.down_proj.weight", [64, 33]), pleGroup: nil) } throws: {
             ($0 as? RecipeError)?.kind == .doesNotFit && ($0 as? RecipeError)?.tensor == "model.layers.0.mlp.down_proj.weight"
         }
+    }
+
+    @Test("per-tensor overrides: the first matching pattern sets precision and group; other tensors keep their class's")
+    func overrides() throws {
+        let recipe = try decode(#"{"preset": "int4", "overrides": [{"pattern": "down_proj|v_proj", "precision": "int8:g32"}, {"pattern": "down", "precision": "bf16"}, {"pattern": "embed_tokens\\.", "precision": "int8:row"}]}"#)
+        #expect(recipe.overrides?.count == 3)
+        func tensor(_ name: String, _ shape: [Int]) -> TensorDescriptor {
+            TensorDescriptor(name: name, role: TensorRole(tensorName: name), encoding: .plain(.f32), shape: TensorShape(shape)!,
+                             byteCount: 4 * shape.reduce(1, *), file: "m", fileOffset: 0)
+        }
+        #expect(try recipe.decision(for: tensor("model.layers.3.mlp.down_proj.weight", [64, 128]), pleGroup: nil)
+            == .quantize(RowScheme(bits: .int8, groupSize: 32)))
+        #expect(try recipe.decision(for: tensor("model.layers.3.self_attn.v_proj.weight", [64, 128]), pleGroup: nil)
+            == .quantize(RowScheme(bits: .int8, groupSize: 32)))
+        #expect(try recipe.decision(for: tensor("model.layers.3.mlp.up_proj.weight", [64, 128]), pleGroup: nil)
+            == .quantize(RowScheme(bits: .int4, groupSize: 32)))
+        #expect(try recipe.decision(for: tensor("model.embed_tokens.weight", [512, 128]), pleGroup: nil)
+            == .quantize(RowScheme(bits: .int8, groupSize: nil)))
+        // Never a norm: overrides apply to quantizable classes only.
+        #expect(try recipe.decision(for: tensor("model.layers.0.post_feedforward_layernorm.weight", [64]), pleGroup: nil) == .keep)
+        #expect(Recipe.Override("blk\\.[0-3]\\.ffn_down=int8") == Recipe.Override(pattern: "blk\\.[0-3]\\.ffn_down", precision: "int8"))
+        #expect(Recipe.Override("=int8") == nil)
     }
 }

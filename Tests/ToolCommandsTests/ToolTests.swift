@@ -47,6 +47,60 @@ import Verification
         #expect(try ToolRun.run("lpk-verify", [truncated]).status == 64)
     }
 
+    @Test("groups per class and per tensor: --core int4:g32, --embed int8:g64, --override; the pack stores what was asked")
+    func perClassGroups() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let pack = directory.path + "/g.lpk"
+        let model = Fixtures.path("models/tiny-gemma3-f32")
+        let quantize = try ToolRun.run("lpk-quantize", [model, "-o", pack, "--core", "int4:g32", "--embed", "int8:g64",
+                                                        "--override", #"down_proj\.weight$=int8:row"#, "--quiet", "--json"])
+        #expect(quantize.status == 0, "\(quantize.standardError)")
+        let recipe = try #require(try JSONParser.parse(quantize.standardOutput).objectValue?["recipe"]?.objectValue)
+        #expect(recipe["embedGroup"]?.intValue == 64 && recipe["group"]?.intValue == 32)
+        #expect(recipe["overrides"]?.arrayValue?.first?.objectValue?["precision"]?.stringValue == "int8:row")
+        let listing = try ToolRun.run("lpk-inspect", [pack, "--json"])
+        let tensors = try #require(try JSONParser.parse(listing.standardOutput).objectValue?["tensors"]?.arrayValue?.compactMap(\.objectValue))
+        func storage(_ name: String) -> String? { tensors.first { $0["name"]?.stringValue == name }?["storage"]?.stringValue }
+        #expect(storage("model.embed_tokens.weight") == "int8/g64")
+        #expect(storage("model.layers.0.mlp.up_proj.weight") == "int4/g32")
+        #expect(storage("model.layers.0.mlp.down_proj.weight") == "int8/row")
+        #expect(storage("model.layers.0.input_layernorm.weight") == "F32")
+        #expect(try ToolRun.run("lpk-verify", [model, pack, "--tokens", "2,17,300,45", "--max-kld", "0.05"]).status == 0)
+        // A malformed override is a usage error.
+        #expect(try ToolRun.run("lpk-quantize", [model, "-o", pack, "--override", "down_proj"]).status == 64)
+        #expect(try ToolRun.run("lpk-quantize", [model, "-o", pack, "--override", "down_proj=int3"]).status == 64)
+    }
+
+    @Test("a safetensors export carries config.json and the tokenizer files: it runs as the checkpoint it came from")
+    func safetensorsExportIsACheckpoint() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let tokens = "2,17,300,45,511,9,128,77,3,250,400,6"
+        // Hugging Face source → pack → safetensors: transformers' own logits of the original, to 1e-4.
+        let original = Fixtures.path("models/tiny-gemma3-f32")
+        let pack = directory.path + "/a.lpk"
+        #expect(try ToolRun.run("lpk-pack", [original, "-o", pack, "--quiet"]).status == 0)
+        try FileManager.default.createDirectory(atPath: directory.path + "/a", withIntermediateDirectories: true)
+        let export = try ToolRun.run("lpk-pack", [pack, "-o", directory.path + "/a/model.safetensors", "--json"])
+        #expect(export.status == 0, "\(export.standardError)")
+        let written = try JSONParser.parse(export.standardOutput).objectValue?["companionFiles"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(written.map { ($0 as NSString).lastPathComponent }.sorted() == ["config.json", "generation_config.json"])
+        #expect(try MappedFile(path: directory.path + "/a/config.json").bytes.array == MappedFile(path: original + "/config.json").bytes.array)
+        let verify = try ToolRun.run("lpk-verify", [directory.path + "/a", "--reference-logits", original + "/logits.npy",
+                                                    "--tokens", tokens, "--max-abs-diff", "1e-4"])
+        #expect(verify.status == 0, "\(verify.standardOutput)\(verify.standardError)")
+        // An MLX checkpoint → plain floats: config.json loses its quantization entry; MLX's own logits, to 1e-4.
+        let mlx = Fixtures.path("mlx/tiny-gemma3-affine4-g32")
+        try FileManager.default.createDirectory(atPath: directory.path + "/b", withIntermediateDirectories: true)
+        #expect(try ToolRun.run("lpk-pack", [mlx, "-o", directory.path + "/b/model.safetensors", "--quiet"]).status == 0)
+        let config = try #require(try JSONParser.parse(try MappedFile(path: directory.path + "/b/config.json").bytes.array).objectValue)
+        #expect(config["quantization"] == nil && config["quantization_config"] == nil && config["model_type"]?.stringValue == "gemma3_text")
+        let mlxVerify = try ToolRun.run("lpk-verify", [directory.path + "/b", "--reference-logits", mlx + "/logits.npy",
+                                                       "--tokens", tokens, "--max-abs-diff", "1e-4"])
+        #expect(mlxVerify.status == 0, "\(mlxVerify.standardOutput)\(mlxVerify.standardError)")
+    }
+
     @Test("quantize, check, damage one tensor: --check exits 1 naming it; the input is untouched")
     func quantizeAndCheck() throws {
         let directory = try TemporaryDirectory()
