@@ -12,10 +12,11 @@ extension Exporter {
     /// MLX or pre-quantized source's): the export holds plain floats. A source without attached files (a GGUF's
     /// pack) writes none.
     /// - Returns: the paths written.
-    public static func writeCompanionFiles(of source: any TensorSource, besideExport path: String) throws -> [String] {
+    public static func writeCompanionFiles(of source: any TensorSource, besideExport path: String,
+                                           skipping skipped: Set<String> = []) throws -> [String] {
         let directory = (path as NSString).deletingLastPathComponent
         var written: [String] = []
-        for name in companionFileNames {
+        for name in companionFileNames where !skipped.contains(name) {
             guard let attachment = source.attachment(named: name) else { continue }
             let destination = directory.isEmpty ? name : directory + "/" + name
             try OutputGuard.check(destination, inputs: source.inputFiles + [path])

@@ -24,14 +24,7 @@ public enum Exporter {
         if let configuration = source.configuration { metadata["lpk.model_type"] = configuration.modelType }
         try SafetensorsWriter.write(to: path, entries: tensors.map { .init(name: $0.name, dtype: dtype, shape: $0.shape) },
                                     metadata: metadata) { index, sink in
-            let tensor = tensors[index]
-            let rowsPerChunk = max(1, (1 << 20) / max(1, tensor.shape.rowLength))
-            var row = 0
-            while row < tensor.shape.rowCount {
-                let end = min(tensor.shape.rowCount, row + rowsPerChunk)
-                try sink.write(FloatEncoding.encode(try source.floats(tensor.name, rows: row..<end), as: dtype))
-                row = end
-            }
+            try writeFloatRows(tensors[index], as: dtype, from: source, to: sink)
         }
         return tensors.map { Entry(name: $0.name, from: $0.storage, to: dtype.rawValue, exact: $0.encoding == .plain(dtype)) }
     }
@@ -106,14 +99,19 @@ public enum Exporter {
                 }
             }
         default:
-            let rowsPerChunk = max(1, (1 << 20) / max(1, rowLength))
-            var row = 0
-            let rowCount = tensor.shape.rank == 0 ? 1 : tensor.shape.rowCount
-            while row < rowCount {
-                let end = min(rowCount, row + rowsPerChunk)
-                try sink.write(FloatEncoding.encode(try source.floats(tensor.name, rows: row..<end), as: .f32))
-                row = end
-            }
+            try writeFloatRows(tensor, as: .f32, from: source, to: sink)
+        }
+    }
+
+    /// Writes a tensor's values as `dtype`, about a mebibyte of rows at a time.
+    static func writeFloatRows(_ tensor: TensorDescriptor, as dtype: DType, from source: any TensorSource, to sink: AtomicFileWriter) throws {
+        let rowsPerChunk = max(1, (1 << 20) / max(1, tensor.shape.rowLength))
+        let rowCount = tensor.shape.rank == 0 ? 1 : tensor.shape.rowCount
+        var row = 0
+        while row < rowCount {
+            let end = min(rowCount, row + rowsPerChunk)
+            try sink.write(FloatEncoding.encode(try source.floats(tensor.name, rows: row..<end), as: dtype))
+            row = end
         }
     }
 

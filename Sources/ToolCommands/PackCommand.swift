@@ -16,7 +16,8 @@ package struct PackCommand: ParsableCommand {
             The output's extension picks the operation:
               OUT.lpk          lossless import of a safetensors/GGUF/pack source (or decompression of a .lpkz)
               OUT.lpkz         --compress zstd: the compressed transfer form of a pack (floats byte-grouped)
-              OUT.safetensors  export, dequantized to --dtype (f32, f16 or bf16)
+              OUT.safetensors  export, dequantized to --dtype (f32, f16 or bf16), with config.json and tokenizer files beside it
+              OUT.safetensors --mlx  an MLX-LM checkpoint: int8/int4 rows in groups of 32/64/128 as MLX affine groups (exact)
               OUT.gguf         export: int8 rows as Q8_0, int4 rows as Q4_0, ggml blocks verbatim
             """)
 
@@ -56,6 +57,9 @@ package struct PackCommand: ParsableCommand {
     @Option(help: "With a .safetensors output: the element type (default f32).")
     var dtype: ExportDType?
 
+    @Flag(help: "With a .safetensors output: write an MLX-LM checkpoint, grouped int8/int4 rows as MLX's affine quantization.")
+    var mlx = false
+
     @OptionGroup var outputOptions: OutputOptions
 
     package init() {}
@@ -73,6 +77,8 @@ package struct PackCommand: ParsableCommand {
         if compress != nil && !output.hasSuffix(".lpkz") { throw ValidationError("--compress writes a .lpkz file; name the output OUT.lpkz") }
         if let level, !(1...19).contains(level) { throw ValidationError("--level must be between 1 and 19") }
         if level != nil && target != .compressed { throw ValidationError("--level sets zstd's level: it goes with --compress zstd and a .lpkz output") }
+        if mlx && target != .safetensors { throw ValidationError("--mlx writes an MLX-LM checkpoint: name the output DIR/model.safetensors") }
+        if mlx && dtype != nil { throw ValidationError("--mlx keeps each tensor's own numbers; --dtype does not apply") }
         if dtype != nil && target != .safetensors { throw ValidationError("--dtype sets a safetensors export's element type: it goes with a .safetensors output") }
         if splitPle && (target == .safetensors || target == .gguf) {
             throw ValidationError("--split-ple lays out a pack: it goes with a .lpk (or .lpkz) output")
@@ -128,6 +134,10 @@ package struct PackCommand: ParsableCommand {
                 ], rightAligned: [1, 2, 3]))
             }
         case .safetensors:
+            if mlx {
+                try reportExport(try Exporter.exportMLX(model, to: output))
+                return
+            }
             let entries = try Exporter.exportSafetensors(model, to: output, dtype: (dtype ?? .f32).dtype)
             let companions = try Exporter.writeCompanionFiles(of: model, besideExport: output)
             try reportExport(entries, companions: companions)
