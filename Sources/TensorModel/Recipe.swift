@@ -112,13 +112,11 @@ public struct Recipe: Codable, Sendable, Equatable {
             }
         }
         for pattern in keep {
-            do { _ = try Regex(pattern) } catch {
-                throw RecipeError(.invalidValue, file: nil, key: "keep", "\"\(pattern)\" is not a valid regular expression")
-            }
+            if let problem = Self.patternProblem(pattern) { throw RecipeError(.invalidValue, file: nil, key: "keep", "\"\(pattern)\" \(problem)") }
         }
         for override in overrides ?? [] {
-            do { _ = try Regex(override.pattern) } catch {
-                throw RecipeError(.invalidValue, file: nil, key: "overrides", "\"\(override.pattern)\" is not a valid regular expression")
+            if let problem = Self.patternProblem(override.pattern) {
+                throw RecipeError(.invalidValue, file: nil, key: "overrides", "\"\(override.pattern)\" \(problem)")
             }
             guard ClassSetting(override.precision) != nil else {
                 throw RecipeError(.invalidValue, file: nil, key: "overrides",

@@ -25,6 +25,8 @@ import Testing
         (#"{"overrides": [{"pattern": "(", "precision": "int8"}]}"#, .invalidValue, "overrides"),
         (#"{"overrides": [{"pattern": "down"}]}"#, .invalidValue, "overrides"),
         (#"{"overrides": "down=int8"}"#, .invalidValue, "overrides"),
+        (#"{"keep": ["(a+)+$"]}"#, .invalidValue, "keep"),
+        (#"{"overrides": [{"pattern": "(x*)*y", "precision": "int8"}]}"#, .invalidValue, "overrides"),
     ])
     func mistakes(text: String, kind: RecipeError.Kind, key: String?) throws {
         #expect { try decode(text) } throws: { error in
