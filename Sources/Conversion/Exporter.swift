@@ -31,20 +31,35 @@ public enum Exporter {
 
     /// Exports to GGUF: ggml blocks verbatim, int8 rows as Q8_0 and int4 rows as Q4_0 (exact when each 32-column
     /// block shares one scale), plain floats as they are, anything else as F32. GGUF metadata carried in the pack
-    /// is written back unchanged; otherwise the architecture and LayerPack's provenance are written.
+    /// is written back unchanged; a Hugging Face Gemma 3 source gets llama.cpp's names, keys, norms and vocabulary
+    /// (``llamaCppLayout(of:)``); other sources without GGUF metadata are refused.
     public static func exportGGUF(_ source: any TensorSource, to path: String) throws -> [Entry] {
         let tensors = try exportable(source, to: path)
+        let carried = try source.ggufMetadata()
+        let layout = carried == nil ? try llamaCppLayout(of: source) : nil
         var plan: [(GGUFWriter.Tensor, Entry)] = []
+        var offsets: [Float] = []
         for tensor in tensors {
-            let type = ggmlType(for: tensor)
+            let offset = tensor.role == .norm ? layout?.normOffset ?? 0 : 0
+            let type = offset == 0 ? ggmlType(for: tensor) : .f32
             let ne = tensor.shape.rank == 0 ? [1] : Array(tensor.shape.dimensions.reversed())
-            let exact = type != .f32 || tensor.encoding == .plain(.f32)
-            plan.append((GGUFWriter.Tensor(name: tensor.name, type: type, ne: ne), Entry(name: tensor.name, from: tensor.storage, to: type.name, exact: exact)))
+            // A norm stored as 1 + w (llama.cpp's convention) is the same function of the same values.
+            let exact = offset != 0 || type != .f32 || tensor.encoding == .plain(.f32)
+            let name = layout?.names[tensor.name] ?? tensor.name
+            plan.append((GGUFWriter.Tensor(name: name, type: type, ne: ne),
+                         Entry(name: tensor.name, from: tensor.storage, to: type.name + (offset == 0 ? "" : " as 1 + w"), exact: exact)))
+            offsets.append(offset)
         }
-        let (count, encoded, alignment) = try metadata(of: source)
+        let (count, encoded, alignment) = carried.map { ($0.metadata.count, $0.encodedMetadata.array, $0.alignment) }
+            ?? (layout!.metadata.count, GGUFWriter.encode(metadata: layout!.metadata), GGUFFile.defaultAlignment)
         try GGUFWriter.write(to: path, metadataCount: count, encodedMetadata: encoded, alignment: alignment,
                              tensors: plan.map(\.0)) { index, sink in
-            try writeTensor(tensors[index], as: plan[index].0.type, from: source, to: sink)
+            if offsets[index] != 0 {
+                let values = try source.floats(tensors[index].name).map { $0 + offsets[index] }
+                try sink.write(FloatEncoding.encode(values, as: .f32))
+            } else {
+                try writeTensor(tensors[index], as: plan[index].0.type, from: source, to: sink)
+            }
         }
         return plan.map(\.1)
     }
@@ -113,18 +128,5 @@ public enum Exporter {
             try sink.write(FloatEncoding.encode(try source.floats(tensor.name, rows: row..<end), as: dtype))
             row = end
         }
-    }
-
-    /// The GGUF metadata to write (key count, encoded keys and values, alignment): carried verbatim from a GGUF
-    /// source, else made from the configuration.
-    private static func metadata(of source: any TensorSource) throws -> (count: Int, encoded: [UInt8], alignment: Int) {
-        if let gguf = try source.ggufMetadata() { return (gguf.metadata.count, gguf.encodedMetadata.array, gguf.alignment) }
-        var pairs: [(String, GGUFValue)] = [("general.architecture", .string(source.configuration?.modelType ?? "unknown")),
-                                            ("general.name", .string("layerpack export")),
-                                            ("general.alignment", .uint32(UInt32(GGUFFile.defaultAlignment)))]
-        if let configuration = source.configuration {
-            pairs.append(("layerpack.configuration_model_type", .string(configuration.modelType)))
-        }
-        return (pairs.count, GGUFWriter.encode(metadata: pairs), GGUFFile.defaultAlignment)
     }
 }

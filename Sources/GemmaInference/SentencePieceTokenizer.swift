@@ -34,6 +34,8 @@ public struct SentencePieceTokenizer: Sendable {
     /// piece's bytes, 0xFF (never in UTF-8), the right piece's bytes. Nil: any pair whose text is a token merges,
     /// by the token's score (SentencePiece).
     private let mergeRanks: [[UInt8]: Int]?
+    /// The merge list in rank order, for BPE vocabularies that have one (what a GGUF export writes back).
+    public let merges: [(String, String)]?
 
 
     /// - Parameters:
@@ -68,6 +70,7 @@ public struct SentencePieceTokenizer: Sendable {
             guard type == .userDefined || type == .control, !tokens[id].isEmpty else { return nil }
             return (Array(tokens[id].utf8), id, type == .control)
         }.sorted { $0.text.count > $1.text.count }
+        self.merges = merges
         mergeRanks = merges.map { list in
             var ranks: [[UInt8]: Int] = [:]
             ranks.reserveCapacity(list.count)

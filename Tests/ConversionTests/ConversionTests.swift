@@ -145,7 +145,7 @@ struct SyntheticModel {
         #expect(!FileManager.default.fileExists(atPath: model.path + "/e.lpk"))
     }
 
-    @Test("exports: safetensors values equal the pack's; GGUF int rows become Q8_0/Q4_0 with identical values")
+    @Test("exports: safetensors values equal the pack's; a Gemma 4 pack from safetensors is refused as a GGUF, by name")
     func exports() throws {
         let model = try SyntheticModel()
         defer { model.directory.remove() }
@@ -153,15 +153,30 @@ struct SyntheticModel {
         _ = try PackConverter.convert(source, to: model.path + "/q.lpk", options: .init(recipe: Recipe(core: .int4, ple: .int8, embed: .int8, group: 32)))
         let pack = try PackSource(path: model.path + "/q.lpk")
         _ = try Exporter.exportSafetensors(pack, to: model.path + "/out.safetensors", dtype: .f32)
-        let entries = try Exporter.exportGGUF(pack, to: model.path + "/out.gguf")
         let exportedST = try ModelSources.open(model.path + "/out.safetensors")
-        let exportedGGUF = try ModelSources.open(model.path + "/out.gguf")
+        for tensor in pack.tensors where tensor.encoding != .file {
+            #expect(try exportedST.floats(tensor.name) == pack.floats(tensor.name), "\(tensor.name)")
+        }
+        #expect { try Exporter.exportGGUF(pack, to: model.path + "/out.gguf") } throws: { "\($0)".contains("gemma4") }
+        #expect(!FileManager.default.fileExists(atPath: model.path + "/out.gguf"))
+    }
+
+    @Test("a Gemma 3 pack from safetensors exports to GGUF under llama.cpp's names: int rows as Q8_0/Q4_0 with identical values, norms as 1 + w")
+    func ggufExport() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let source = try ModelSources.open(Fixtures.path("conformance/gemma3-hd8-mha-window3-tied"))
+        _ = try PackConverter.convert(source, to: directory.path + "/q.lpk",
+                                      options: .init(recipe: Recipe(core: .int4, ple: .int8, embed: .int8, group: 32, embedGroup: 32)))
+        let pack = try PackSource(path: directory.path + "/q.lpk")
+        let entries = try Exporter.exportGGUF(pack, to: directory.path + "/out.gguf")
+        let exported = try ModelSources.open(directory.path + "/out.gguf")
         #expect(entries.first { $0.name.hasSuffix("down_proj.weight") }?.to == "Q4_0")
         #expect(entries.first { $0.name.hasSuffix("embed_tokens.weight") }?.to == "Q8_0")
         for tensor in pack.tensors where tensor.encoding != .file {
+            let name = try #require(GemmaWeight(tensorName: tensor.name)?.ggufName)
             let values = try pack.floats(tensor.name)
-            #expect(try exportedST.floats(tensor.name) == values, "\(tensor.name)")
-            #expect(try exportedGGUF.floats(tensor.name) == values, "\(tensor.name)")
+            #expect(try exported.floats(name) == (tensor.role == .norm ? values.map { $0 + 1 } : values), "\(tensor.name)")
         }
     }
 }

@@ -1,0 +1,90 @@
+import ByteIO
+import Foundation
+import GGUFFormat
+import GemmaInference
+import TensorModel
+
+extension Exporter {
+    /// How a source without GGUF metadata (a Hugging Face checkpoint, or a pack made from one) is written as
+    /// llama.cpp's own converter would write it: llama.cpp's tensor names, its `gemma3.*` keys, Gemma 3's norms as
+    /// `1 + w`, and the vocabulary of the source's tokenizer.json (as a `gemma4` BPE vocabulary) or none.
+    struct LlamaCppLayout {
+        let metadata: [(String, GGUFValue)]
+        /// llama.cpp's name of each source tensor.
+        let names: [String: String]
+        /// What is added to norm weights (llama.cpp applies them as they are stored).
+        let normOffset: Float
+    }
+
+    /// The layout for `source`, or an error saying why llama.cpp could not load such a file.
+    static func llamaCppLayout(of source: any TensorSource) throws -> LlamaCppLayout {
+        guard let c = source.configuration else {
+            throw ConversionError(.unexportable, file: source.path, "no model configuration: llama.cpp's metadata cannot be written")
+        }
+        guard c.architecture == .gemma3 else {
+            throw ConversionError(.unexportable, file: source.path, "a GGUF export of a \(c.modelType) Hugging Face checkpoint is not "
+                                  + "implemented (Gemma 3 is); convert the checkpoint with llama.cpp's convert_hf_to_gguf.py")
+        }
+        guard c.queryPreAttentionScalar == nil || c.queryPreAttentionScalar == Double(c.headDimension) else {
+            throw ConversionError(.unexportable, file: source.path, "query_pre_attn_scalar \(c.queryPreAttentionScalar!) is not head_dim "
+                                  + "\(c.headDimension): llama.cpp's gemma3 scales queries by head_dim^-0.5 and has no key for another scale")
+        }
+        var names: [String: String] = [:]
+        for tensor in source.tensors {
+            guard let name = GemmaWeight(tensorName: tensor.name)?.ggufName else {
+                throw ConversionError(.unexportable, file: source.path, tensor: tensor.name, "llama.cpp has no name for this tensor")
+            }
+            names[tensor.name] = name
+        }
+        let arch = "gemma3"
+        func u32(_ value: Int) -> GGUFValue { .uint32(UInt32(clamping: value)) }
+        var metadata: [(String, GGUFValue)] = [
+            ("general.architecture", .string(arch)), ("general.type", .string("model")), ("general.name", .string("layerpack export")),
+            ("general.quantization_version", .uint32(2)),
+            ("\(arch).block_count", u32(c.layerCount)), ("\(arch).context_length", u32(contextLength(of: source))),
+            ("\(arch).embedding_length", u32(c.hiddenSize)),
+            ("\(arch).feed_forward_length", Set(c.intermediateSizes).count == 1 ? u32(c.intermediateSizes[0])
+                : .array(GGUFArray(of: .int32, c.intermediateSizes.map { .int32(Int32(clamping: $0)) }))),
+            ("\(arch).attention.head_count", u32(c.headCount)), ("\(arch).attention.head_count_kv", u32(c.keyValueHeadCount)),
+            ("\(arch).attention.key_length", u32(c.headDimension)), ("\(arch).attention.value_length", u32(c.headDimension)),
+            ("\(arch).rope.freq_base", .float32(Float(c.ropeTheta))), ("\(arch).rope.freq_base_swa", .float32(Float(c.ropeLocalTheta))),
+            ("\(arch).attention.layer_norm_rms_epsilon", .float32(Float(c.rmsNormEpsilon))),
+            ("\(arch).attention.sliding_window", u32(c.slidingWindow)),
+            // llama.cpp reads the per-layer pattern when it is there (load_swa_pattern), else assumes every 6th layer full.
+            ("\(arch).attention.sliding_window_pattern", .array(GGUFArray(of: .bool, c.layerTypes.map { .bool($0 == .sliding) }))),
+        ]
+        if c.fullAttentionRopeScale != 1 {
+            metadata += [("\(arch).rope.scaling.type", .string("linear")), ("\(arch).rope.scaling.factor", .float32(Float(c.fullAttentionRopeScale)))]
+        }
+        if let softcap = c.finalLogitSoftcap { metadata.append(("\(arch).final_logit_softcapping", .float32(Float(softcap)))) }
+        metadata += try vocabulary(of: source, arch: arch, size: c.vocabularySize)
+        return LlamaCppLayout(metadata: metadata, names: names, normOffset: c.normWeightOffset)
+    }
+
+    /// config.json's max_position_embeddings (what the converter writes as context_length), else Gemma 3's 131,072.
+    private static func contextLength(of source: any TensorSource) -> Int {
+        guard let file = source.attachment(named: "config.json"),
+              let object = try? JSONSerialization.jsonObject(with: Data(file.bytes.array)) as? [String: Any] else { return 131_072 }
+        return (object["max_position_embeddings"] as? Int) ?? 131_072
+    }
+
+    /// The tokenizer.json vocabulary as llama.cpp's `gemma4` BPE keys, or `none` with the vocabulary size (llama.cpp
+    /// then runs on token ids) when the source has no tokenizer.json.
+    private static func vocabulary(of source: any TensorSource, arch: String, size: Int) throws -> [(String, GGUFValue)] {
+        guard let file = source.attachment(named: "tokenizer.json") else {
+            return [("tokenizer.ggml.model", .string("none")), ("\(arch).vocab_size", .uint32(UInt32(clamping: size)))]
+        }
+        let tokenizer = try SentencePieceTokenizer.from(tokenizerJSON: file.bytes, name: file.location)
+        guard let merges = tokenizer.merges else {
+            throw ConversionError(.unexportable, file: file.location, "tokenizer.json has no merge list for a BPE vocabulary")
+        }
+        return [
+            ("tokenizer.ggml.model", .string("gemma4")),
+            ("tokenizer.ggml.tokens", .array(GGUFArray(of: .string, tokenizer.tokens.map { .string($0) }))),
+            ("tokenizer.ggml.token_type", .array(GGUFArray(of: .int32, tokenizer.types.map { .int32($0.rawValue) }))),
+            ("tokenizer.ggml.merges", .array(GGUFArray(of: .string, merges.map { .string($0.0 + " " + $0.1) }))),
+            ("tokenizer.ggml.bos_token_id", .uint32(UInt32(tokenizer.bosID))), ("tokenizer.ggml.eos_token_id", .uint32(UInt32(tokenizer.eosID))),
+            ("tokenizer.ggml.add_bos_token", .bool(true)),
+        ]
+    }
+}
