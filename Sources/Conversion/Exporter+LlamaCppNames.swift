@@ -14,6 +14,8 @@ extension Exporter {
         let names: [String: String]
         /// What is added to norm weights (llama.cpp applies them as they are stored).
         let normOffset: Float
+        /// Tensors llama.cpp needs that the source does not hold (Gemma 4's `rope_freqs.weight`), as f32 values.
+        var extraTensors: [(name: String, values: [Float])] = []
     }
 
     /// The layout for `source`, or an error saying why llama.cpp could not load such a file.
@@ -21,11 +23,11 @@ extension Exporter {
         guard let c = source.configuration else {
             throw ConversionError(.unexportable, file: source.path, "no model configuration: llama.cpp's metadata cannot be written")
         }
-        guard c.architecture == .gemma3 else {
+        guard c.architecture == .gemma3 || c.architecture == .gemma4 else {
             throw ConversionError(.unexportable, file: source.path, "a GGUF export of a \(c.modelType) Hugging Face checkpoint is not "
-                                  + "implemented (Gemma 3 is); convert the checkpoint with llama.cpp's convert_hf_to_gguf.py")
+                                  + "implemented (Gemma 3 and Gemma 4 are); convert the checkpoint with llama.cpp's convert_hf_to_gguf.py")
         }
-        guard c.queryPreAttentionScalar == nil || c.queryPreAttentionScalar == Double(c.headDimension) else {
+        guard c.architecture == .gemma4 || c.queryPreAttentionScalar == nil || c.queryPreAttentionScalar == Double(c.headDimension) else {
             throw ConversionError(.unexportable, file: source.path, "query_pre_attn_scalar \(c.queryPreAttentionScalar!) is not head_dim "
                                   + "\(c.headDimension): llama.cpp's gemma3 scales queries by head_dim^-0.5 and has no key for another scale")
         }
@@ -36,7 +38,7 @@ extension Exporter {
             }
             names[tensor.name] = name
         }
-        let arch = "gemma3"
+        let arch = c.architecture == .gemma4 ? "gemma4" : "gemma3"
         func u32(_ value: Int) -> GGUFValue { .uint32(UInt32(clamping: value)) }
         var metadata: [(String, GGUFValue)] = [
             ("general.architecture", .string(arch)), ("general.type", .string("model")), ("general.name", .string("layerpack export")),
@@ -45,20 +47,49 @@ extension Exporter {
             ("\(arch).embedding_length", u32(c.hiddenSize)),
             ("\(arch).feed_forward_length", Set(c.intermediateSizes).count == 1 ? u32(c.intermediateSizes[0])
                 : .array(GGUFArray(of: .int32, c.intermediateSizes.map { .int32(Int32(clamping: $0)) }))),
-            ("\(arch).attention.head_count", u32(c.headCount)), ("\(arch).attention.head_count_kv", u32(c.keyValueHeadCount)),
-            ("\(arch).attention.key_length", u32(c.headDimension)), ("\(arch).attention.value_length", u32(c.headDimension)),
+            ("\(arch).attention.head_count", u32(c.headCount)),
+            ("\(arch).attention.head_count_kv", c.globalKeyValueHeadCount == nil ? u32(c.keyValueHeadCount)
+                : .array(GGUFArray(of: .int32, (0..<c.layerCount).map { .int32(Int32(clamping: c.keyValueHeadCount(layer: $0))) }))),
+            ("\(arch).attention.key_length", u32(c.globalHeadDimension ?? c.headDimension)),
+            ("\(arch).attention.value_length", u32(c.globalHeadDimension ?? c.headDimension)),
             ("\(arch).rope.freq_base", .float32(Float(c.ropeTheta))), ("\(arch).rope.freq_base_swa", .float32(Float(c.ropeLocalTheta))),
             ("\(arch).attention.layer_norm_rms_epsilon", .float32(Float(c.rmsNormEpsilon))),
             ("\(arch).attention.sliding_window", u32(c.slidingWindow)),
             // llama.cpp reads the per-layer pattern when it is there (load_swa_pattern), else assumes every 6th layer full.
             ("\(arch).attention.sliding_window_pattern", .array(GGUFArray(of: .bool, c.layerTypes.map { .bool($0 == .sliding) }))),
         ]
+        var extra: [(name: String, values: [Float])] = []
+        if c.architecture == .gemma4 {
+            extra = try gemma4Keys(c, arch: arch, file: source.path, into: &metadata)
+        }
         if c.fullAttentionRopeScale != 1 {
             metadata += [("\(arch).rope.scaling.type", .string("linear")), ("\(arch).rope.scaling.factor", .float32(Float(c.fullAttentionRopeScale)))]
         }
         if let softcap = c.finalLogitSoftcap { metadata.append(("\(arch).final_logit_softcapping", .float32(Float(softcap)))) }
         metadata += try vocabulary(of: source, arch: arch, size: c.vocabularySize)
-        return LlamaCppLayout(metadata: metadata, names: names, normOffset: c.normWeightOffset)
+        var layout = LlamaCppLayout(metadata: metadata, names: names, normOffset: c.normWeightOffset)
+        layout.extraTensors = extra
+        return layout
+    }
+
+    /// Gemma 4's own keys (head sizes of both layer kinds, KV sharing, PLE width) and its RoPE frequency divisors:
+    /// llama.cpp rotates every pair of a full layer's head and is told to leave the pairs proportional RoPE does not
+    /// rotate alone with a divisor of 1e30, as the converter writes them.
+    private static func gemma4Keys(_ c: ModelConfiguration, arch: String, file: String,
+                                   into metadata: inout [(String, GGUFValue)]) throws -> [(name: String, values: [Float])] {
+        guard c.fullAttentionRotaryFraction < 1 else {
+            throw ConversionError(.unexportable, file: file, "full-attention layers with default RoPE: llama.cpp's gemma4 expects "
+                                  + "proportional RoPE there (its converter refuses such checkpoints too)")
+        }
+        let fullHead = c.globalHeadDimension ?? c.headDimension
+        metadata += [
+            ("\(arch).attention.key_length_swa", .uint32(UInt32(c.headDimension))), ("\(arch).attention.value_length_swa", .uint32(UInt32(c.headDimension))),
+            ("\(arch).rope.dimension_count", .uint32(UInt32(fullHead))), ("\(arch).rope.dimension_count_swa", .uint32(UInt32(c.headDimension))),
+            ("\(arch).attention.shared_kv_layers", .uint32(UInt32(c.kvSharedLayerCount))),
+            ("\(arch).embedding_length_per_layer_input", .uint32(UInt32(c.perLayerInputSize ?? 0))),
+        ]
+        let rotated = Int(c.fullAttentionRotaryFraction * Double(fullHead) / 2)
+        return [("rope_freqs.weight", (0..<(fullHead / 2)).map { $0 < rotated ? 1 : 1e30 })]
     }
 
     /// config.json's max_position_embeddings (what the converter writes as context_length), else Gemma 3's 131,072.

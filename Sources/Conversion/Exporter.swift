@@ -50,11 +50,17 @@ public enum Exporter {
                          Entry(name: tensor.name, from: tensor.storage, to: type.name + (offset == 0 ? "" : " as 1 + w"), exact: exact)))
             offsets.append(offset)
         }
+        for extra in layout?.extraTensors ?? [] {
+            plan.append((GGUFWriter.Tensor(name: extra.name, type: .f32, ne: [extra.values.count]),
+                         Entry(name: extra.name, from: "(llama.cpp needs it)", to: "F32", exact: true)))
+        }
         let (count, encoded, alignment) = carried.map { ($0.metadata.count, $0.encodedMetadata.array, $0.alignment) }
             ?? (layout!.metadata.count, GGUFWriter.encode(metadata: layout!.metadata), GGUFFile.defaultAlignment)
         try GGUFWriter.write(to: path, metadataCount: count, encodedMetadata: encoded, alignment: alignment,
                              tensors: plan.map(\.0)) { index, sink in
-            if offsets[index] != 0 {
+            if index >= tensors.count {
+                try sink.write(FloatEncoding.encode(layout!.extraTensors[index - tensors.count].values, as: .f32))
+            } else if offsets[index] != 0 {
                 let values = try source.floats(tensors[index].name).map { $0 + offsets[index] }
                 try sink.write(FloatEncoding.encode(values, as: .f32))
             } else {

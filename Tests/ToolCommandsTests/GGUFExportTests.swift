@@ -5,12 +5,14 @@ import StrictJSON
 import Testing
 import TestSupport
 
-/// GGUF exports of Hugging Face Gemma 3 checkpoints against what llama.cpp's own converter wrote for the same
+/// GGUF exports of Hugging Face Gemma 3 and Gemma 4 checkpoints against what llama.cpp's own converter wrote for the same
 /// checkpoints (Fixtures/conformance/*/model.gguf, convert_hf_to_gguf.py --outtype f32).
 @Suite struct GGUFExportTests {
-    @Test("a pack made from safetensors exports the converter's GGUF: llama.cpp's names, the same tensor bytes, its gemma3 keys",
+    @Test("a pack made from safetensors exports the converter's GGUF: llama.cpp's names, the same tensor bytes, its keys",
           arguments: ["gemma3-hd8-mha-window3-tied", "gemma3-hd16-gqa2-window64-untied-softcap",
-                      "gemma3-gqa4-window3-ropelinear8-6layers", "gemma3-heads6-kv3-hidden36-window5-softcap"])
+                      "gemma3-gqa4-window3-ropelinear8-6layers", "gemma3-heads6-kv3-hidden36-window5-softcap",
+                      "gemma4-ghd32-prop-kvshare-dwmlp-ple8-window3", "gemma4-ghd16-prop-nokvshare-ple16-window64-untied",
+                      "gemma4-keqv-globalkv1-nople-window3"])
     func matchesTheConverter(name: String) throws {
         let model = Fixtures.path("conformance/\(name)")
         let directory = try TemporaryDirectory()
@@ -20,21 +22,24 @@ import TestSupport
         let run = try ToolRun.run("lpk-pack", [pack, "-o", export, "--quiet"])
         #expect(run.status == 0, "\(run.standardError)")
         let ours = try GGUFFile(path: export), theirs = try GGUFFile(path: model + "/model.gguf")
-        #expect(ours.architecture == "gemma3")
+        let arch = try #require(theirs.architecture)
+        #expect(ours.architecture == arch)
         #expect(Set(ours.tensors.map(\.name)) == Set(theirs.tensors.map(\.name)))
         for tensor in theirs.tensors {
             let mine = try ours.tensor(named: tensor.name)
             #expect(mine.type == tensor.type && mine.ne == tensor.ne && mine.data.array == tensor.data.array, "\(tensor.name)")
         }
-        for (key, value) in theirs.metadata where key.hasPrefix("gemma3.") && key != "gemma3.context_length" {
+        for (key, value) in theirs.metadata where key.hasPrefix(arch + ".") && key != arch + ".context_length" {
             let mine = try #require(ours[key], "\(key) missing")
             #expect(mine.intValue == value.intValue && mine.doubleValue == value.doubleValue && mine.stringValue == value.stringValue, "\(key)")
+            #expect(try mine.arrayValue?.integers() == value.arrayValue?.integers(), "\(key)")
+            #expect(try mine.arrayValue?.bools() == value.arrayValue?.bools(), "\(key)")
         }
         // The per-layer pattern llama.cpp reads (load_swa_pattern) says what config.json's layer_types says.
         let config = try #require(try JSONParser.parse(try MappedFile(path: model + "/config.json").bytes.array).objectValue)
         let types = (config["layer_types"]?.arrayValue ?? []).compactMap { $0.stringValue }
         #expect(!types.isEmpty)
-        let pattern = try ours["gemma3.attention.sliding_window_pattern"]?.arrayValue?.bools()
+        let pattern = try ours[arch + ".attention.sliding_window_pattern"]?.arrayValue?.bools()
         #expect(pattern == types.map { $0 == "sliding_attention" })
         let tokens = try #require(try Fixtures.json("conformance/\(name)/tokens.json").arrayValue)
         let ids = tokens.compactMap { $0.intValue }.map(String.init).joined(separator: ",")
@@ -43,11 +48,12 @@ import TestSupport
         #expect(verify.status == 0, "\(verify.standardOutput)")
     }
 
-    @Test("what llama.cpp's gemma3 cannot express is refused by name: a query scale other than head_dim^-0.5, Gemma 3n")
+    @Test("what llama.cpp cannot express is refused by name: a Gemma 3 query scale other than head_dim^-0.5, Gemma 4 full layers with default RoPE, Gemma 3n")
     func refusals() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         for (model, reason) in [("conformance/gemma3-hd32-gqa2-window3-mix-qpas24", "query_pre_attn_scalar"),
+                                ("conformance/gemma4-ghd16-defaultrope-kvshare-ple4-window3", "default RoPE"),
                                 ("models/tiny-gemma3n-f32", "gemma3n")] {
             let pack = directory.path + "/m.lpk"
             #expect(try ToolRun.run("lpk-pack", [Fixtures.path(model), "-o", pack, "--quiet"]).status == 0)
