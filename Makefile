@@ -68,6 +68,7 @@ fixtures: venv venv-blas venv-mlx llama-tools model release $(LLAMA_CPP_SDIST)
 	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_transformers_270m_fixture.py
 	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_tokenizers_fixture.py
 	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_gguf_bpe_fixtures.py
+	HF_HUB_OFFLINE=1 $(PY) Fixtures/scripts/make_llama_export_fixtures.py
 	HF_HUB_OFFLINE=1 $(VENV_MLX)/bin/python Fixtures/scripts/make_mlx_fixtures.py
 	HF_HUB_OFFLINE=1 $(VENV_MLX)/bin/python Fixtures/scripts/make_mlx_export_fixtures.py
 	LPK_LLAMA_TOOLS=$(LLAMA_TOOLS)/bin $(PY) Fixtures/scripts/make_imatrix_fixtures.py

@@ -62,4 +62,39 @@ import TestSupport
             #expect(!FileManager.default.fileExists(atPath: directory.path + "/m.gguf"))
         }
     }
+
+    /// Fixtures/llama-export (make_llama_export_fixtures.py): llama.cpp's logits on exports these commands wrote.
+    static let llamaCases: [JSONObject] = {
+        let cases = (try? Fixtures.json("llama-export/cases.json"))?.objectValue?["cases"]?.arrayValue ?? []
+        return cases.compactMap { $0.objectValue }
+    }()
+
+    @Test("llama.cpp runs the exports: as far from our logits as from float64 on its converter's file; Q8_0/Q4_0 within 0.05 of our llama.cpp numerics",
+          arguments: 0..<9)
+    func llamaCppRunsTheExport(index: Int) throws {
+        #expect(Self.llamaCases.count == 9)
+        let fixture = try #require(Self.llamaCases.dropFirst(index).first)
+        let name = try #require(fixture["name"]?.stringValue), model = try #require(fixture["model"]?.stringValue)
+        let commands = (fixture["commands"]?.arrayValue ?? []).compactMap { $0.stringValue }
+        try #require(commands.count == 2)
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        // The first command makes m.lpk from the model; the second exports it. Paths are the repository's.
+        var first = commands[0].split(separator: " ").map(String.init)
+        let tool = first.removeFirst()
+        first = first.map { $0 == model ? Fixtures.repositoryRoot + "/" + model : $0 == "m.lpk" ? directory.path + "/m.lpk" : $0 }
+        #expect(try ToolRun.run(tool, first).status == 0)
+        let export = directory.path + "/\(name).gguf"
+        #expect(try ToolRun.run("lpk-pack", [directory.path + "/m.lpk", "-o", export, "--quiet"]).status == 0)
+        #expect(try MappedFile(path: export).bytes.array == MappedFile(path: Fixtures.path("llama-export/\(name).gguf")).bytes.array,
+                "the export differs from the one llama.cpp ran: regenerate Fixtures/llama-export")
+        let tokens = try #require(try Fixtures.json(String(model.dropFirst("Fixtures/".count)) + "/tokens.json").arrayValue)
+        let ids = tokens.compactMap { $0.intValue }.map(String.init).joined(separator: ",")
+        let logits = Fixtures.path("llama-export/\(name).llama.npy")
+        let quantized = name.hasSuffix(".int8") || name.hasSuffix(".int4")
+        let gate = quantized ? ["--numerics", "llama.cpp", "--max-abs-diff", "0.05", "--min-top1", "1"]
+            : ["--max-abs-diff", String(1.01 * (fixture["llama_on_converter_gguf_vs_f64"]?.doubleValue ?? 0) + 1e-5)]
+        let run = try ToolRun.run("lpk-verify", [export, "--reference-logits", logits, "--tokens", ids] + gate)
+        #expect(run.status == 0, "\(name): \(run.standardOutput)")
+    }
 }
