@@ -16,6 +16,9 @@ extension Exporter {
         let normOffset: Float
         /// Tensors llama.cpp needs that the source does not hold (Gemma 4's `rope_freqs.weight`), as f32 values.
         var extraTensors: [(name: String, values: [Float])] = []
+        /// Source tensors llama.cpp stacks into one (Gemma 3n's AltUp projections, by stream), under the first
+        /// one's name; the others are written inside it.
+        var stacked: [String: [String]] = [:]
     }
 
     /// The layout for `source`, or an error saying why llama.cpp could not load such a file.
@@ -23,29 +26,39 @@ extension Exporter {
         guard let c = source.configuration else {
             throw ConversionError(.unexportable, file: source.path, "no model configuration: llama.cpp's metadata cannot be written")
         }
-        guard c.architecture == .gemma3 || c.architecture == .gemma4 else {
-            throw ConversionError(.unexportable, file: source.path, "a GGUF export of a \(c.modelType) Hugging Face checkpoint is not "
-                                  + "implemented (Gemma 3 and Gemma 4 are); convert the checkpoint with llama.cpp's convert_hf_to_gguf.py")
-        }
-        guard c.architecture == .gemma4 || c.queryPreAttentionScalar == nil || c.queryPreAttentionScalar == Double(c.headDimension) else {
+        guard c.architecture != .gemma3 || c.queryPreAttentionScalar == nil || c.queryPreAttentionScalar == Double(c.headDimension) else {
             throw ConversionError(.unexportable, file: source.path, "query_pre_attn_scalar \(c.queryPreAttentionScalar!) is not head_dim "
                                   + "\(c.headDimension): llama.cpp's gemma3 scales queries by head_dim^-0.5 and has no key for another scale")
         }
         var names: [String: String] = [:]
+        var stacked: [String: [String]] = [:]
         for tensor in source.tensors {
-            guard let name = GemmaWeight(tensorName: tensor.name)?.ggufName else {
+            let weight = GemmaWeight(tensorName: tensor.name)
+            switch weight {
+            case .altupProjection(let stream?), .altupUnembedProjection(let stream?):
+                // llama.cpp keeps one [streams - 1, hidden, hidden] tensor; stream 0 carries the stack.
+                let whole: GemmaWeight = if case .altupProjection = weight! { .altupProjection(nil) } else { .altupUnembedProjection(nil) }
+                if stream == 0 {
+                    names[tensor.name] = whole.ggufName
+                    stacked[tensor.name] = (0..<((c.altupInputCount ?? 4) - 1)).map { tensor.name.replacingOccurrences(of: ".0.weight", with: ".\($0).weight") }
+                }
+                continue
+            default:
+                break
+            }
+            guard let name = weight?.ggufName else {
                 throw ConversionError(.unexportable, file: source.path, tensor: tensor.name, "llama.cpp has no name for this tensor")
             }
             names[tensor.name] = name
         }
-        let arch = c.architecture == .gemma4 ? "gemma4" : "gemma3"
+        let arch = c.architecture.rawValue
         func u32(_ value: Int) -> GGUFValue { .uint32(UInt32(clamping: value)) }
         var metadata: [(String, GGUFValue)] = [
             ("general.architecture", .string(arch)), ("general.type", .string("model")), ("general.name", .string("layerpack export")),
             ("general.quantization_version", .uint32(2)),
             ("\(arch).block_count", u32(c.layerCount)), ("\(arch).context_length", u32(contextLength(of: source))),
             ("\(arch).embedding_length", u32(c.hiddenSize)),
-            ("\(arch).feed_forward_length", Set(c.intermediateSizes).count == 1 ? u32(c.intermediateSizes[0])
+            ("\(arch).feed_forward_length", Set(c.intermediateSizes).count == 1 && c.architecture != .gemma3n ? u32(c.intermediateSizes[0])
                 : .array(GGUFArray(of: .int32, c.intermediateSizes.map { .int32(Int32(clamping: $0)) }))),
             ("\(arch).attention.head_count", u32(c.headCount)),
             ("\(arch).attention.head_count_kv", c.globalKeyValueHeadCount == nil ? u32(c.keyValueHeadCount)
@@ -61,6 +74,8 @@ extension Exporter {
         var extra: [(name: String, values: [Float])] = []
         if c.architecture == .gemma4 {
             extra = try gemma4Keys(c, arch: arch, file: source.path, into: &metadata)
+        } else if c.architecture == .gemma3n {
+            gemma3nKeys(c, arch: arch, into: &metadata)
         }
         if c.fullAttentionRopeScale != 1 {
             metadata += [("\(arch).rope.scaling.type", .string("linear")), ("\(arch).rope.scaling.factor", .float32(Float(c.fullAttentionRopeScale)))]
@@ -69,7 +84,35 @@ extension Exporter {
         metadata += try vocabulary(of: source, arch: arch, size: c.vocabularySize)
         var layout = LlamaCppLayout(metadata: metadata, names: names, normOffset: c.normWeightOffset)
         layout.extraTensors = extra
+        layout.stacked = stacked
         return layout
+    }
+
+    /// Gemma 3n's own keys: AltUp, PLE width, KV sharing, and each layer's activation sparsity as the standard normal
+    /// quantile llama.cpp multiplies the deviation by (−∞ for dense layers), as the converter writes it.
+    private static func gemma3nKeys(_ c: ModelConfiguration, arch: String, into metadata: inout [(String, GGUFValue)]) {
+        metadata += [
+            ("\(arch).altup.active_idx", .uint32(UInt32(c.altupActiveIndex ?? 0))), ("\(arch).altup.num_inputs", .uint32(UInt32(c.altupInputCount ?? 4))),
+            ("\(arch).embedding_length_per_layer_input", .uint32(UInt32(c.perLayerInputSize ?? 0))),
+            ("\(arch).attention.shared_kv_layers", .uint32(UInt32(c.kvSharedLayerCount))),
+            ("\(arch).activation_sparsity_scale", .array(GGUFArray(of: .float32, c.activationSparsity.map {
+                .float32($0 > 0 ? Float(standardNormalQuantile($0)) : -.infinity)
+            }))),
+        ]
+    }
+
+    /// Φ⁻¹(p): Newton's method on Φ(x) = ½·erfc(−x/√2), from 0; exact to double precision for 0 < p < 1.
+    static func standardNormalQuantile(_ p: Double) -> Double {
+        var x = 0.0
+        for _ in 0..<50 {
+            let error = 0.5 * erfc(-x / 2.0.squareRoot()) - p
+            let density = exp(-x * x / 2) / (2 * Double.pi).squareRoot()
+            guard density > 0 else { break }
+            let step = error / density
+            x -= step
+            if abs(step) < 1e-15 { break }
+        }
+        return x
     }
 
     /// Gemma 4's own keys (head sizes of both layer kinds, KV sharing, PLE width) and its RoPE frequency divisors:

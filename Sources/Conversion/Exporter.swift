@@ -34,18 +34,27 @@ public enum Exporter {
     /// is written back unchanged; a Hugging Face Gemma 3 source gets llama.cpp's names, keys, norms and vocabulary
     /// (``llamaCppLayout(of:)``); other sources without GGUF metadata are refused.
     public static func exportGGUF(_ source: any TensorSource, to path: String) throws -> [Entry] {
-        let tensors = try exportable(source, to: path)
+        let exportable = try exportable(source, to: path)
         let carried = try source.ggufMetadata()
         let layout = carried == nil ? try llamaCppLayout(of: source) : nil
         var plan: [(GGUFWriter.Tensor, Entry)] = []
         var offsets: [Float] = []
+        // Tensors written inside a stack (every part but the first, which names it).
+        let inside = Set(layout?.stacked.values.flatMap { $0.dropFirst() } ?? [])
+        let tensors = exportable.filter { !inside.contains($0.name) }
         for tensor in tensors {
             let offset = tensor.role == .norm ? layout?.normOffset ?? 0 : 0
-            let type = offset == 0 ? ggmlType(for: tensor) : .f32
-            let ne = tensor.shape.rank == 0 ? [1] : Array(tensor.shape.dimensions.reversed())
-            // A norm stored as 1 + w (llama.cpp's convention) is the same function of the same values.
-            let exact = offset != 0 || type != .f32 || tensor.encoding == .plain(.f32)
+            let parts = layout?.stacked[tensor.name]
+            let plainFloat = [TensorEncoding.plain(.f32), .plain(.f16), .plain(.bf16)].contains(tensor.encoding)
             let name = layout?.names[tensor.name] ?? tensor.name
+            // As llama.cpp's converter: vectors, norms and Gemma 3n's AltUp coefficients always in f32 (exact widening).
+            let alwaysF32 = layout != nil && (tensor.shape.rank <= 1 || name.hasSuffix("_norm.weight")
+                                              || name.hasSuffix("altup_correct_coef.weight") || name.hasSuffix("altup_predict_coef.weight"))
+            let type = offset == 0 && !alwaysF32 && (parts == nil || plainFloat) ? ggmlType(for: tensor) : .f32
+            var ne = tensor.shape.rank == 0 ? [1] : Array(tensor.shape.dimensions.reversed())
+            if let parts { ne.append(parts.count) }
+            // A norm stored as 1 + w (llama.cpp's convention) is the same function of the same values.
+            let exact = offset != 0 || type != .f32 || plainFloat
             plan.append((GGUFWriter.Tensor(name: name, type: type, ne: ne),
                          Entry(name: tensor.name, from: tensor.storage, to: type.name + (offset == 0 ? "" : " as 1 + w"), exact: exact)))
             offsets.append(offset)
@@ -60,6 +69,14 @@ public enum Exporter {
                              tensors: plan.map(\.0)) { index, sink in
             if index >= tensors.count {
                 try sink.write(FloatEncoding.encode(layout!.extraTensors[index - tensors.count].values, as: .f32))
+            } else if let parts = layout?.stacked[tensors[index].name] {
+                for part in parts {
+                    if plan[index].0.type == .f32 {
+                        try sink.write(FloatEncoding.encode(try source.floats(part), as: .f32))
+                    } else {
+                        try source.storedBytes(part).withUnsafeBytes { try sink.write($0) }
+                    }
+                }
             } else if offsets[index] != 0 {
                 let values = try source.floats(tensors[index].name).map { $0 + offsets[index] }
                 try sink.write(FloatEncoding.encode(values, as: .f32))
