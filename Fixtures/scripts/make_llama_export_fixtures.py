@@ -6,7 +6,7 @@ Run from the repository root with the peers' venv (llama-cpp-python 0.3.36), aft
     ~/.cache/layerpack/venv/bin/python Fixtures/scripts/make_llama_export_fixtures.py
 
 For each case: `lpk-quantize` (or a lossless `lpk-pack`) of a conformance model's safetensors into a pack, then
-`lpk-pack pack.lpk -o NAME.gguf`; llama.cpp evaluates the model's tokens.json in one batch with an f32 KV cache on 2
+`lpk-pack pack.lpk -o NAME.gguf --dequantize` (rows no ggml type holds, such as int4 rows of 48 columns, as F32); llama.cpp evaluates the model's tokens.json in one batch with an f32 KV cache on 2
 threads and no extra buffer types (as make_conformance_models.py runs it: AMX faults on these VMs), in a child
 process. Writes Fixtures/llama-export/: NAME.gguf (the export llama.cpp ran: the test re-exports and must get these
 bytes), NAME.llama.npy (llama.cpp's logits) and cases.json (commands, and how far llama.cpp's logits on the
@@ -42,7 +42,7 @@ def main() -> None:
                      else [str(BIN / "lpk-pack"), source, "-o", str(pack), "--quiet"])
             subprocess.run(first, check=True, capture_output=True)
             export = OUT / f"{name}.gguf"
-            subprocess.run([str(BIN / "lpk-pack"), str(pack), "-o", str(export), "--quiet"], check=True, capture_output=True)
+            subprocess.run([str(BIN / "lpk-pack"), str(pack), "-o", str(export), "--dequantize", "--quiet"], check=True, capture_output=True)
         tokens = (CONFORMANCE / model / "tokens.json").read_text()
         logits = OUT / f"{name}.llama.npy"
         child = subprocess.run([sys.executable, str(ROOT / "Fixtures/scripts/make_conformance_models.py"), "--llama-logits",
@@ -52,7 +52,7 @@ def main() -> None:
         reference = json.loads((CONFORMANCE / model / "reference.json").read_text())
         cases.append({"name": name, "model": f"Fixtures/conformance/{model}",
                       "commands": [" ".join(["lpk-quantize" if recipe else "lpk-pack", f"Fixtures/conformance/{model}", "-o", "m.lpk",
-                                             "--quiet", *(recipe or [])]), f"lpk-pack m.lpk -o {name}.gguf --quiet"],
+                                             "--quiet", *(recipe or [])]), f"lpk-pack m.lpk -o {name}.gguf --dequantize --quiet"],
                       "llama_on_converter_gguf_vs_f64": (reference.get("gguf") or {}).get("max_abs_diff_llama_vs_f64")
                       if isinstance(reference.get("gguf"), dict) else reference.get("max_abs_diff_llama_vs_f64")})
         print(name, file=sys.stderr)

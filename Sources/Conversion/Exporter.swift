@@ -33,7 +33,9 @@ public enum Exporter {
     /// block shares one scale), plain floats as they are, anything else as F32. GGUF metadata carried in the pack
     /// is written back unchanged; a Hugging Face Gemma 3 source gets llama.cpp's names, keys, norms and vocabulary
     /// (``llamaCppLayout(of:)``); other sources without GGUF metadata are refused.
-    public static func exportGGUF(_ source: any TensorSource, to path: String) throws -> [Entry] {
+    /// - Parameter dequantize: write row records no ggml type holds exactly (int4 in groups other than 32, per-row
+    ///   scales over more than 32 columns, …) as F32 values; without it such a tensor is refused.
+    public static func exportGGUF(_ source: any TensorSource, to path: String, dequantize: Bool = false) throws -> [Entry] {
         let exportable = try exportable(source, to: path)
         let carried = try source.ggufMetadata()
         let layout = carried == nil ? try llamaCppLayout(of: source) : nil
@@ -51,6 +53,11 @@ public enum Exporter {
             let alwaysF32 = layout != nil && (tensor.shape.rank <= 1 || name.hasSuffix("_norm.weight")
                                               || name.hasSuffix("altup_correct_coef.weight") || name.hasSuffix("altup_predict_coef.weight"))
             let type = offset == 0 && !alwaysF32 && (parts == nil || plainFloat) ? ggmlType(for: tensor) : .f32
+            if case .rows(let scheme) = tensor.encoding, type == .f32, !dequantize {
+                throw ConversionError(.unexportable, file: source.path, tensor: tensor.name,
+                                      "no ggml type holds \(scheme) rows of \(tensor.shape.rowLength) columns exactly (Q8_0 and Q4_0 are "
+                                      + "int8 and int4 in groups of 32); pass --dequantize to write its values as F32")
+            }
             var ne = tensor.shape.rank == 0 ? [1] : Array(tensor.shape.dimensions.reversed())
             if let parts { ne.append(parts.count) }
             // A norm stored as 1 + w (llama.cpp's convention) is the same function of the same values.

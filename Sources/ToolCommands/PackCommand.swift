@@ -18,7 +18,7 @@ package struct PackCommand: ParsableCommand {
               OUT.lpkz         --compress zstd: the compressed transfer form of a pack (floats byte-grouped)
               OUT.safetensors  export, dequantized to --dtype (f32, f16 or bf16), with config.json and tokenizer files beside it
               OUT.safetensors --mlx  an MLX-LM checkpoint: int8/int4 rows in groups of 32/64/128 as MLX affine groups (exact)
-              OUT.gguf         export: int8 rows as Q8_0, int4 rows as Q4_0, ggml blocks verbatim
+              OUT.gguf         export: int8 rows as Q8_0, int4 rows as Q4_0, ggml blocks verbatim (--dequantize: other rows as F32)
             """)
 
     @Argument(help: "The model to repack (safetensors file or directory, GGUF, pack, or .lpkz).")
@@ -60,6 +60,9 @@ package struct PackCommand: ParsableCommand {
     @Flag(help: "With a .safetensors output: write an MLX-LM checkpoint, grouped int8/int4 rows as MLX's affine quantization.")
     var mlx = false
 
+    @Flag(help: "With a .gguf output: write rows no ggml type holds exactly (int4 g64, …) as F32 values instead of refusing.")
+    var dequantize = false
+
     @OptionGroup var outputOptions: OutputOptions
 
     package init() {}
@@ -77,6 +80,7 @@ package struct PackCommand: ParsableCommand {
         if compress != nil && !output.hasSuffix(".lpkz") { throw ValidationError("--compress writes a .lpkz file; name the output OUT.lpkz") }
         if let level, !(1...19).contains(level) { throw ValidationError("--level must be between 1 and 19") }
         if level != nil && target != .compressed { throw ValidationError("--level sets zstd's level: it goes with --compress zstd and a .lpkz output") }
+        if dequantize && target != .gguf { throw ValidationError("--dequantize goes with a .gguf output") }
         if mlx && target != .safetensors { throw ValidationError("--mlx writes an MLX-LM checkpoint: name the output DIR/model.safetensors") }
         if mlx && dtype != nil { throw ValidationError("--mlx keeps each tensor's own numbers; --dtype does not apply") }
         if dtype != nil && target != .safetensors { throw ValidationError("--dtype sets a safetensors export's element type: it goes with a .safetensors output") }
@@ -142,7 +146,7 @@ package struct PackCommand: ParsableCommand {
             let companions = try Exporter.writeCompanionFiles(of: model, besideExport: output)
             try reportExport(entries, companions: companions)
         case .gguf:
-            try reportExport(try Exporter.exportGGUF(model, to: output))
+            try reportExport(try Exporter.exportGGUF(model, to: output, dequantize: dequantize))
         }
     }
 

@@ -87,7 +87,7 @@ import TestSupport
         first = first.map { $0 == model ? Fixtures.repositoryRoot + "/" + model : $0 == "m.lpk" ? directory.path + "/m.lpk" : $0 }
         #expect(try ToolRun.run(tool, first).status == 0)
         let export = directory.path + "/\(name).gguf"
-        #expect(try ToolRun.run("lpk-pack", [directory.path + "/m.lpk", "-o", export, "--quiet"]).status == 0)
+        #expect(try ToolRun.run("lpk-pack", [directory.path + "/m.lpk", "-o", export, "--dequantize", "--quiet"]).status == 0)
         #expect(try MappedFile(path: export).bytes.array == MappedFile(path: Fixtures.path("llama-export/\(name).gguf")).bytes.array,
                 "the export differs from the one llama.cpp ran: regenerate Fixtures/llama-export")
         let tokens = try #require(try Fixtures.json(String(model.dropFirst("Fixtures/".count)) + "/tokens.json").arrayValue)
@@ -98,5 +98,20 @@ import TestSupport
             : ["--max-abs-diff", String(1.01 * (fixture["llama_on_converter_gguf_vs_f64"]?.doubleValue ?? 0) + 1e-5)]
         let run = try ToolRun.run("lpk-verify", [export, "--reference-logits", logits, "--tokens", ids] + gate)
         #expect(run.status == 0, "\(name): \(run.standardOutput)")
+    }
+
+    @Test("rows no ggml type holds exactly are refused, naming the tensor, unless --dequantize writes them as F32")
+    func inexactRowsRefused() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let pack = directory.path + "/m.lpk"
+        // Its double-wide MLP's down projections have rows of 48 columns: int4 g32 falls back to one scale per row.
+        #expect(try ToolRun.run("lpk-quantize", [Fixtures.path("conformance/gemma4-ghd32-prop-kvshare-dwmlp-ple8-window3"), "-o", pack,
+                                                 "--core", "int4:g32", "--quiet"]).status == 0)
+        let refused = try ToolRun.run("lpk-pack", [pack, "-o", directory.path + "/m.gguf"])
+        #expect(refused.status == 1 && refused.standardError.contains("int4/row") && refused.standardError.contains("--dequantize"))
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/m.gguf"))
+        let written = try ToolRun.run("lpk-pack", [pack, "-o", directory.path + "/m.gguf", "--dequantize"])
+        #expect(written.status == 0 && written.standardOutput.contains("int4/row → F32"))
     }
 }
