@@ -69,6 +69,55 @@ extension ModelConfiguration {
         if value("rope.scaling.type")?.stringValue == "linear", let factor = double("rope.scaling.factor"), factor > 0 {
             fullAttentionRopeScale = factor
         }
+        try Self.checkKeys(of: file, arch: arch, reading: self)
         try validate(file: file.path)
+    }
+
+    /// The `{arch}.*` keys llama.cpp's converter writes for Gemma 3, 3n and 4 text models, each of which is read above
+    /// or checked below.
+    static let knownGGUFKeys: Set<String> = [
+        "block_count", "context_length", "embedding_length", "feed_forward_length", "vocab_size",
+        "attention.head_count", "attention.head_count_kv", "attention.key_length", "attention.value_length",
+        "attention.key_length_swa", "attention.value_length_swa", "attention.layer_norm_rms_epsilon",
+        "attention.sliding_window", "attention.sliding_window_pattern", "attention.shared_kv_layers",
+        "rope.freq_base", "rope.freq_base_swa", "rope.dimension_count", "rope.dimension_count_swa", "rope.scaling.type",
+        "rope.scaling.factor", "final_logit_softcapping", "embedding_length_per_layer_input", "altup.active_idx",
+        "altup.num_inputs", "activation_sparsity_scale",
+    ]
+
+    /// Refuses, by name, an `{arch}.*` key the reader does not know (it could change the model: MoE experts,
+    /// another attention scale…) and keys whose values contradict what the model is built from: values as long as
+    /// keys, RoPE over whole heads (partial rotation comes from `rope_freqs.weight`), linear or no RoPE scaling, and
+    /// a stated vocabulary size that is the model's.
+    static func checkKeys(of file: GGUFFile, arch: String, reading c: ModelConfiguration) throws {
+        func fail(_ key: String, _ reason: String) -> TensorSourceError {
+            .invalidConfiguration(file: file.path, key: "\(arch).\(key)", reason)
+        }
+        for (key, _) in file.metadata where key.hasPrefix(arch + ".") {
+            let name = String(key.dropFirst(arch.count + 1))
+            guard knownGGUFKeys.contains(name) else {
+                throw fail(name, "is not a key LayerPack's \(arch) reads; it could change the model, so the file is refused rather than misread")
+            }
+        }
+        func int(_ key: String) -> Int? { file["\(arch).\(key)"]?.intValue }
+        let fullHead = c.globalHeadDimension ?? c.headDimension
+        if let length = int("attention.value_length"), length != (int("attention.key_length") ?? 256) {
+            throw fail("attention.value_length", "\(length) differs from the key length: Gemma's values are as long as its keys")
+        }
+        if let length = int("attention.value_length_swa"), length != c.headDimension {
+            throw fail("attention.value_length_swa", "\(length) differs from the sliding layers' key length \(c.headDimension)")
+        }
+        if let rotated = int("rope.dimension_count"), rotated != fullHead {
+            throw fail("rope.dimension_count", "\(rotated) is not the full-attention head size \(fullHead): partial rotation is read from rope_freqs.weight")
+        }
+        if let rotated = int("rope.dimension_count_swa"), rotated != c.headDimension {
+            throw fail("rope.dimension_count_swa", "\(rotated) is not the sliding layers' head size \(c.headDimension)")
+        }
+        if let scaling = file["\(arch).rope.scaling.type"]?.stringValue, scaling != "linear", scaling != "none" {
+            throw fail("rope.scaling.type", "\"\(scaling)\" is not supported (linear and none are)")
+        }
+        if let size = int("vocab_size"), c.vocabularySize != 0, size != c.vocabularySize {
+            throw fail("vocab_size", "\(size) is not the model's vocabulary of \(c.vocabularySize) tokens")
+        }
     }
 }
