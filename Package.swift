@@ -79,8 +79,8 @@ let package = Package(
         ),
         .target(
             name: "Conversion",
-            dependencies: ["ByteIO", "TensorTypes", "GGUFFormat", "SafetensorsFormat", "TensorModel", "Quantization", "PackFormat",
-                           "GemmaInference"],
+            dependencies: ["ByteIO", "TensorTypes", "StrictJSON", "GGUFFormat", "SafetensorsFormat", "TensorModel", "Quantization",
+                           "PackFormat", "GemmaInference"],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -2,6 +2,7 @@ import ByteIO
 import Foundation
 import GGUFFormat
 import GemmaInference
+import StrictJSON
 import TensorModel
 
 extension Exporter {
@@ -138,8 +139,8 @@ extension Exporter {
     /// config.json's max_position_embeddings (what the converter writes as context_length), else Gemma 3's 131,072.
     private static func contextLength(of source: any TensorSource) -> Int {
         guard let file = source.attachment(named: "config.json"),
-              let object = try? JSONSerialization.jsonObject(with: Data(file.bytes.array)) as? [String: Any] else { return 131_072 }
-        return (object["max_position_embeddings"] as? Int) ?? 131_072
+              let object = try? file.bytes.withUnsafeBytes({ try JSONParser.parse($0) }).objectValue else { return 131_072 }
+        return (object["text_config"]?.objectValue ?? object)["max_position_embeddings"]?.intValue ?? 131_072
     }
 
     /// The tokenizer.json vocabulary as llama.cpp's `gemma4` BPE keys, or `none` with the vocabulary size (llama.cpp

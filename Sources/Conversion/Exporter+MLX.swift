@@ -47,7 +47,7 @@ extension Exporter {
         try SafetensorsWriter.write(to: path, entries: entries, metadata: ["format": "mlx", "producer": "layerpack \(LayerPackVersion.current)"]) { index, sink in
             try writeMLXPart(plan[index].part, of: plan[index].tensor, from: source, to: sink)
         }
-        try writeMLXConfig(config, modules: modules, besideExport: path, inputs: source.inputFiles)
+        _ = try writeBeside(path, named: "config.json", try mlxConfig(config, modules: modules), inputs: source.inputFiles)
         _ = try writeCompanionFiles(of: source, besideExport: path, skipping: ["config.json"])
         return report
     }
@@ -94,11 +94,7 @@ extension Exporter {
 
     /// config.json with MLX-LM's `quantization` block (and its `quantization_config` copy): the commonest
     /// (bits, group) as the default, every other quantized module by name; modules without `.scales` stay float.
-    private static func writeMLXConfig(_ config: Attachment, modules: [String: (bits: Int, group: Int)], besideExport path: String,
-                                       inputs: [String]) throws {
-        guard var object = try? JSONSerialization.jsonObject(with: Data(config.bytes.array)) as? [String: Any] else {
-            throw ConversionError(.unexportable, file: config.location, "config.json is not a JSON object")
-        }
+    private static func mlxConfig(_ config: Attachment, modules: [String: (bits: Int, group: Int)]) throws -> [UInt8] {
         var counts: [String: Int] = [:]
         for (_, setting) in modules { counts["\(setting.bits) \(setting.group)", default: 0] += 1 }
         var block: [String: Any] = ["mode": "affine"]
@@ -110,29 +106,20 @@ extension Exporter {
                 block[module] = ["bits": setting.bits, "group_size": setting.group, "mode": "affine"]
             }
         }
-        if object["model_type"] as? String == "gemma3_text", let types = object["layer_types"] as? [String] {
-            object["sliding_window_pattern"] = try slidingWindowPattern(types, file: config.location)
+        return try editedJSON(config) { object in
+            if object["model_type"] as? String == "gemma3_text", let types = object["layer_types"] as? [String] {
+                object["sliding_window_pattern"] = try slidingWindowPattern(types, file: config.location)
+            }
+            if (object["model_type"] as? String)?.hasPrefix("gemma4") == true {
+                try addGlobalAttentionFields(&object, file: config.location)
+            } else if var text = object["text_config"] as? [String: Any], (text["model_type"] as? String)?.hasPrefix("gemma4") == true {
+                try addGlobalAttentionFields(&text, file: config.location)
+                object["text_config"] = text
+            }
+            object["quantization"] = modules.isEmpty ? nil : block
+            object["quantization_config"] = modules.isEmpty ? nil : block
+            return true
         }
-        if (object["model_type"] as? String)?.hasPrefix("gemma4") == true {
-            try addGlobalAttentionFields(&object, file: config.location)
-        } else if var text = object["text_config"] as? [String: Any], (text["model_type"] as? String)?.hasPrefix("gemma4") == true {
-            try addGlobalAttentionFields(&text, file: config.location)
-            object["text_config"] = text
-        }
-        if modules.isEmpty {
-            object["quantization"] = nil
-            object["quantization_config"] = nil
-        } else {
-            object["quantization"] = block
-            object["quantization_config"] = block
-        }
-        let bytes = Array(try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) + [0x0A]
-        let directory = (path as NSString).deletingLastPathComponent
-        let destination = directory.isEmpty ? "config.json" : directory + "/config.json"
-        try OutputGuard.check(destination, inputs: inputs + [path])
-        let writer = try AtomicFileWriter(destination: destination)
-        try writer.write(bytes)
-        try writer.commit()
     }
 
     /// MLX-LM's Gemma 3 ignores `layer_types` and makes layer i full-attention iff (i + 1) % `sliding_window_pattern`
