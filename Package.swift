@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "lpk-quantize", targets: ["lpk-quantize"]),
         .executable(name: "lpk-pack", targets: ["lpk-pack"]),
         .executable(name: "lpk-verify", targets: ["lpk-verify"]),
+        .executable(name: "lpk-plan", targets: ["lpk-plan"]),
         // For apps: open a pack (or a safetensors/GGUF checkpoint), tokenize, and run the reference inference.
         .library(name: "LayerPackRuntime", targets: [
             "TensorTypes", "ByteIO", "StrictJSON", "SafetensorsFormat", "GGUFFormat", "TensorModel", "PackFormat",
@@ -84,10 +85,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Planning",
+            dependencies: ["ByteIO", "TensorTypes", "TensorModel", "Quantization", "PackFormat", "GemmaInference", "Verification",
+                           "Conversion"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "ToolCommands",
             dependencies: [
                 "ByteIO", "TensorTypes", "TensorModel", "Quantization", "PackFormat", "SourceAdapters", "GemmaInference",
-                "Verification", "Conversion",
+                "Verification", "Conversion", "Planning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -109,6 +116,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "lpk-verify",
+            dependencies: ["ToolCommands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "lpk-plan",
             dependencies: ["ToolCommands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),

@@ -72,14 +72,19 @@ extension Exporter {
         let valueBytes = scheme.valueBytes(rowLength: columns)
         let stored = try source.storedBytes(tensor.name)
         let stride = stored.count / max(1, tensor.shape.rowCount)
-        let offset = scheme.bits == .int4 ? Float(-8) : Float(-128)
+        let offset: Float = switch scheme.bits {
+        case .int8: -128
+        case .int4: -8
+        case .int2: -2
+        }
         try stored.withUnsafeBytes { raw in
             for row in 0..<tensor.shape.rowCount {
                 let record = UnsafeRawBufferPointer(rebasing: raw[(row * stride)..<(row * stride + 2 * groups + valueBytes)])
                 if case .words = part {
                     let values = UnsafeRawBufferPointer(rebasing: record[(2 * groups)...])
-                    // int4: the pack's nibbles (q + 8, element 2i low) are MLX's; int8: q + 128 is the byte with its top bit flipped.
-                    try sink.write(scheme.bits == .int4 ? Array(values) : values.map { $0 ^ 0x80 })
+                    // int4 and int2: the pack's offset-binary values (element 2i / 4i first, in the low bits) are MLX's
+                    // little-endian words; int8: q + 128 is the byte with its top bit flipped.
+                    try sink.write(scheme.bits == .int8 ? values.map { $0 ^ 0x80 } : Array(values))
                     continue
                 }
                 var floats = [Float](repeating: 0, count: groups)

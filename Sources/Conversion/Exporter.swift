@@ -56,7 +56,7 @@ public enum Exporter {
             if case .rows(let scheme) = tensor.encoding, type == .f32, !dequantize {
                 throw ConversionError(.unexportable, file: source.path, tensor: tensor.name,
                                       "no ggml type holds \(scheme) rows of \(tensor.shape.rowLength) columns exactly (Q8_0 and Q4_0 are "
-                                      + "int8 and int4 in groups of 32); pass --dequantize to write its values as F32")
+                                      + "int8 and int4 in groups of 32, Q2_K int2 in groups of 256); pass --dequantize to write its values as F32")
             }
             var ne = tensor.shape.rank == 0 ? [1] : Array(tensor.shape.dimensions.reversed())
             if let parts { ne.append(parts.count) }
@@ -131,7 +131,7 @@ public enum Exporter {
         case (.ggml, _), (.plain(.f16), .f16), (.plain(.bf16), .bf16), (.plain(.i8), .i8), (.plain(.i16), .i16),
              (.plain(.i32), .i32), (.plain(.i64), .i64), (.plain(.f64), .f64):
             try source.storedBytes(tensor.name).withUnsafeBytes { try sink.write($0) }
-        case (.rows(let scheme), .q8_0), (.rows(let scheme), .q4_0):
+        case (.rows(let scheme), .q8_0), (.rows(let scheme), .q4_0), (.rows(let scheme), .q2_K):
             let stored = try source.storedBytes(tensor.name)
             let stride = stored.count / max(1, tensor.shape.rowCount)
             var blocks = [UInt8]()

@@ -69,12 +69,13 @@ public enum PackConverter {
         let pleGroup = source.configuration?.perLayerInputSize
         // Core tensors first, then the PLE table(s): the sections are laid out in that order.
         let ordered = source.tensors.filter { $0.role != .perLayerEmbedding } + source.tensors.filter { $0.role == .perLayerEmbedding }
-        var job = Job(source: source, writer: try PackWriter(destination: destination, splitPLE: options.splitPLE), options: options)
+        let packWriter = try PackWriter(destination: destination, splitPLE: options.splitPLE)
+        var job = Job(source: source, writer: packWriter, options: options)
         var reports: [TensorReport] = []
         var attached = false
         for (index, tensor) in ordered.enumerated() {
             if tensor.role == .perLayerEmbedding && !attached {
-                try attachFiles(of: source, to: job.writer)  // attachments are core-section data: before the PLE section
+                try attachFiles(of: source, to: packWriter)  // attachments are core-section data: before the PLE section
                 attached = true
             }
             let decision = try options.recipe?.decision(for: tensor, pleGroup: tensor.role == .perLayerEmbedding ? pleGroup : nil) ?? .keep
@@ -90,14 +91,29 @@ public enum PackConverter {
                                         elements: tensor.shape.elementCount, error: error, note: plan.note))
             options.progress?(index + 1, ordered.count, tensor.name)
         }
-        if !attached { try attachFiles(of: source, to: job.writer) }
+        if !attached { try attachFiles(of: source, to: packWriter) }
         let metadata = PackMetadata(source: try describeSource(source), configuration: source.configuration, recipe: options.recipe)
-        try job.writer.finish(metadata: try metadata.encoded())
+        try packWriter.finish(metadata: try metadata.encoded())
         let mainBytes = (try? MappedFile(path: destination).count) ?? 0
         let companionBytes = options.splitPLE ? (try? MappedFile(path: PackLayout.companionPath(of: destination)).count) ?? 0 : 0
         let packBytes = mainBytes + companionBytes
         return Report(source: source.path, destination: destination, tensors: reports, sourceBytes: source.fileBytes,
                       packBytes: packBytes, seconds: Date().timeIntervalSince(started))
+    }
+
+    /// The encoding and byte length `tensor` gets in a pack under `recipe` (nil: a lossless import), as ``convert(_:to:options:)``
+    /// would write it, computed from the descriptor alone (no tensor data is read).
+    /// - Throws: when the recipe's precision cannot apply to the tensor.
+    public static func plannedStorage(of tensor: TensorDescriptor, recipe: Recipe?, pleGroup: Int?, requantize: Bool = false) throws
+        -> (encoding: TensorEncoding, bytes: Int) {
+        let decision = try recipe?.decision(for: tensor, pleGroup: tensor.role == .perLayerEmbedding ? pleGroup : nil) ?? .keep
+        let pleSection = tensor.role == .perLayerEmbedding
+        switch Plan(tensor, decision, requantize: requantize) {
+        case .keep, .carry: return (tensor.encoding, tensor.byteCount)
+        case .convert(let dtype): return (.plain(dtype), dtype.byteCount(elements: tensor.shape.elementCount) ?? tensor.byteCount)
+        case .quantize(let scheme), .reencode(_, let scheme):
+            return (.rows(scheme), writtenBytes(.rows(scheme), tensor, nil, pleSection: pleSection))
+        }
     }
 
     /// What the converter does with one tensor: the recipe's decision, refined by how the source stores it.
@@ -149,7 +165,7 @@ public enum PackConverter {
     /// One conversion's writer, options and GPTQ factors, tensor after tensor.
     struct Job {
         let source: any TensorSource
-        let writer: PackWriter
+        let writer: any TensorSink
         let options: Options
         /// The Hessian factor of the matrices that share the latest input (they come one after another).
         var factors: [ObjectIdentifier: ([Float], [Bool])] = [:]
@@ -253,7 +269,7 @@ public enum PackConverter {
     /// reusing the Hessian factor of matrices that share their inputs; returns the error against the source values.
     private static func quantizeWithGPTQ(_ tensor: TensorDescriptor, in source: any TensorSource, statistics: InputStatistics,
                                          quantizer: RowQuantizer, stride: Int, factors: inout [ObjectIdentifier: ([Float], [Bool])],
-                                         writer: PackWriter) throws -> ErrorMetrics {
+                                         writer: any TensorSink) throws -> ErrorMetrics {
         let rows = tensor.shape.rowCount, columns = tensor.shape.rowLength
         let original = try source.floats(tensor.name)
         let key = ObjectIdentifier(statistics)
@@ -402,3 +418,13 @@ private final class FailureSlot: @unchecked Sendable {
         lock.unlock()
     }
 }
+
+/// Where a conversion writes tensors, one at a time: a pack (``PackWriter``) or memory (``QuantizedView``).
+protocol TensorSink: AnyObject {
+    func beginTensor(_ spec: PackWriter.TensorSpec) throws
+    func append(_ bytes: UnsafeRawBufferPointer) throws
+    func append(_ bytes: [UInt8]) throws
+    func endTensor() throws
+}
+
+extension PackWriter: TensorSink {}

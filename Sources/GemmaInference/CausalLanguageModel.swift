@@ -101,4 +101,7 @@ public protocol PerLayerEmbeddingModel: CausalLanguageModel {
     /// The pages (of the system's size) of the PLE table's file that lookups have read so far (empty when the table is
     /// in memory).
     var perLayerPagesRead: Set<Int> { get }
+    /// Layers whose slice of the table is read as zeros (an ablation: how much the model leans on its table);
+    /// empty normally.
+    var ablatedTableLayers: Set<Int> { get set }
 }

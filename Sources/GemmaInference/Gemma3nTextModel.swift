@@ -45,6 +45,10 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
     public var numerics: Numerics { context.numerics }
     public private(set) var position = 0
     public var perLayerPagesRead: Set<Int> { inputs.pagesRead }
+    public var ablatedTableLayers: Set<Int> {
+        get { inputs.ablatedLayers }
+        set { inputs.ablatedLayers = newValue }
+    }
     let inputs: PerLayerInputs
     let streamProjections, streamUnprojections: StreamProjections
     let layers: [Layer]

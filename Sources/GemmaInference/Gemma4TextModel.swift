@@ -19,6 +19,10 @@ public final class Gemma4TextModel: PerLayerEmbeddingModel {
     public var numerics: Numerics { context.numerics }
     public private(set) var position = 0
     public var perLayerPagesRead: Set<Int> { inputs?.pagesRead ?? [] }
+    public var ablatedTableLayers: Set<Int> {
+        get { inputs?.ablatedLayers ?? [] }
+        set { inputs?.ablatedLayers = newValue }
+    }
     let embedding: TokenEmbedding
     /// The per-layer inputs (with the embedding), for models with PLE.
     let inputs: PerLayerInputs?

@@ -113,6 +113,7 @@ public final class LinearWeight: @unchecked Sendable {
                     switch scheme.bits {
                     case .int8: lpk_decode_i8_groups(record.baseAddress!, output, columns, group)
                     case .int4: lpk_decode_i4_groups(record.baseAddress!, output, columns, group)
+                    case .int2: lpk_decode_i2_groups(record.baseAddress!, output, columns, group)
                     }
                 case .ggml(.q8_0) where columns % 32 == 0: lpk_decode_q8_0(record.baseAddress!, output, columns)
                 case .ggml(.q5_0) where columns % 32 == 0: lpk_decode_q5_0(record.baseAddress!, output, columns)
@@ -256,6 +257,7 @@ public final class LinearWeight: @unchecked Sendable {
         case q8_0, q5_0, q4_K, q6_K
         case int8(RowScheme)
         case int4(RowScheme)
+        case int2(RowScheme)
 
         init?(_ encoding: TensorEncoding, columns: Int) {
             switch encoding {
@@ -267,6 +269,7 @@ public final class LinearWeight: @unchecked Sendable {
                 switch scheme.bits {
                 case .int8: self = .int8(scheme)
                 case .int4: self = .int4(scheme)
+                case .int2: self = .int2(scheme)
                 }
             default: return nil
             }
@@ -281,6 +284,7 @@ public final class LinearWeight: @unchecked Sendable {
             case .q6_K: lpk_dot_q6_k(record, x, columns)
             case .int8(let scheme): lpk_dot_i8_groups(record, x, columns, scheme.columnsPerGroup(rowLength: columns))
             case .int4(let scheme): lpk_dot_i4_groups(record, x, columns, scheme.columnsPerGroup(rowLength: columns))
+            case .int2(let scheme): lpk_dot_i2_groups(record, x, columns, scheme.columnsPerGroup(rowLength: columns))
             }
         }
     }

@@ -14,6 +14,8 @@ final class PerLayerInputs {
     let hiddenSize, layerCount, width: Int
     /// The pages (of the system's size) of the PLE table's file that lookups have read so far (when the table is mapped).
     private(set) var pagesRead = Set<Int>()
+    /// Layers whose table slice is read as zeros (an ablation); empty normally.
+    var ablatedLayers = Set<Int>()
     /// The model projection of the embeddings, kept between calls so that decoding does not allocate it.
     private var projected: [Float] = []
 
@@ -49,6 +51,9 @@ final class PerLayerInputs {
             for (t, token) in tokens.enumerated() {
                 let row = tableRow(token)
                 table.decodeRow(row, into: p.baseAddress! + t * record)
+                for layer in ablatedLayers where layer < layerCount {
+                    (p.baseAddress! + t * record + layer * ple).update(repeating: 0, count: ple)
+                }
                 if let range = table.fileRange(ofRow: row) {
                     let page = SystemPage.size
                     for index in (range.lowerBound / page)...((range.upperBound - 1) / page) { pagesRead.insert(index) }

@@ -5,7 +5,8 @@ import TensorTypes
 /// Quantizes rows of floats into LayerPack row records (Formats/lpk.md §5).
 ///
 /// A record is `groups × f16 scale` followed by the values: int8 as signed bytes; int4 as offset-binary nibbles
-/// (`q + 8`), element `2i` in the low nibble of byte `i` and `2i + 1` in the high nibble. Scales are chosen by the
+/// (`q + 8`), element `2i` in the low nibble of byte `i` and `2i + 1` in the high nibble; int2 as offset-binary
+/// pairs of bits (`q + 2`), element `4i + k` in bits `2k…2k+1` of byte `i`. Scales are chosen by the
 /// recipe's ``Recipe/Rounding`` (``GroupScale``), weighting each column's error by an importance when one is given
 /// (the mean square of the inputs that column multiplies, as llama.cpp's importance matrix holds).
 public struct RowQuantizer: Sendable {
@@ -105,6 +106,9 @@ public struct RowQuantizer: Sendable {
             let byte = valuesStart + column / 2
             let nibble = UInt8(q + 8)
             record[byte] = column % 2 == 0 ? (record[byte] & 0xF0) | nibble : (record[byte] & 0x0F) | (nibble << 4)
+        case .int2:
+            let byte = valuesStart + column / 4, shift = UInt8(2 * (column % 4))
+            record[byte] = (record[byte] & ~(3 << shift)) | (UInt8(q + 2) << shift)
         }
     }
 }

@@ -9,7 +9,7 @@ import TensorTypes
 public struct Recipe: Codable, Sendable, Equatable {
     /// What to store a class as.
     public enum Precision: String, Codable, Sendable, CaseIterable {
-        case int8, int4, f32, f16, bf16
+        case int8, int4, int2, f32, f16, bf16
         /// Leave the tensor exactly as the source stores it.
         case keep
 
@@ -18,6 +18,7 @@ public struct Recipe: Codable, Sendable, Equatable {
             switch self {
             case .int8: .int8
             case .int4: .int4
+            case .int2: .int2
             case .f32, .f16, .bf16, .keep: nil
             }
         }
@@ -223,7 +224,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         case .f32: return .convert(.f32)
         case .f16: return .convert(.f16)
         case .bf16: return .convert(.bf16)
-        case .int8, .int4:
+        case .int8, .int4, .int2:
             let asked = RowScheme(bits: precision.rowBits!, groupSize: group)
             guard let scheme = Self.fitting(asked, rowLength: tensor.shape.rowLength) else {
                 throw RecipeError(.doesNotFit, file: tensor.file, tensor: tensor.name,

@@ -13,6 +13,8 @@ public enum RowDequantizer {
         case .int8: Int(Int8(bitPattern: record[values + column]))
         case .int4:
             Int(column % 2 == 0 ? record[values + column / 2] & 0xF : record[values + column / 2] >> 4) - 8
+        case .int2:
+            Int((record[values + column / 4] >> (2 * UInt8(column % 4))) & 3) - 2
         }
     }
 
@@ -53,6 +55,13 @@ public enum RowDequantizer {
                     row[column] = Float(Int(byte & 0xF) - 8) * scale
                     row[column + 1] = Float(Int(byte >> 4) - 8) * scale
                     column += 2
+                }
+            case .int2:
+                var column = start
+                while column < start + groupLength {
+                    let byte = record[values + column / 4]
+                    for k in 0..<4 { row[column + k] = Float(Int((byte >> (2 * UInt8(k))) & 3) - 2) * scale }
+                    column += 4
                 }
             }
         }

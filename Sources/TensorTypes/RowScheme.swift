@@ -3,20 +3,24 @@
 public enum RowBits: Int, Sendable, Hashable, Codable, CaseIterable, CustomStringConvertible {
     case int8 = 8
     case int4 = 4
+    /// Four levels, −2…1: for lookup tables (PLE, token embedding) whose bytes are flash bytes.
+    case int2 = 2
 
-    /// The largest magnitude round-to-nearest stores (127 or 7): the scale is max|w| / this.
+    /// The largest magnitude round-to-nearest stores (127, 7 or 1): the scale is max|w| / this.
     public var maxLevel: Int {
         switch self {
         case .int8: 127
         case .int4: 7
+        case .int2: 1
         }
     }
 
-    /// The smallest value a record may hold (−127 or −8; int4 and narrower use the whole offset-binary range).
+    /// The smallest value a record may hold (−127, −8 or −2; int4 and narrower use the whole offset-binary range).
     public var minValue: Int {
         switch self {
         case .int8: -127
         case .int4: -8
+        case .int2: -2
         }
     }
 
@@ -28,6 +32,7 @@ public enum RowBits: Int, Sendable, Hashable, Codable, CaseIterable, CustomStrin
         switch self {
         case .int8: 1
         case .int4: 2
+        case .int2: 4
         }
     }
 

@@ -33,9 +33,14 @@ float lpk_dot_i8_groups(const void *record, const float *x, size_t columns, size
 /// nibble, stored as value + 8) · x.
 float lpk_dot_i4_groups(const void *record, const float *x, size_t columns, size_t group);
 
-/// Decodes a LayerPack int8 / int4 row record (layouts as above) into `columns` floats.
+/// LayerPack int2 row record (`columns / group` f16 scales, then four values per byte: column 4i + k in bits
+/// 2k…2k+1 of byte i, stored as value + 2) · x.
+float lpk_dot_i2_groups(const void *record, const float *x, size_t columns, size_t group);
+
+/// Decodes a LayerPack int8 / int4 / int2 row record (layouts as above) into `columns` floats.
 void lpk_decode_i8_groups(const void *record, float *out, size_t columns, size_t group);
 void lpk_decode_i4_groups(const void *record, float *out, size_t columns, size_t group);
+void lpk_decode_i2_groups(const void *record, float *out, size_t columns, size_t group);
 
 /// 1 when the AVX2/FMA/F16C versions are in use.
 int lpk_dot_uses_avx2(void);

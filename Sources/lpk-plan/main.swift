@@ -1,0 +1,5 @@
+import ArgumentParser
+import ToolCommands
+
+ToolSetup.prepareProcess()
+PlanCommand.main()
