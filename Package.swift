@@ -194,7 +194,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ToolCommandsTests",
-            dependencies: ["ToolCommands", "ByteIO", "Conversion", "SafetensorsFormat", "StrictJSON", "TestSupport", "Verification"],
+            dependencies: ["ToolCommands", "ByteIO", "Conversion", "GGUFFormat", "Planning", "SafetensorsFormat", "SourceAdapters", "StrictJSON", "TensorModel",
+                           "TensorTypes", "TestSupport", "Verification"],
             swiftSettings: swiftSettings
         ),
     ]

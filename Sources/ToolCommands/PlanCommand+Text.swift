@@ -1,5 +1,6 @@
 import Foundation
 import Planning
+import Verification
 
 /// What `lpk-plan` reports (schema version 1).
 struct PlanReport: Encodable {
@@ -71,5 +72,17 @@ extension SensitivityReport {
         if !layers.isEmpty { lines += ["", "per layer (its core matrices only):", table(layers)] }
         if !ablations.isEmpty { lines += ["", "how much the model leans on its table:", table(ablations)] }
         return lines.joined(separator: "\n")
+    }
+}
+
+extension BudgetSearch.Result {
+    func rendered(reached: TextEvaluation.Summary, budget: String) -> String {
+        let settings = choices.sorted { $0.key.localizedStandardCompare($1.key) == .orderedAscending }.map { "\($0.key) \($0.value)" }
+        return [
+            "budget \(budget): " + settings.joined(separator: ", "),
+            String(format: "predicted KLD %.6f (sum of the parts), in memory %.6f ± %.6f after %d search%@; the written pack: %.6f ± %.6f, same top %.1f%%",
+                   predictedKLD, measuredKLD, measuredUncertainty, attempts, attempts == 1 ? "" : "es",
+                   reached.meanKLD.value, reached.meanKLD.uncertainty, reached.sameTop.value * 100),
+        ].joined(separator: "\n")
     }
 }

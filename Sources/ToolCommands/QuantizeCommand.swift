@@ -2,10 +2,13 @@ import ArgumentParser
 import ByteIO
 import Conversion
 import Foundation
+import GemmaInference
+import Planning
 import Quantization
 import SourceAdapters
 import TensorModel
 import TensorTypes
+import Verification
 
 /// `lpk-quantize`: change values — quantize a checkpoint into a pack under a recipe of bit widths per tensor class.
 package struct QuantizeCommand: ParsableCommand {
@@ -54,6 +57,16 @@ package struct QuantizeCommand: ParsableCommand {
     @Flag(help: "Re-quantize ggml blocks even where the source already holds the asked numbers (Q8_0 as int8:g32, Q4_0 as int4:g32) or no more bits than asked (kept as they are otherwise).")
     var requantize = false
     @Flag(help: "Write the per-layer embedding table to a companion OUTPUT.ple file.") var splitPle = false
+    @Option(help: "Pick per-layer and per-class settings from measured sensitivity for the smallest model whose mean KLD over --evaluate stays at most this.")
+    var maxKld: Double?
+    @Option(help: "Pick settings for the least KLD within this many bytes of tensors (suffixes K, M, G: 150M).")
+    var maxSize: String?
+    @Option(help: "With --max-kld or --max-size: the text the KLD is measured on (default: the --calibrate text).")
+    var evaluate: String?
+    @Option(help: "With --max-kld or --max-size: settings to choose among, comma separated (int2 only for the embedding and PLE).")
+    var budgetSettings = "int8:g32,int4:g32,int4:g64,int2:g32"
+    @Option(help: "With --max-kld or --max-size: tokens per evaluation chunk, and chunks.") var evalContext = 512
+    @Option(help: "With --max-kld or --max-size: evaluation chunks.") var evalChunks = 1
     @OptionGroup var outputOptions: OutputOptions
 
     package init() {}
@@ -86,6 +99,17 @@ package struct QuantizeCommand: ParsableCommand {
         }
         if rounding == .gptq && calibrate == nil { throw ValidationError("--rounding gptq needs --calibrate TEXT (it uses the inputs' Gram matrices)") }
         if saveImatrix != nil && calibrate == nil { throw ValidationError("--save-imatrix writes what --calibrate collects; give --calibrate") }
+        if maxKld != nil || maxSize != nil {
+            if maxKld != nil && maxSize != nil { throw ValidationError("give --max-kld or --max-size, not both") }
+            if let maxKld, !(maxKld.isFinite && maxKld > 0) { throw ValidationError("--max-kld must be a positive number") }
+            if let maxSize, Self.parseSize(maxSize) == nil { throw ValidationError("--max-size takes bytes with an optional K, M or G suffix, e.g. 150M") }
+            if evaluate == nil && calibrate == nil { throw ValidationError("--max-kld and --max-size measure KLD over a text: give --evaluate TEXT (or --calibrate TEXT)") }
+            if budgetChoices() == nil { throw ValidationError("--budget-settings takes comma-separated integer settings such as int8:g32,int4:g64,int2:g32") }
+            if !(4...VerifyCommand.maxTokens).contains(evalContext) { throw ValidationError("--eval-context must be between 4 and \(VerifyCommand.maxTokens)") }
+            if !(1...1024).contains(evalChunks) { throw ValidationError("--eval-chunks must be between 1 and 1024") }
+        } else if evaluate != nil {
+            throw ValidationError("--evaluate goes with --max-kld or --max-size")
+        }
         if !(16...VerifyCommand.maxTokens).contains(calibrationTokens) { throw ValidationError("--calibration-tokens must be between 16 and \(VerifyCommand.maxTokens)") }
         if !(4...VerifyCommand.maxTokens).contains(calibrationContext) { throw ValidationError("--calibration-context must be between 4 and \(VerifyCommand.maxTokens)") }
     }
@@ -132,16 +156,89 @@ package struct QuantizeCommand: ParsableCommand {
             calibration = try ImportanceMatrixFile.calibration(try ImportanceMatrixFile.read(imatrix), for: model, file: imatrix)
         }
         recipe.calibration = calibration?.record
+        var budgetResult: BudgetSearch.Result?
+        if maxKld != nil || maxSize != nil {
+            budgetResult = try searchBudget(model, base: recipe, calibration: calibration)
+            recipe = budgetResult!.recipe
+            recipe.calibration = calibration?.record
+        }
         let bar = ProgressBar(label: "quantizing", quiet: outputOptions.quiet)
         var options = PackConverter.Options(recipe: recipe, splitPLE: splitPle, calibration: calibration, progress: bar.update)
         options.requantize = requantize
         let report = try PackConverter.convert(model, to: output, options: options)
+        var verified: TextEvaluation.Summary?
+        if budgetResult != nil {
+            // The pack as written, scored over the evaluation text: the KLD the budget reached.
+            let probe = try budgetProbe(model)
+            verified = try probe.evaluate(try ModelSources.open(output))
+        }
         if outputOptions.json {
-            struct Output: Encodable { var schemaVersion = 1; let recipe: Recipe; let report: PackConverter.Report }
-            print(try Formatting.json(Output(recipe: recipe, report: report)))
+            struct Output: Encodable {
+                var schemaVersion = 1
+                let recipe: Recipe
+                let report: PackConverter.Report
+                let budget: BudgetSearch.Result?
+                let reachedKLD: TextEvaluation.Summary?
+            }
+            print(try Formatting.json(Output(recipe: recipe, report: report, budget: budgetResult, reachedKLD: verified)))
         } else {
             print(report.rendered())
+            if let budgetResult, let verified {
+                print(budgetResult.rendered(reached: verified, budget: budgetDescription))
+            }
         }
+        if let maxKld, let verified, verified.meanKLD.value > maxKld {
+            StandardError.line(String(format: "error: the written pack measured KLD %.6f, over --max-kld %g", verified.meanKLD.value, maxKld))
+            throw ExitCode.failure
+        }
+    }
+
+    var budgetDescription: String {
+        if let maxKld { return String(format: "mean KLD ≤ %g", maxKld) }
+        return "tensors ≤ \(maxSize ?? "")"
+    }
+
+    /// `--budget-settings`, labelled.
+    func budgetChoices() -> [(label: String, setting: Recipe.ClassSetting)]? {
+        let labels = budgetSettings.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        let parsed = labels.map { label in Recipe.ClassSetting(label).map { (label, $0) } }
+        guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil && $0!.1.precision.rowBits != nil }) else { return nil }
+        return parsed.compactMap { $0 }
+    }
+
+    /// Bytes with an optional K, M or G (decimal) suffix.
+    static func parseSize(_ text: String) -> Int? {
+        let multipliers: [Character: Double] = ["K": 1e3, "M": 1e6, "G": 1e9]
+        var digits = Substring(text), multiplier = 1.0
+        if let last = text.last?.uppercased().first, let factor = multipliers[last] {
+            digits = text.dropLast()
+            multiplier = factor
+        }
+        guard let value = Double(digits), value.isFinite, value > 0, value * multiplier < 1e18 else { return nil }
+        return Int(value * multiplier)
+    }
+
+    func budgetProbe(_ model: any TensorSource) throws -> KLDProbe {
+        let textPath = evaluate ?? calibrate!
+        let text = try VerifyCommand.readText(textPath)
+        let tokenizer = try SentencePieceTokenizer.from(source: model)
+        let ids = tokenizer.encode(text)
+        guard let chunks = TextChunks(tokens: ids, context: evalContext, limit: evalChunks, bos: tokenizer.bosID) else {
+            throw TokenizerError(.invalidVocabulary, path: textPath,
+                                 "\(ids.count) tokens do not fill one chunk of --eval-context \(evalContext); give a longer text or a smaller --eval-context")
+        }
+        return try KLDProbe(reference: model, chunks: chunks)
+    }
+
+    /// Measures each unit's sensitivity and searches the settings under the budget.
+    func searchBudget(_ model: any TensorSource, base: Recipe, calibration: Calibration?) throws -> BudgetSearch.Result {
+        let probe = try budgetProbe(model)
+        let measurement = SensitivityMeasurement(source: model, probe: probe, rounding: base.rounding, calibration: calibration)
+        let search = BudgetSearch(measurement: measurement, settings: budgetChoices()!, lookupOnly: Set(budgetChoices()!.filter { $0.setting.precision == .int2 }.map(\.label)))
+        let bar = ProgressBar(label: "measuring", quiet: outputOptions.quiet)
+        let units = try search.measureUnits(progress: bar.update)
+        let budget: BudgetSearch.Budget = maxKld.map { .maxKLD($0) } ?? .maxBytes(Self.parseSize(maxSize!)!)
+        return try search.search(units, budget: budget, base: base)
     }
 }
 

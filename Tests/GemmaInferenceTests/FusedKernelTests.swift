@@ -53,8 +53,8 @@ import Testing
         }
     }
 
-    @Test("LayerPack int8 and int4 rows, per-row scales and groups of 32",
-          arguments: [Recipe.Precision.int8, .int4], [nil, 32])
+    @Test("LayerPack int8, int4 and int2 rows, per-row scales and groups of 32",
+          arguments: [Recipe.Precision.int8, .int4, .int2], [nil, 32])
     func packedRows(precision: Recipe.Precision, group: Int?) throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

@@ -25,7 +25,7 @@ import Testing
     }
 
     static let schemes: [RowScheme] = [RowScheme(bits: .int8), .init(bits: .int8, groupSize: 32), .init(bits: .int4), .init(bits: .int4, groupSize: 64),
-                          .init(bits: .int4, groupSize: 128)]
+                          .init(bits: .int4, groupSize: 128), .init(bits: .int2), .init(bits: .int2, groupSize: 32)]
 
     @Test("each element is within half a step of its group's scale", arguments: schemes)
     func errorBound(scheme: RowScheme) throws {
@@ -55,6 +55,26 @@ import Testing
         #expect(Array(record[0..<2]) == [0x00, 0x3C])  // f16 1.0
         #expect(Array(record[2...]) == [0x1F, 0x89, 0xD5, 0x7A])  // (7+8)|(−7+8)<<4, (1+8)|(0+8)<<4, ...
         #expect(decoded == row)
+    }
+
+    @Test("int2 order: element 4i + k in bits 2k of byte i, offset binary (q + 2); the scale is the f16 of max|w|")
+    func int2Order() throws {
+        let row: [Float] = [1, -1, 0, 1, -1, 0, 0, 1]
+        let (record, decoded) = try Self.roundTrip(row, RowScheme(bits: .int2))
+        #expect(Array(record[0..<2]) == [0x00, 0x3C])  // f16 1.0
+        // (1+2) | (−1+2)<<2 | (0+2)<<4 | (1+2)<<6 = 0xE7; (−1+2) | 2<<2 | 2<<4 | 3<<6 = 0xE9
+        #expect(Array(record[2...]) == [0xE7, 0xE9])
+        #expect(decoded == row)
+    }
+
+    @Test("int2 scale search uses the fourth level (−2) and beats the nearest rule")
+    func int2Search() throws {
+        let row = Self.row(1024, seed: 5)
+        func error(_ rounding: Recipe.Rounding) throws -> Float {
+            let (_, decoded) = try Self.roundTrip(row, RowScheme(bits: .int2, groupSize: 32), rounding)
+            return zip(row, decoded).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+        }
+        #expect(try error(.scaleSearch) < 0.8 * error(.nearest))
     }
 
     @Test("int8 rows store signed bytes after one f16 scale")
