@@ -205,6 +205,21 @@ def ple_model_rows(lpk, work, label, directory):
         "", f"whole file {table_bytes // 4096} pages")
     row("peak resident memory of that run: PLE mapped from its file vs the table held in RAM (f32)",
         f"{mapped['peak_rss_megabytes']:.0f} MB vs {resident['peak_rss_megabytes']:.0f} MB")
+    # Served cold: the .ple file dropped from the page cache (posix_fadvise DONTNEED) before decoding, against it cached.
+    cold = bench_json(lpk["lpk-bench"], "decode", str(split), "--ple-cache", "cold", "--generate", "64")
+    warm = bench_json(lpk["lpk-bench"], "decode", str(split), "--ple-cache", "warm", "--generate", "64")
+    row(f"{label}, table served cold from storage vs cached: decode",
+        f"{cold['decode_tokens_per_second']:.1f} vs {warm['decode_tokens_per_second']:.1f} tokens/s "
+        f"({cold['decode_tokens_per_second'] / warm['decode_tokens_per_second'] * 100:.0f}%)", "", "goal: cold ≥ 90% of warm")
+    row("…cold: major faults and bytes read from storage per token (/proc/self/io), peak RSS",
+        f"{cold['major_faults_per_token']:.2f} faults, {cold['storage_bytes_per_token'] / 1024:.1f} KiB, {cold['peak_rss_megabytes']:.0f} MB",
+        "", "first read of a row verifies its 16 KiB block (4 pages)")
+    plan = json.loads(run([lpk["lpk-plan"], str(split), "--preset", "lossless", "--context", str(int(cold["tokens"]) + 1),
+                           "--memory-bandwidth", "14", "--storage-latency-us", "30", "--storage-bandwidth", "1.5", "--json"])[0])["rows"][0]["plan"]
+    planned = plan["residentBytes"] / 1048576
+    row("…lpk-plan's resident bytes vs that run's peak RSS; its 16 KiB pages per token",
+        f"{planned:.0f} vs {cold['peak_rss_megabytes']:.0f} MiB ({(cold['peak_rss_megabytes'] / planned - 1) * 100:+.0f}%); "
+        f"{plan['lookupPages'][1]['pagesPerToken']:.2f} pages", "", "goal: within 5%, within one page")
 
 
 def main():
@@ -221,7 +236,7 @@ def main():
     parser.add_argument("--quality-only", action="store_true", help="print only the quality table")
     args = parser.parse_args()
     b = Path(args.bin)
-    lpk = {name: str(b / name) for name in ["lpk-inspect", "lpk-quantize", "lpk-pack", "lpk-verify", "lpk-bench"]}
+    lpk = {name: str(b / name) for name in ["lpk-inspect", "lpk-quantize", "lpk-pack", "lpk-verify", "lpk-bench", "lpk-plan"]}
     work = Path.home() / ".cache/layerpack/bench"
     work.mkdir(parents=True, exist_ok=True)
     model = args.gguf

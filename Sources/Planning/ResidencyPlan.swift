@@ -50,7 +50,10 @@ public struct ResidencyPlan: Codable, Sendable {
 
     /// Plans `source` under `recipe` (nil: as stored) for a context of `contextTokens`, with buffers for prompts of
     /// `batchTokens`.
-    public init(source: any TensorSource, recipe: Recipe?, label: String, contextTokens: Int, batchTokens: Int = 128) throws {
+    /// `runtimeBytes`: the program's own resident memory before it loads a model (what `lpk-plan` measures of itself at
+    /// start), counted as a resident part when not 0.
+    public init(source: any TensorSource, recipe: Recipe?, label: String, contextTokens: Int, batchTokens: Int = 128,
+                runtimeBytes: Int = 0) throws {
         guard let c = source.configuration else {
             throw TensorSourceError.invalidConfiguration(file: source.path, "has no model configuration to plan for")
         }
@@ -94,6 +97,7 @@ public struct ResidencyPlan: Codable, Sendable {
         let kvWidths = (0..<c.layerCount).map { $0 < c.firstKVSharedLayer ? c.keyValueHeadCount(layer: $0) * c.headDimension(layer: $0) : 0 }
         let kvCache = kvWidths.reduce(0, +) * contextTokens * 2 * 4
         add("KV cache (f32, \(contextTokens) tokens)", kvCache, "resident")
+        if runtimeBytes > 0 { add("program and runtime (measured at start)", runtimeBytes, "resident") }
         add("working buffers (\(batchTokens)-token batches)", Self.workingBuffers(c, batch: min(batchTokens, contextTokens)), "resident")
         kvBytesPerToken = zip(kvWidths, c.layerTypes).map { width, kind in
             width * (kind == .sliding ? min(c.slidingWindow, contextTokens) : contextTokens) * 2 * 4

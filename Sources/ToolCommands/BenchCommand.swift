@@ -96,9 +96,13 @@ package struct BenchCommand: ParsableCommand {
         @Argument var path: String
         @Option var promptTokens = 128
         @Option var generate = 32
+        @Option(help: "Before decoding, drop the pack's .ple file from the page cache (cold) or read it all into the cache (warm).")
+        var pleCache: String?
         func run() throws {
             let source = try ModelSources.open(path)
             let model = try ModelRegistry.model(for: source, contextLength: promptTokens + generate + 1)
+            if let pleCache { try Self.prepare(pleFile: path + ".ple", cache: pleCache) }
+            let before = Self.storageCounters()
             let vocabulary = model.configuration.vocabularySize
             let prompt = (0..<promptTokens).map { $0 == 0 ? 2 : (1000 + ($0 * 7919) % 20000) % vocabulary }
             var start = Date()
@@ -108,12 +112,48 @@ package struct BenchCommand: ParsableCommand {
             var sampler = Sampler.greedy
             _ = try model.generate(continuing: logits, count: generate + 1, sampler: &sampler)  // forwards `generate` tokens
             let decode = Date().timeIntervalSince(start)
+            let after = Self.storageCounters()
+            let tokens = Double(promptTokens + generate)
             try BenchCommand.emit(["prefill_tokens_per_second": Double(promptTokens) / prefill,
                                    "decode_tokens_per_second": Double(generate) / decode,
                                    "peak_rss_megabytes": Self.peakResidentMegabytes(),
                                    "ple_file_resident_pages": Double(Self.residentPages(ofMappingsEndingWith: ".ple")),
                                    "ple_pages_read": Double((model as? any PerLayerEmbeddingModel)?.perLayerPagesRead.count ?? 0),
-                                   "tokens": Double(promptTokens + generate)], label: "decode")
+                                   "major_faults_per_token": Double(after.majorFaults - before.majorFaults) / tokens,
+                                   "storage_bytes_per_token": Double(after.readBytes - before.readBytes) / tokens,
+                                   "tokens": tokens], label: "decode")
+        }
+
+        /// Drops `pleFile` from the page cache (`posix_fadvise(DONTNEED)`: its pages must then come from storage) or reads it
+        /// whole so that every page is cached.
+        static func prepare(pleFile: String, cache: String) throws {
+            let fd = open(pleFile, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw ValidationError("--ple-cache needs a split pack: cannot open \(pleFile)") }
+            defer { close(fd) }
+            switch cache {
+            case "cold":
+                _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
+            case "warm":
+                var buffer = [UInt8](repeating: 0, count: 1 << 20)
+                while buffer.withUnsafeMutableBytes({ read(fd, $0.baseAddress, $0.count) }) > 0 {}
+            default:
+                throw ValidationError("--ple-cache is cold or warm")
+            }
+        }
+
+        /// This process's major page faults (`getrusage`) and bytes it caused to be read from storage (`read_bytes` of
+        /// /proc/self/io).
+        static func storageCounters() -> (majorFaults: Int, readBytes: Int) {
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            var readBytes = 0
+            if let handle = FileHandle(forReadingAtPath: "/proc/self/io") {
+                let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+                for line in text.split(separator: "\n") where line.hasPrefix("read_bytes:") {
+                    readBytes = Int(line.split(separator: " ").last ?? "0") ?? 0
+                }
+            }
+            return (Int(usage.ru_majflt), readBytes)
         }
 
         /// This process's peak resident memory: `VmHWM` of /proc/self/status, which belongs to the address space and

@@ -97,6 +97,7 @@ package struct PlanCommand: ParsableCommand {
     }
 
     package func run() throws {
+        let runtimeBytes = Self.residentBytesNow()
         let source = try ModelSources.open(model)
         if let sensitivity {
             try runSensitivity(source, textPath: sensitivity)
@@ -108,7 +109,8 @@ package struct PlanCommand: ParsableCommand {
         let bar = ProgressBar(label: "scoring", quiet: outputOptions.quiet || probe == nil)
         let planned = try recipes()
         for (index, (label, recipe)) in planned.enumerated() {
-            let plan = try ResidencyPlan(source: source, recipe: recipe, label: label, contextTokens: context, batchTokens: batch)
+            let plan = try ResidencyPlan(source: source, recipe: recipe, label: label, contextTokens: context, batchTokens: batch,
+                                         runtimeBytes: runtimeBytes)
             var row = PlanReport.Row(plan: plan, cost: DecodeCost(plan: plan, device: device, allowedShare: storageShare))
             if let probe {
                 let candidate: any TensorSource = try recipe.map { try QuantizedView(source, recipe: $0.withRounding(rounding)) } ?? source
@@ -127,6 +129,16 @@ package struct PlanCommand: ParsableCommand {
                                           yLabel: "mean KLD over \((text! as NSString).lastPathComponent)"), to: svg, inputs: source.inputFiles)
         }
         print(outputOptions.json ? try Formatting.json(report) : report.rendered())
+    }
+
+    /// This process's resident memory now (`VmRSS` of /proc/self/status), 0 where the system does not say.
+    static func residentBytesNow() -> Int {
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/status") else { return 0 }
+        let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return (line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0) * 1024
+        }
+        return 0
     }
 
     /// The device figures: measured here, each replaced by the flag that gives it.
