@@ -104,4 +104,6 @@ public protocol PerLayerEmbeddingModel: CausalLanguageModel {
     /// Layers whose slice of the table is read as zeros (an ablation: how much the model leans on its table);
     /// empty normally.
     var ablatedTableLayers: Set<Int> { get set }
+    /// Reads every page of the table, so that it is held in this process's memory rather than read on demand.
+    func holdTableInMemory()
 }

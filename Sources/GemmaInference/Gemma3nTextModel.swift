@@ -45,6 +45,7 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
     public var numerics: Numerics { context.numerics }
     public private(set) var position = 0
     public var perLayerPagesRead: Set<Int> { inputs.pagesRead }
+    public func holdTableInMemory() { _ = inputs.table.touchEveryPage() }
     public var ablatedTableLayers: Set<Int> {
         get { inputs.ablatedLayers }
         set { inputs.ablatedLayers = newValue }

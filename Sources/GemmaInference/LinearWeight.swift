@@ -91,6 +91,23 @@ public final class LinearWeight: @unchecked Sendable {
         if case .mapped(let bytes, _, _) = storage { bytes.advise(.random) }
     }
 
+    /// Reads one byte of every page of a mapped weight, so that all its pages are resident in this process (a table
+    /// held in RAM instead of read on demand); nothing to do for weights in memory.
+    /// - Returns: the sum of the bytes read (so that the reads are kept).
+    @inline(never) @discardableResult
+    public func touchEveryPage() -> UInt8 {
+        guard case .mapped(let bytes, _, _) = storage else { return 0 }
+        var sum: UInt8 = 0
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                sum &+= raw[offset]
+                offset += SystemPage.size
+            }
+        }
+        return sum
+    }
+
     /// The file offsets row `row` is read from, for mapped weights (nil for weights held in memory).
     public func fileRange(ofRow row: Int) -> Range<Int>? {
         guard case .mapped(let bytes, _, let stride) = storage else { return nil }

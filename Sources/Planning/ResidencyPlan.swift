@@ -1,4 +1,5 @@
 import Conversion
+import GemmaInference
 import TensorModel
 import TensorTypes
 
@@ -98,6 +99,16 @@ public struct ResidencyPlan: Codable, Sendable {
         let kvCache = kvWidths.reduce(0, +) * contextTokens * 2 * 4
         add("KV cache (f32, \(contextTokens) tokens)", kvCache, "resident")
         if runtimeBytes > 0 { add("program and runtime (measured at start)", runtimeBytes, "resident") }
+        // A container's own index (a pack's records and metadata, a safetensors header) is read when it opens.
+        let index = source.sections.filter { $0.name.contains("index") || $0.name.contains("header") }.map(\.bytes).reduce(0, +)
+        if index > 0 { add("container header and index", index, "resident") }
+        // The table pages lookups map while decoding the context: each token's first read verifies (and so maps) whole
+        // 16 KiB blocks (Formats/lpk.md §10), at most the whole table.
+        let blocksPerToken = strides.map { Self.meanPages(stride: $0.stride, rows: $0.rows, page: 16384) }.reduce(0, +)
+        let tableBytes = strides.map { $0.stride * $0.rows }.reduce(0, +)
+        if tableBytes > 0 {
+            add("table pages mapped by \(contextTokens) tokens' lookups", min(tableBytes, Int(Double(contextTokens) * blocksPerToken * 16384)), "resident")
+        }
         add("working buffers (\(batchTokens)-token batches)", Self.workingBuffers(c, batch: min(batchTokens, contextTokens)), "resident")
         kvBytesPerToken = zip(kvWidths, c.layerTypes).map { width, kind in
             width * (kind == .sliding ? min(c.slidingWindow, contextTokens) : contextTokens) * 2 * 4
@@ -138,14 +149,16 @@ public struct ResidencyPlan: Codable, Sendable {
         return Double(pages) / Double(period)
     }
 
-    /// The f32 buffers a forward call over `batch` tokens holds (Workspace, per-worker scratch, one row of logits per
-    /// token of the last batch, the per-layer inputs), as the inference allocates them.
+    /// The f32 buffers a forward call over `batch` tokens holds, as the inference allocates them: the workspace (residual,
+    /// normed copy, sublayer output, streams, MLP gates and ups, per-layer inputs and their projection, four attention
+    /// buffers), one row of logits, and each pool participant's 16 scratch rows as wide as the widest matrix row.
     static func workingBuffers(_ c: ModelConfiguration, batch: Int) -> Int {
         let d = c.hiddenSize, mlp = c.intermediateSizes.max() ?? d
         let heads = c.headCount * (0..<c.layerCount).map(c.headDimension(layer:)).reduce(c.headDimension, max)
         let perLayer = c.layerCount * (c.perLayerInputSize ?? 0)
         let streams = c.altupInputCount ?? 1
-        let perToken = d * (3 + 2 * streams) + 2 * mlp + 3 * heads + 2 * perLayer + (c.perLayerInputSize ?? 0)
-        return (batch * perToken + c.vocabularySize) * 4
+        let perToken = d * (3 + 2 * streams) + 2 * mlp + 4 * heads + 2 * perLayer + (c.perLayerInputSize ?? 0)
+        let scratch = WorkerPool.shared.participants * 16 * max(d, mlp, heads, perLayer)
+        return (batch * perToken + c.vocabularySize + scratch) * 4
     }
 }

@@ -239,7 +239,7 @@ extension Recipe {
     /// `scheme`, or, when its group does not divide `rowLength`, the same bits with the group halved until it does
     /// (down to the smallest supported group, 32 columns), else one scale per row: as llama.cpp falls back to another block type for rows that are
     /// not whole blocks. nil when even one scale per row cannot hold the row (an odd length at 4 bits).
-    static func fitting(_ scheme: RowScheme, rowLength: Int) -> RowScheme? {
+    public static func fitting(_ scheme: RowScheme, rowLength: Int) -> RowScheme? {
         if scheme.accepts(rowLength: rowLength) { return scheme }
         var group = scheme.groupSize ?? 0
         while group > RowScheme.supportedGroupSizes.min()! {

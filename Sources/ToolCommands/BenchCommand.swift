@@ -14,7 +14,7 @@ package struct BenchCommand: ParsableCommand {
     package static let configuration = CommandConfiguration(
         commandName: "lpk-bench",
         abstract: "Micro-measurements for make bench; prints one JSON object per run.",
-        subcommands: [Open.self, PLELookups.self, Decode.self, Memcpy.self, ReadBandwidth.self])
+        subcommands: [Open.self, PLELookups.self, Decode.self, Memcpy.self, ReadBandwidth.self, ScaledTable.self])
 
     package init() {}
 
@@ -96,12 +96,15 @@ package struct BenchCommand: ParsableCommand {
         @Argument var path: String
         @Option var promptTokens = 128
         @Option var generate = 32
-        @Option(help: "Before decoding, drop the pack's .ple file from the page cache (cold) or read it all into the cache (warm).")
+        @Option(help: "Before decoding, drop the pack's .ple file from the page cache (cold), read it all into the cache (warm), or also map every page of the table into the process (ram).")
         var pleCache: String?
         func run() throws {
             let source = try ModelSources.open(path)
             let model = try ModelRegistry.model(for: source, contextLength: promptTokens + generate + 1)
-            if let pleCache { try Self.prepare(pleFile: path + ".ple", cache: pleCache) }
+            if let pleCache {
+                try Self.prepare(pleFile: path + ".ple", cache: pleCache == "ram" ? "warm" : pleCache)
+                if pleCache == "ram" { (model as? any PerLayerEmbeddingModel)?.holdTableInMemory() }
+            }
             let before = Self.storageCounters()
             let vocabulary = model.configuration.vocabularySize
             let prompt = (0..<promptTokens).map { $0 == 0 ? 2 : (1000 + ($0 * 7919) % 20000) % vocabulary }

@@ -64,7 +64,7 @@ package struct QuantizeCommand: ParsableCommand {
     @Option(help: "With --max-kld or --max-size: the text the KLD is measured on (default: the --calibrate text).")
     var evaluate: String?
     @Option(help: "With --max-kld or --max-size: settings to choose among, comma separated (int2 only for the embedding and PLE).")
-    var budgetSettings = "int8:g32,int4:g32,int4:g64,int2:g32"
+    var budgetSettings = "int8:g32,int4:g32,int4:g64,int4:g128,int2:g32"
     @Option(help: "With --max-kld or --max-size: tokens per evaluation chunk, and chunks.") var evalContext = 512
     @Option(help: "With --max-kld or --max-size: evaluation chunks.") var evalChunks = 1
     @OptionGroup var outputOptions: OutputOptions
