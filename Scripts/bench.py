@@ -264,8 +264,9 @@ def main():
     work.mkdir(parents=True, exist_ok=True)
     model = args.gguf
     if args.quality_only:
-        from bench_quality import quality_table
+        from bench_quality import quality_table, sensitivity_table
         quality_table(lpk, args.float_model, work, args.llama_tools, args.mlx_python, chunks=args.quality_chunks)
+        sensitivity_table(lpk, args.float_model, work)
         return
 
     memcpy = bench_json(lpk["lpk-bench"], "memcpy")["gigabytes_per_second"]
@@ -365,8 +366,9 @@ def main():
     for what, ours, peer, limit in ROWS:
         print(f"| {what} | {ours} | {peer} | {limit} |")
     if args.float_model:
-        from bench_quality import quality_table
+        from bench_quality import quality_table, sensitivity_table
         quality_table(lpk, args.float_model, work, args.llama_tools, args.mlx_python, chunks=args.quality_chunks)
+        sensitivity_table(lpk, args.float_model, work)
 
 
 if __name__ == "__main__":

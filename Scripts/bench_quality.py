@@ -4,7 +4,7 @@ The model is the float Gemma 3 270M that Fixtures/scripts/make_float_gemma3.py m
 bf16, off every quantization grid). The peers quantize it here, timed: llama.cpp's llama-quantize on its bf16 GGUF
 (Q8_0, Q5_0, Q4_K_M, Q4_0, the last two also with an importance matrix that llama-imatrix computes over
 calibration.txt) and MLX-LM's default 4-bit conversion of its safetensors. LayerPack's presets run uncalibrated and
-calibrated on the same calibration.txt. Every candidate is scored against the bf16 GGUF by `lpk-verify --text
+calibrated on the same calibration.txt, and its budget search (`--max-kld`, measured on calibration.txt). Every candidate is scored against the bf16 GGUF by `lpk-verify --text
 evaluation.txt` (a text never used for training or calibration), so peers and LayerPack meet on one ruler: size,
 bits per weight, perplexity, KL divergence and same-top-token rate.
 """
@@ -20,6 +20,10 @@ LLAMA_CPP = [("Q8_0", False), ("Q5_0", False), ("Q4_K_M", False), ("Q4_K_M", Tru
 
 # LayerPack's presets, uncalibrated and calibrated on calibration.txt (mobile refuses to run uncalibrated).
 PRESETS = [("int8", False), ("int8", True), ("int4", False), ("int4", True), ("int4-mixed", True), ("mobile", True)]
+
+# LayerPack's budget search: the smallest model whose KLD over calibration.txt (measured per layer and class, then
+# whole) stays within the budget; calibrated on the same text, judged like the rest on evaluation.txt.
+BUDGETS = [0.064]
 
 
 def parameters(lpk_inspect, model):
@@ -100,6 +104,10 @@ def quality_table(lpk, float_dir, work, llama_tools, mlx_python, chunks=6):
             command += ["--calibrate", str(calibration)]
         label = f"LayerPack `{preset}`" + (" calibrated (GPTQ)" if calibrated else "")
         candidates.append((label, out, timed(command)))
+    for budget in BUDGETS:
+        out = work / f"float-270m.budget-{budget}.lpk"
+        command = [lpk["lpk-quantize"], str(reference), "-o", str(out), "--max-kld", str(budget), "--calibrate", str(calibration), "--quiet"]
+        candidates.append((f"LayerPack `--max-kld {budget}` (on calibration.txt) calibrated (GPTQ)", out, timed(command)))
     rows = []
     for label, path, seconds in candidates:
         result = score(lpk["lpk-verify"], reference, path, evaluation, chunks)
@@ -120,3 +128,21 @@ def quality_table(lpk, float_dir, work, llama_tools, mlx_python, chunks=6):
               f"{kld['value']:.5f} ± {kld['uncertainty']:.5f} | {p99:.4f} | {top['value'] * 100:.2f} ± {top['uncertainty'] * 100:.2f} % | "
               f"{'' if seconds is None else f'{seconds:.0f} s'} |")
     return rows
+
+
+def sensitivity_table(lpk, float_dir, work):
+    """lpk-plan --sensitivity on the float 270M: the KLD over evaluation.txt when the core or the embedding alone is
+    stored at each setting (scale search, no calibration), where int2 rows break; its SVG goes to the work directory."""
+    reference = float_dir / "model-bf16.gguf"
+    out = subprocess.run([lpk["lpk-plan"], str(reference), "--sensitivity", str(float_dir / "evaluation.txt"), "--no-layers",
+                          "--eval-chunks", "2", "--settings", "int8:g32,int4:g32,int4:g64,int4:g128,int2:g32",
+                          "--svg", str(work / "float-270m.sensitivity.svg"), "--quiet", "--json"], capture_output=True, check=True).stdout
+    report = json.loads(out)
+    print(f"\nSensitivity of the float Gemma 3 270M ({report['scoredTokens']} scored tokens of evaluation.txt; one class changed, "
+          f"the rest bf16; scale search, uncalibrated)\n")
+    print("| class | setting | MB | KLD mean | same top token |")
+    print("|---|---|---|---|---|")
+    for entry in report["classes"]:
+        print(f"| {entry['scope']} | {entry['setting']} | {entry['bytes'] / 1e6:.1f} | {entry['meanKLD']:.5f} ± {entry['uncertainty']:.5f} | "
+              f"{entry['sameTop'] * 100:.1f} % |")
+    return report

@@ -68,9 +68,21 @@ public struct XXHash64: Sendable {
             buffer.withUnsafeBytes { consumeStripe($0, 0) }
             buffered = 0
         }
-        while bytes.count - offset >= 32 {
-            consumeStripe(bytes, offset)
-            offset += 32
+        // The lanes live in locals through the loop (registers, not the struct's storage), read straight from the
+        // base address: `stripes` whole stripes lie inside `bytes`.
+        let stripes = (bytes.count - offset) / 32
+        if stripes > 0, let base = bytes.baseAddress {
+            var (a, b, c, d) = lanes
+            var pointer = base + offset
+            for _ in 0..<stripes {
+                a = Self.round(a, UInt64(littleEndian: pointer.loadUnaligned(as: UInt64.self)))
+                b = Self.round(b, UInt64(littleEndian: pointer.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+                c = Self.round(c, UInt64(littleEndian: pointer.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
+                d = Self.round(d, UInt64(littleEndian: pointer.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
+                pointer += 32
+            }
+            lanes = (a, b, c, d)
+            offset += stripes * 32
         }
         for i in offset..<bytes.count { buffer[i - offset] = bytes[i] }
         buffered = bytes.count - offset
@@ -122,5 +134,5 @@ public struct XXHash64: Sendable {
 
 extension UInt64 {
     @inline(__always)
-    func rotatedLeft(_ count: UInt64) -> UInt64 { (self << count) | (self >> (64 - count)) }
+    func rotatedLeft(_ count: UInt64) -> UInt64 { (self &<< count) | (self &>> (64 &- count)) }  // masking shifts: one rotate
 }

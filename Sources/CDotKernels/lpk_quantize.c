@@ -2,6 +2,7 @@
 #include "lpk_quantize.h"
 #include "lpk_dot.h"
 #include <math.h>
+#include <string.h>
 
 static void fit_portable(const float *x, const float *w, size_t n, float inverse, float low, float high,
                          float *sum_xl, float *sum_ll) {
@@ -52,5 +53,198 @@ void lpk_fit_levels(const float *x, const float *w, size_t n, float inverse, flo
 #else
 void lpk_fit_levels(const float *x, const float *w, size_t n, float inverse, float low, float high, float *sum_xl, float *sum_ll) {
     fit_portable(x, w, n, inverse, low, high, sum_xl, sum_ll);
+}
+#endif
+
+// The scale search of GroupScale.search (llama.cpp's make_qx_quants), in the same float operations and order: the
+// value of largest magnitude maps to the most negative level, then 18 more candidates around it. `fit` is the
+// fitting loop to use (the AVX2 one is inlined into the AVX2 row quantizer).
+typedef void (*fit_function)(const float *, const float *, size_t, float, float, float, float *, float *);
+
+static inline __attribute__((always_inline)) float search_scale_with(fit_function fit, const float *x, const float *w, size_t n, int bits) {
+    float extreme = 0;
+    for (size_t i = 0; i < n; i++) if (fabsf(x[i]) > fabsf(extreme)) extreme = x[i];
+    if (!(fabsf(extreme) >= 1e-15f)) return 0;
+    const float levels = bits == 8 ? 127.0f : bits == 4 ? 8.0f : 2.0f;
+    const float low = bits == 8 ? -127.0f : bits == 4 ? -8.0f : -2.0f, high = bits == 8 ? 127.0f : bits == 4 ? 7.0f : 1.0f;
+    float sum_xl, sum_ll;
+    fit(x, w, n, -levels / extreme, low, high, &sum_xl, &sum_ll);
+    float best = sum_ll > 0 ? sum_xl * sum_xl / sum_ll : 0;
+    float scale = sum_ll > 0 ? sum_xl / sum_ll : 0;
+    for (int step = -9; step <= 9; step++) {
+        if (step == 0) continue;
+        fit(x, w, n, -(levels + 0.1f * (float)step) / extreme, low, high, &sum_xl, &sum_ll);
+        if (sum_ll > 0 && sum_xl * sum_xl > best * sum_ll) {
+            best = sum_xl * sum_xl / sum_ll;
+            scale = sum_xl / sum_ll;
+        }
+    }
+    return scale;
+}
+
+// Row quantization (see the header). The level of x is round-half-away(x · inverse): trunc, then one step
+// away from zero when the dropped fraction is at least one half, which is exactly what roundf does.
+
+static inline float round_away(float v) {
+    float t = truncf(v);
+    return fabsf(v - t) >= 0.5f ? t + copysignf(1.0f, v) : t;
+}
+
+static inline unsigned short to_half(float value) {
+    _Float16 h = (_Float16)value;
+    unsigned short bits;
+    memcpy(&bits, &h, 2);
+    return bits;
+}
+
+static inline float from_half(unsigned short bits) {
+    _Float16 h;
+    memcpy(&h, &bits, 2);
+    return (float)h;
+}
+
+static void store_level(unsigned char *values, size_t column, int bits, int q) {
+    switch (bits) {
+    case 8: values[column] = (unsigned char)(signed char)q; break;
+    case 4: values[column / 2] |= (unsigned char)((q + 8) << (4 * (column % 2))); break;
+    default: values[column / 4] |= (unsigned char)((q + 2) << (2 * (column % 4))); break;
+    }
+}
+
+static long quantize_row_portable(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
+                                  lpk_error_sums *sums) {
+    const float max_level = bits == 8 ? 127.0f : bits == 4 ? 7.0f : 1.0f;
+    const float low = bits == 8 ? -127.0f : bits == 4 ? -8.0f : -2.0f;
+    const size_t groups = n / group;
+    unsigned char *values = record + 2 * groups;
+    memset(values, 0, n * (size_t)bits / 8);
+    double se = 0, rr = 0, cc = 0, dot = 0, worst = sums->max_error;
+    for (size_t g = 0; g < groups; g++) {
+        const float *v = x + g * group;
+        float amax = 0;
+        for (size_t i = 0; i < group; i++) amax = fmaxf(amax, fabsf(v[i]));
+        const float scale = search ? search_scale_with(fit_portable, v, w ? w + g * group : NULL, group, bits) : amax / max_level;
+        if (!(fabsf(scale) <= 65504.0f)) return (long)n;
+        const unsigned short half = to_half(scale);
+        record[2 * g] = (unsigned char)(half & 0xFF);
+        record[2 * g + 1] = (unsigned char)(half >> 8);
+        const float stored = from_half(half), inverse = stored == 0 ? 0 : 1.0f / stored;
+        float e2 = 0, r2 = 0, c2 = 0, xy = 0;
+        for (size_t i = 0; i < group; i++) {
+            float q = fminf(max_level, fmaxf(low, round_away(v[i] * inverse)));
+            store_level(values, g * group + i, bits, (int)q);
+            const float y = q * stored, e = v[i] - y;
+            e2 += e * e; r2 += v[i] * v[i]; c2 += y * y; xy += v[i] * y;
+            if (fabsf(e) > worst) worst = fabsf(e);
+        }
+        se += e2; rr += r2; cc += c2; dot += xy;
+    }
+    sums->squared_error += se; sums->squared_reference += rr; sums->squared_candidate += cc; sums->dot += dot;
+    sums->max_error = worst;
+    return -1;
+}
+
+static long first_non_finite(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) if (!isfinite(x[i])) return (long)i;
+    return -1;
+}
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#define AVX2Q __attribute__((target("avx2,fma,f16c")))
+
+/// Levels of 8 values: round-half-away(v · inverse), clamped.
+AVX2Q static inline __m256 levels8(__m256 v, __m256 inverse, __m256 low, __m256 high) {
+    const __m256 sign_mask = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    const __m256 p = _mm256_mul_ps(v, inverse);
+    const __m256 t = _mm256_round_ps(p, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m256 away = _mm256_cmp_ps(_mm256_andnot_ps(sign_mask, _mm256_sub_ps(p, t)), half, _CMP_GE_OQ);
+    const __m256 step = _mm256_and_ps(away, _mm256_or_ps(one, _mm256_and_ps(sign_mask, p)));
+    return _mm256_min_ps(high, _mm256_max_ps(low, _mm256_add_ps(t, step)));
+}
+
+AVX2Q static double hsum_d(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return (double)_mm_cvtss_f32(s);
+}
+
+AVX2Q static float hmax(__m256 v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2Q static long quantize_row_avx2(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
+                                    lpk_error_sums *sums) {
+    const float max_level = bits == 8 ? 127.0f : bits == 4 ? 7.0f : 1.0f;
+    const __m256 high = _mm256_set1_ps(max_level), low = _mm256_set1_ps(bits == 8 ? -127.0f : bits == 4 ? -8.0f : -2.0f);
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)), infinity = _mm256_set1_ps(INFINITY);
+    const size_t groups = n / group;
+    unsigned char *values = record + 2 * groups;
+    __m256 se = _mm256_setzero_ps(), rr = se, cc = se, xy = se, worst = _mm256_set1_ps((float)sums->max_error);
+    double total_se = 0, total_rr = 0, total_cc = 0, total_xy = 0;
+    for (size_t g = 0; g < groups; g++) {
+        const float *v = x + g * group;
+        __m256 amax = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+        for (size_t i = 0; i < group; i += 8) {
+            const __m256 magnitude = _mm256_and_ps(abs_mask, _mm256_loadu_ps(v + i));
+            amax = _mm256_max_ps(amax, magnitude);
+            bad = _mm256_or_ps(bad, _mm256_cmp_ps(magnitude, infinity, _CMP_NLT_UQ));  // infinite or NaN
+        }
+        if (_mm256_movemask_ps(bad)) return first_non_finite(x, n);
+        const float scale = search ? search_scale_with(fit_avx2, v, w ? w + g * group : NULL, group, bits) : hmax(amax) / max_level;
+        if (!(fabsf(scale) <= 65504.0f)) return (long)n;
+        const unsigned short half = _cvtss_sh(scale, _MM_FROUND_TO_NEAREST_INT);
+        record[2 * g] = (unsigned char)(half & 0xFF);
+        record[2 * g + 1] = (unsigned char)(half >> 8);
+        const float stored = _cvtsh_ss(half);
+        const __m256 inverse = _mm256_set1_ps(stored == 0 ? 0 : 1.0f / stored), vstored = _mm256_set1_ps(stored);
+        for (size_t i = 0; i < group; i += 8) {
+            const __m256 value = _mm256_loadu_ps(v + i);
+            const __m256 q = levels8(value, inverse, low, high);
+            const __m256 y = _mm256_mul_ps(q, vstored), e = _mm256_sub_ps(value, y);
+            se = _mm256_fmadd_ps(e, e, se); rr = _mm256_fmadd_ps(value, value, rr);
+            cc = _mm256_fmadd_ps(y, y, cc); xy = _mm256_fmadd_ps(value, y, xy);
+            worst = _mm256_max_ps(worst, _mm256_and_ps(abs_mask, e));
+            const __m256i qi = _mm256_cvtps_epi32(q);  // exact: q is a whole number
+            int lanes[8];
+            _mm256_storeu_si256((__m256i *)lanes, qi);
+            const size_t column = g * group + i;
+            if (bits == 8) {
+                const __m128i packed16 = _mm_packs_epi32(_mm256_castsi256_si128(qi), _mm256_extracti128_si256(qi, 1));
+                _mm_storel_epi64((__m128i *)(values + column), _mm_packs_epi16(packed16, packed16));
+            } else if (bits == 4) {
+                for (int k = 0; k < 4; k++) values[column / 2 + k] = (unsigned char)((lanes[2 * k] + 8) | ((lanes[2 * k + 1] + 8) << 4));
+            } else {
+                for (int k = 0; k < 2; k++) {
+                    values[column / 4 + k] = (unsigned char)((lanes[4 * k] + 2) | ((lanes[4 * k + 1] + 2) << 2)
+                                                             | ((lanes[4 * k + 2] + 2) << 4) | ((lanes[4 * k + 3] + 2) << 6));
+                }
+            }
+        }
+        // Fold the float sums into doubles every group, as ErrorMetrics folds blocks of 256.
+        total_se += hsum_d(se); total_rr += hsum_d(rr); total_cc += hsum_d(cc); total_xy += hsum_d(xy);
+        se = rr = cc = xy = _mm256_setzero_ps();
+    }
+    sums->squared_error += total_se; sums->squared_reference += total_rr; sums->squared_candidate += total_cc; sums->dot += total_xy;
+    sums->max_error = (double)hmax(worst);
+    return -1;
+}
+
+long lpk_quantize_row(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
+                      lpk_error_sums *sums) {
+    if (lpk_dot_uses_avx2() && group % 8 == 0) return quantize_row_avx2(x, w, search, n, group, bits, record, sums);  // checks as it goes
+    const long bad = first_non_finite(x, n);
+    if (bad >= 0) return bad;
+    return quantize_row_portable(x, w, search, n, group, bits, record, sums);
+}
+#else
+long lpk_quantize_row(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
+                      lpk_error_sums *sums) {
+    const long bad = first_non_finite(x, n);
+    if (bad >= 0) return bad;
+    return quantize_row_portable(x, w, search, n, group, bits, record, sums);
 }
 #endif

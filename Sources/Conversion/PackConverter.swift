@@ -70,6 +70,8 @@ public enum PackConverter {
         // Core tensors first, then the PLE table(s): the sections are laid out in that order.
         let ordered = source.tensors.filter { $0.role != .perLayerEmbedding } + source.tensors.filter { $0.role == .perLayerEmbedding }
         let packWriter = try PackWriter(destination: destination, splitPLE: options.splitPLE)
+        // Hashing the source files (for the provenance) reads them once more: it runs beside the conversion.
+        let describing = BackgroundTask { try describeSource(source) }
         var job = Job(source: source, writer: packWriter, options: options)
         var reports: [TensorReport] = []
         var attached = false
@@ -92,7 +94,7 @@ public enum PackConverter {
             options.progress?(index + 1, ordered.count, tensor.name)
         }
         if !attached { try attachFiles(of: source, to: packWriter) }
-        let metadata = PackMetadata(source: try describeSource(source), configuration: source.configuration, recipe: options.recipe)
+        let metadata = PackMetadata(source: try describing.result(), configuration: source.configuration, recipe: options.recipe)
         try packWriter.finish(metadata: try metadata.encoded())
         let mainBytes = (try? MappedFile(path: destination).count) ?? 0
         let companionBytes = options.splitPLE ? (try? MappedFile(path: PackLayout.companionPath(of: destination)).count) ?? 0 : 0
@@ -242,17 +244,8 @@ public enum PackConverter {
                                             factors: &factors, writer: writer)
             }
             let importance = statistics.flatMap { $0.columns == rowLength ? $0.importance : nil }
-            let (source, writer) = (self.source, self.writer)
-            return try forEachChunk(of: tensor, in: source) { values in
-                let rows = values.count / rowLength
-                var records = [UInt8](repeating: 0, count: rows * stride)
-                var decoded = [Float](repeating: 0, count: values.count)
-                try quantizeRows(values, rows: rows, rowLength: rowLength, recordBytes: recordBytes, stride: stride,
-                                 quantizer: quantizer, importance: importance, tensor: tensor.name, source: source.path,
-                                 records: &records, decoded: &decoded)
-                try writer.append(records)
-                return decoded
-            }
+            return try quantizeChunks(tensor, in: source, quantizer: quantizer, importance: importance, recordBytes: recordBytes,
+                                      stride: stride, writer: writer)
         }
     }
 
@@ -308,34 +301,87 @@ public enum PackConverter {
         return metrics
     }
 
-    /// Quantizes `rows` rows into records (and decodes them back for the error report), rows split among workers.
-    private static func quantizeRows(_ values: [Float], rows: Int, rowLength: Int, recordBytes: Int, stride: Int,
-                                     quantizer: RowQuantizer, importance: [Float]?, tensor: String, source: String,
-                                     records: inout [UInt8], decoded: inout [Float]) throws {
-        let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, rows / 16))
-        let perWorker = (rows + workers - 1) / workers
-        let failures = FailureSlot()
+    /// Rows per chunk of a quantized tensor: about 16 MiB of floats, split among the workers.
+    static let quantizeChunkFloats = 4 << 20
+
+    /// Quantizes a tensor chunk by chunk: in each chunk every worker decodes its own rows from the source, quantizes
+    /// them and accumulates their error (``RowQuantizer/quantize(_:importance:into:measuring:decoded:)``), so decoding, quantizing and checking all run on
+    /// every core and no chunk-sized copy of the decoded values exists; the chunk's records are then written.
+    private static func quantizeChunks(_ tensor: TensorDescriptor, in source: any TensorSource, quantizer: RowQuantizer,
+                                       importance: [Float]?, recordBytes: Int, stride: Int, writer: any TensorSink) throws -> ErrorMetrics {
+        let stored = try source.storedBytes(tensor.name)  // verified once here, before the workers read it
+        let rowCount = tensor.shape.rowCount, rowLength = tensor.shape.rowLength
+        let sourceRowBytes = stored.count / max(1, rowCount)
+        let rowsPerChunk = max(1, quantizeChunkFloats / max(1, rowLength))
+        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let batchRows = max(1, (16 << 10) / max(1, rowLength))
         let weighting = importance ?? []
-        values.withUnsafeBufferPointer { input in
-            records.withUnsafeMutableBytes { output in
-                decoded.withUnsafeMutableBufferPointer { check in weighting.withUnsafeBufferPointer { weighting in
-                    let shared = SharedBuffers(input: input, output: output, check: check, importance: weighting.isEmpty ? nil : weighting)
-                    DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                        for row in (worker * perWorker)..<min(rows, (worker + 1) * perWorker) {
-                            let record = UnsafeMutableRawBufferPointer(rebasing: shared.output[(row * stride)..<(row * stride + recordBytes)])
-                            let rowValues = UnsafeBufferPointer(rebasing: shared.input[(row * rowLength)..<((row + 1) * rowLength)])
-                            do { try quantizer.quantize(rowValues, importance: shared.importance, into: record) } catch {
-                                failures.record(row: row, reason: "\(error)")
-                                return
-                            }
-                            RowDequantizer.dequantize(UnsafeRawBufferPointer(record), scheme: quantizer.scheme,
-                                                      into: UnsafeMutableBufferPointer(rebasing: shared.check[(row * rowLength)..<((row + 1) * rowLength)]))
+        // Two record buffers: a chunk's records are written (and checksummed) on a writing thread while the workers
+        // quantize the next chunk into the other buffer.
+        var buffers = [[UInt8](repeating: 0, count: min(rowCount, rowsPerChunk) * stride), []]
+        if rowCount > rowsPerChunk { buffers[1] = buffers[0] }
+        var pending: BackgroundTask<Void>?
+        var total = ErrorMetrics()
+        var start = 0, chunkIndex = 0
+        while start < rowCount {
+            var records = buffers[chunkIndex % 2]
+            buffers[chunkIndex % 2] = []
+            let end = min(rowCount, start + rowsPerChunk), rows = end - start, chunkStart = start
+            let perWorker = (rows + workers - 1) / workers
+            let results = WorkerResults(count: workers)
+            records.withUnsafeMutableBytes { output in weighting.withUnsafeBufferPointer { weighting in
+                let shared = ChunkBuffers(output: output, importance: weighting.isEmpty ? nil : weighting)
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    let first = chunkStart + worker * perWorker, last = min(end, first + perWorker)
+                    guard first < last else { return }
+                    var metrics = ErrorMetrics()
+                    var check = [Float](repeating: 0, count: rowLength)
+                    // A few rows at a time (about 64 KiB of floats), so decoded values are quantized while in cache.
+                    var batchStart = first
+                    while batchStart < last {
+                        let batchEnd = min(last, batchStart + batchRows)
+                        let values: [Float]
+                        do { values = try source.floats(tensor.name, rows: batchStart..<batchEnd) } catch {
+                            results.fail(row: batchStart, reason: "\(error)")
+                            return
                         }
+                        let failed = values.withUnsafeBufferPointer { input in check.withUnsafeMutableBufferPointer { check in
+                            for row in batchStart..<batchEnd {
+                                let local = row - chunkStart, offset = (row - batchStart) * rowLength
+                                let record = UnsafeMutableRawBufferPointer(rebasing: shared.output[(local * stride)..<(local * stride + recordBytes)])
+                                let rowValues = UnsafeBufferPointer(rebasing: input[offset..<(offset + rowLength)])
+                                do {
+                                    try quantizer.quantize(rowValues, importance: shared.importance, into: record, measuring: &metrics, decoded: check)
+                                } catch {
+                                    results.fail(row: row, reason: "\(error)")
+                                    return true
+                                }
+                            }
+                            return false
+                        } }
+                        if failed { return }
+                        batchStart = batchEnd
                     }
-                } }
+                    results.store(metrics, worker: worker)
+                }
+            } }
+            if let (row, reason) = results.failure {
+                throw ConversionError(.unquantizableRow, file: source.path, tensor: tensor.name, "row \(row): \(reason)")
             }
+            for metrics in results.metrics { total.merge(metrics) }
+            try pending?.result()  // the previous chunk is written: its buffer is free again
+            let chunk = SendableRecords(bytes: records, count: rows * stride), sink = SendableSink(sink: writer)
+            let sourceRows = stored.slice(offset: start * sourceRowBytes, length: rows * sourceRowBytes)
+            pending = BackgroundTask {
+                try chunk.bytes.withUnsafeBytes { try sink.sink.append(UnsafeRawBufferPointer(rebasing: $0[0..<chunk.count])) }
+                sourceRows?.advise(.dontNeed)
+            }
+            buffers[chunkIndex % 2] = records
+            chunkIndex += 1
+            start = end
         }
-        if let (row, reason) = failures.first { throw ConversionError(.unquantizableRow, file: source, tensor: tensor, "row \(row): \(reason)") }
+        try pending?.result()
+        return total
     }
 
     /// Reads the tensor in chunks of whole rows, hands each to `body` (which returns the values as stored), and
@@ -399,22 +445,30 @@ public enum PackConverter {
     }
 }
 
-/// The buffers workers share. `@unchecked Sendable`: raw pointers are not Sendable, but each worker writes only its
-/// own rows of `output` and `check`, `input` is only read, and all three outlive the workers.
-private struct SharedBuffers: @unchecked Sendable {
-    let input: UnsafeBufferPointer<Float>
+/// What the workers of one chunk share. `@unchecked Sendable`: raw pointers are not Sendable, but each worker writes
+/// only its own rows' records, the importances are only read, and both outlive the workers.
+private struct ChunkBuffers: @unchecked Sendable {
     let output: UnsafeMutableRawBufferPointer
-    let check: UnsafeMutableBufferPointer<Float>
     let importance: UnsafeBufferPointer<Float>?
 }
 
-/// The first failure among concurrent workers (a lock guards the one mutable field, hence `@unchecked Sendable`).
-private final class FailureSlot: @unchecked Sendable {
+/// Each worker's error metrics and the first failure among them (a lock guards both, hence `@unchecked Sendable`).
+private final class WorkerResults: @unchecked Sendable {
     private let lock = NSLock()
-    private(set) var first: (row: Int, reason: String)?
-    func record(row: Int, reason: String) {
+    private(set) var metrics: [ErrorMetrics]
+    private(set) var failure: (row: Int, reason: String)?
+
+    init(count: Int) { metrics = Array(repeating: ErrorMetrics(), count: count) }
+
+    func store(_ result: ErrorMetrics, worker: Int) {
         lock.lock()
-        if first == nil { first = (row, reason) }
+        metrics[worker] = result
+        lock.unlock()
+    }
+
+    func fail(row: Int, reason: String) {
+        lock.lock()
+        if failure == nil || row < failure!.row { failure = (row, reason) }
         lock.unlock()
     }
 }
@@ -428,3 +482,43 @@ protocol TensorSink: AnyObject {
 }
 
 extension PackWriter: TensorSink {}
+
+/// Work started on another thread whose result (or error) is collected later, once.
+final class BackgroundTask<Value>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var outcome: Result<Value, any Error>?
+
+    /// Starts `work` on a global queue. `@unchecked Sendable`: `outcome` is written by the worker before it signals
+    /// and read only after waiting for that signal.
+    init(_ work: @escaping () throws -> Value) {
+        let box = UncheckedBox(work)
+        DispatchQueue.global().async { [self] in
+            outcome = Result { try box.value() }
+            done.signal()
+        }
+    }
+
+    /// Waits for the work and returns its value or throws its error (call once).
+    func result() throws -> Value {
+        done.wait()
+        return try outcome!.get()
+    }
+}
+
+/// Moves a non-Sendable value to the one thread that uses it next. `@unchecked Sendable`: the caller hands it over
+/// and does not touch it until that thread is done.
+private struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// A chunk of records handed to the writing thread (the array is copy-on-write: the loop does not touch it meanwhile).
+private struct SendableRecords: @unchecked Sendable {
+    let bytes: [UInt8]
+    let count: Int
+}
+
+/// The sink, used by one thread at a time: the writing thread between two waits of the converter.
+private struct SendableSink: @unchecked Sendable {
+    let sink: any TensorSink
+}

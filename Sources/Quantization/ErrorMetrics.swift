@@ -1,3 +1,5 @@
+import CDotKernels
+
 /// How far quantized values are from the originals, accumulated over any number of rows.
 public struct ErrorMetrics: Sendable, Codable, Equatable {
     public private(set) var count = 0
@@ -33,6 +35,16 @@ public struct ErrorMetrics: Sendable, Codable, Equatable {
             start = end
         }
         count += reference.count
+    }
+
+    /// Adds the sums a C kernel accumulated over `count` values.
+    mutating func add(_ sums: lpk_error_sums, count values: Int) {
+        count += values
+        sumSquaredError += sums.squared_error
+        sumSquaredReference += sums.squared_reference
+        sumSquaredCandidate += sums.squared_candidate
+        dot += sums.dot
+        maxAbsoluteError = max(maxAbsoluteError, sums.max_error)
     }
 
     /// Merges another accumulation (e.g. per tensor into per class).

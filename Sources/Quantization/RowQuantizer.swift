@@ -1,4 +1,5 @@
 import ByteIO
+import CDotKernels
 import TensorModel
 import TensorTypes
 
@@ -65,6 +66,33 @@ public struct RowQuantizer: Sendable {
                 try store(values, scale: scale, group: group, columns: range, rowLength: length, record: record)
             }
         }
+    }
+
+    /// Quantizes `row` into `record` as ``quantize(_:importance:into:)`` does (the same bytes) and adds the row's error
+    /// (against the values a reader decodes) to `metrics`, in one vectorized pass per group; `decoded` (`row.count`
+    /// floats) holds the search's weights when there are importances.
+    public func quantize(_ row: UnsafeBufferPointer<Float>, importance: UnsafeBufferPointer<Float>? = nil,
+                         into record: UnsafeMutableRawBufferPointer, measuring metrics: inout ErrorMetrics,
+                         decoded scratch: UnsafeMutableBufferPointer<Float>) throws(Failure) {
+        let length = row.count
+        precondition(scheme.accepts(rowLength: length) && record.count == scheme.recordBytes(rowLength: length), "record size")
+        var weights: UnsafePointer<Float>?
+        if let importance, rounding != .nearest {
+            var sumSquares: Float = 0
+            for value in row { sumSquares += value * value }
+            let sigma2 = sumSquares / Float(length)
+            for i in 0..<length { scratch[i] = importance[i] * (sigma2 + row[i] * row[i]).squareRoot() }
+            weights = UnsafePointer(scratch.baseAddress!)
+        }
+        var sums = lpk_error_sums()
+        let result = lpk_quantize_row(row.baseAddress!, weights, rounding == .nearest ? 0 : 1, length, scheme.columnsPerGroup(rowLength: length),
+                                      Int32(scheme.bits.rawValue), record.baseAddress!.assumingMemoryBound(to: UInt8.self), &sums)
+        guard result >= 0 else {
+            metrics.add(sums, count: length)
+            return
+        }
+        try quantize(row, importance: importance, into: record)  // the same failure, named in Swift's terms
+        preconditionFailure("the kernel refused a row the Swift quantizer accepts")
     }
 
     /// Writes group `group`'s scale as f16.
