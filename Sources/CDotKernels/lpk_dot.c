@@ -116,12 +116,6 @@ static void decode_i2_groups_portable(const void *record, float *out, size_t col
     }
 }
 
-float lpk_dot_i2_groups(const void *record, const float *x, size_t columns, size_t group) {
-    return dot_i2_groups_portable(record, x, columns, group);
-}
-void lpk_decode_i2_groups(const void *record, float *out, size_t columns, size_t group) {
-    decode_i2_groups_portable(record, out, columns, group);
-}
 
 // ggml block decoders (the layouts of ggml-quants.c; GGUFFormat's Swift dequantizers are the reference in tests).
 
@@ -489,6 +483,41 @@ AVX2 static void decode_i4_groups_avx2(const void *record, float *out, size_t co
     }
 }
 
+/// Eight int2 values (two record bytes at `q`, element 4i + k in bits 2k of byte i) as floats q − 2: the 16 bits
+/// broadcast to every lane and shifted right by 2·lane.
+AVX2 static inline __m256 i2_values8(const uint8_t *q) {
+    const __m256i shifts = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    const __m256i bits = _mm256_set1_epi32((int)load_u16(q));
+    const __m256i levels = _mm256_sub_epi32(_mm256_and_si256(_mm256_srlv_epi32(bits, shifts), _mm256_set1_epi32(3)), _mm256_set1_epi32(2));
+    return _mm256_cvtepi32_ps(levels);
+}
+
+AVX2 static float dot_i2_groups_avx2(const void *record, const float *x, size_t columns, size_t group) {
+    if (group % 16 != 0) return dot_i2_groups_portable(record, x, columns, group);
+    const uint8_t *scales = record;
+    const uint8_t *q = scales + 2 * (columns / group);
+    __m256 total = _mm256_setzero_ps();
+    for (size_t g = 0; g < columns / group; g++) {
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+        for (size_t i = g * group; i < (g + 1) * group; i += 16) {
+            s0 = _mm256_fmadd_ps(i2_values8(q + i / 4), _mm256_loadu_ps(x + i), s0);
+            s1 = _mm256_fmadd_ps(i2_values8(q + i / 4 + 2), _mm256_loadu_ps(x + i + 8), s1);
+        }
+        total = _mm256_fmadd_ps(_mm256_add_ps(s0, s1), _mm256_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g))), total);
+    }
+    return hsum(total);
+}
+
+AVX2 static void decode_i2_groups_avx2(const void *record, float *out, size_t columns, size_t group) {
+    if (group % 8 != 0) { decode_i2_groups_portable(record, out, columns, group); return; }
+    const uint8_t *scales = record;
+    const uint8_t *q = scales + 2 * (columns / group);
+    for (size_t g = 0; g < columns / group; g++) {
+        const __m256 scale = _mm256_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g)));
+        for (size_t i = g * group; i < (g + 1) * group; i += 8) _mm256_storeu_ps(out + i, _mm256_mul_ps(i2_values8(q + i / 4), scale));
+    }
+}
+
 int lpk_dot_uses_avx2(void) {
     static int cached = -1;
     if (cached < 0) {
@@ -528,8 +557,16 @@ void lpk_decode_i8_groups(const void *record, float *out, size_t columns, size_t
 void lpk_decode_i4_groups(const void *record, float *out, size_t columns, size_t group) {
     if (lpk_dot_uses_avx2()) decode_i4_groups_avx2(record, out, columns, group); else decode_i4_groups_portable(record, out, columns, group);
 }
+float lpk_dot_i2_groups(const void *record, const float *x, size_t columns, size_t group) {
+    return lpk_dot_uses_avx2() ? dot_i2_groups_avx2(record, x, columns, group) : dot_i2_groups_portable(record, x, columns, group);
+}
+void lpk_decode_i2_groups(const void *record, float *out, size_t columns, size_t group) {
+    if (lpk_dot_uses_avx2()) decode_i2_groups_avx2(record, out, columns, group); else decode_i2_groups_portable(record, out, columns, group);
+}
 #else
 int lpk_dot_uses_avx2(void) { return 0; }
+float lpk_dot_i2_groups(const void *record, const float *x, size_t columns, size_t group) { return dot_i2_groups_portable(record, x, columns, group); }
+void lpk_decode_i2_groups(const void *record, float *out, size_t columns, size_t group) { decode_i2_groups_portable(record, out, columns, group); }
 void lpk_decode_i8_groups(const void *record, float *out, size_t columns, size_t group) { decode_i8_groups_portable(record, out, columns, group); }
 void lpk_decode_i4_groups(const void *record, float *out, size_t columns, size_t group) { decode_i4_groups_portable(record, out, columns, group); }
 float lpk_dot_q5_0(const void *row, const float *x, size_t columns) { return dot_q5_0_portable(row, x, columns); }

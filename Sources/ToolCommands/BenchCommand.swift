@@ -66,6 +66,8 @@ package struct BenchCommand: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ple")
         @Argument var path: String
         @Option var lookups = 200_000
+        @Flag(help: "Map every page of the table first, so lookups measure decoding, not first-touch page faults.")
+        var mapped = false
         func run() throws {
             // The path the models take: the table as a mapped LinearWeight, one record decoded per lookup.
             let source = try ModelSources.open(path)
@@ -74,6 +76,7 @@ package struct BenchCommand: ParsableCommand {
             }
             let weight = try LinearWeight(source: source, name: table.name)
             let rows = weight.rows, width = weight.columns, stride = table.byteCount / rows
+            if mapped { weight.touchEveryPage() }
             var output = [Float](repeating: 0, count: width)
             var state: UInt64 = 0x9E37_79B9_7F4A_7C15
             var checksum: Float = 0
