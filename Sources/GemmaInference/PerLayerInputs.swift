@@ -43,6 +43,9 @@ final class PerLayerInputs {
     func callAsFunction(_ tokens: [Int], tableRow: (Int) -> Int, epsilon: Float, scratch: Scratch,
                         embedded: inout [Float], perLayer: inout [Float]) throws {
         let count = tokens.count, d = hiddenSize, ple = width, record = layerCount * ple
+        // Every record of the batch is requested from storage at once (cold tables: one read each, in parallel),
+        // then verified and decoded.
+        for token in tokens { table.prefetchRow(tableRow(token)) }
         for token in tokens { try table.verifyRow(tableRow(token)) }
         embedded.zero(count: count * d)
         perLayer.zero(count: count * record)
