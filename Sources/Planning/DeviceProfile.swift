@@ -39,7 +39,9 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
                              origin: "measured here (storage: a scratch file in \(directory))")
     }
 
-    static func measureMemoryBandwidth(megabytes: Int) -> Double {
+    /// Memory read bandwidth on all cores, bytes per second: every core sums its share of a buffer of `megabytes`
+    /// (one stream of loads), best of four runs.
+    public static func measureMemoryBandwidth(megabytes: Int) -> Double {
         let floats = (megabytes << 20) / 4
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: floats)
         defer { buffer.deallocate() }

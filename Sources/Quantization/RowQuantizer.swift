@@ -48,14 +48,7 @@ public struct RowQuantizer: Sendable {
         for index in 0..<length where !row[index].isFinite { throw .nonFinite(index: index) }
         let groupLength = scheme.columnsPerGroup(rowLength: length)
         try withUnsafeTemporaryAllocation(of: Float.self, capacity: importance == nil ? 0 : length) { (weights) throws(Failure) in
-            var weighted: UnsafeBufferPointer<Float>?
-            if let importance, rounding != .nearest {
-                var sumSquares: Float = 0
-                for value in row { sumSquares += value * value }
-                let sigma2 = sumSquares / Float(length)
-                for i in 0..<length { weights[i] = importance[i] * (sigma2 + row[i] * row[i]).squareRoot() }
-                weighted = UnsafeBufferPointer(weights)
-            }
+            let weighted = searchWeights(row, importance: importance, into: weights)
             for group in 0..<scheme.groups(rowLength: length) {
                 let range = (group * groupLength)..<((group + 1) * groupLength)
                 let values = UnsafeBufferPointer(rebasing: row[range])
@@ -76,16 +69,9 @@ public struct RowQuantizer: Sendable {
                          decoded scratch: UnsafeMutableBufferPointer<Float>) throws(Failure) {
         let length = row.count
         precondition(scheme.accepts(rowLength: length) && record.count == scheme.recordBytes(rowLength: length), "record size")
-        var weights: UnsafePointer<Float>?
-        if let importance, rounding != .nearest {
-            var sumSquares: Float = 0
-            for value in row { sumSquares += value * value }
-            let sigma2 = sumSquares / Float(length)
-            for i in 0..<length { scratch[i] = importance[i] * (sigma2 + row[i] * row[i]).squareRoot() }
-            weights = UnsafePointer(scratch.baseAddress!)
-        }
+        let weights = searchWeights(row, importance: importance, into: scratch)
         var sums = lpk_error_sums()
-        let result = lpk_quantize_row(row.baseAddress!, weights, rounding == .nearest ? 0 : 1, length, scheme.columnsPerGroup(rowLength: length),
+        let result = lpk_quantize_row(row.baseAddress!, weights?.baseAddress, rounding == .nearest ? 0 : 1, length, scheme.columnsPerGroup(rowLength: length),
                                       Int32(scheme.bits.rawValue), record.baseAddress!.assumingMemoryBound(to: UInt8.self), &sums)
         guard result >= 0 else {
             metrics.add(sums, count: length)
@@ -93,6 +79,18 @@ public struct RowQuantizer: Sendable {
         }
         try quantize(row, importance: importance, into: record)  // the same failure, named in Swift's terms
         preconditionFailure("the kernel refused a row the Swift quantizer accepts")
+    }
+
+    /// The scale search's weight of each column, written into `weights` (`row.count` floats): llama.cpp's
+    /// `importance_j · sqrt(σ² + w_j²)`, σ² the row's mean square; nil for the nearest rule or without importances.
+    private func searchWeights(_ row: UnsafeBufferPointer<Float>, importance: UnsafeBufferPointer<Float>?,
+                               into weights: UnsafeMutableBufferPointer<Float>) -> UnsafeBufferPointer<Float>? {
+        guard let importance, rounding != .nearest else { return nil }
+        var sumSquares: Float = 0
+        for value in row { sumSquares += value * value }
+        let sigma2 = sumSquares / Float(row.count)
+        for i in 0..<row.count { weights[i] = importance[i] * (sigma2 + row[i] * row[i]).squareRoot() }
+        return UnsafeBufferPointer(weights)
     }
 
     /// Writes group `group`'s scale as f16.

@@ -4,6 +4,7 @@ import Conversion
 import Foundation
 import GemmaInference
 import PackFormat
+import Planning
 import Quantization
 import SourceAdapters
 import TensorModel
@@ -216,40 +217,13 @@ package struct BenchCommand: ParsableCommand {
     }
 
     /// Memory read bandwidth on all cores: every core sums its share of a 1 GiB buffer (the limit of decoding,
-    /// which reads every weight once per token).
+    /// which reads every weight once per token): the figure `lpk-plan` measures.
     struct ReadBandwidth: ParsableCommand {
         @Option var megabytes = 1024
         func run() throws {
-            let floats = (megabytes << 20) / 4
-            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: floats)
-            defer { buffer.deallocate() }
-            buffer.initialize(repeating: 1, count: floats)
-            let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
-            let share = floats / workers
-            let data = SendableFloats(pointer: buffer)
-            var times: [Double] = []
-            for _ in 0..<5 {
-                let start = Date()
-                DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                    // Σ x·x over the share: one stream of loads (both operands are the same address).
-                    let chunk = data.pointer + worker * share
-                    blackHole(Kernels.dot(chunk, chunk, share))
-                }
-                times.append(Date().timeIntervalSince(start))
-            }
-            try BenchCommand.emit(["gigabytes_per_second": Double(share * workers * 4) / 1e9 / BenchCommand.median(times),
-                                   "threads": Double(workers)], label: "read-bandwidth")
+            try BenchCommand.emit(["gigabytes_per_second": DeviceProfile.measureMemoryBandwidth(megabytes: megabytes) / 1e9,
+                                   "threads": Double(max(1, ProcessInfo.processInfo.activeProcessorCount))], label: "read-bandwidth")
         }
     }
 }
 
-/// A buffer the bandwidth workers read concurrently. `@unchecked Sendable`: a raw pointer is not Sendable, but every
-/// worker only reads it, and it outlives the workers (freed after `concurrentPerform` returns).
-private struct SendableFloats: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-}
-
-/// Keeps a result alive so the work producing it is not optimised away.
-@inline(never) private func blackHole(_ value: Float) {
-    if value.isNaN { print("") }
-}

@@ -156,16 +156,10 @@ package struct PlanCommand: ParsableCommand {
         return device
     }
 
-    /// Tokenizes `textPath` with the model's tokenizer and runs the model over its chunks once.
+    /// The model run once over the chunks of `textPath`, its logits kept to score recipes against.
     func makeProbe(_ source: any TensorSource, textPath: String) throws -> KLDProbe {
-        let text = try VerifyCommand.readText(textPath)
-        let tokenizer = try SentencePieceTokenizer.from(source: source)
-        let ids = tokenizer.encode(text)
-        guard let chunks = TextChunks(tokens: ids, context: evalContext, limit: evalChunks, bos: tokenizer.bosID) else {
-            throw TokenizerError(.invalidVocabulary, path: textPath,
-                                 "\(ids.count) tokens do not fill one chunk of --eval-context \(evalContext); give a longer text or a smaller --eval-context")
-        }
-        return try KLDProbe(reference: source, chunks: chunks)
+        try KLDProbe(reference: source, chunks: TextChunks.reading(textPath, for: source, context: evalContext, limit: evalChunks,
+                                                                   option: "--eval-context").chunks)
     }
 
     func runSensitivity(_ source: any TensorSource, textPath: String) throws {

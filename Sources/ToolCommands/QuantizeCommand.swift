@@ -218,16 +218,10 @@ package struct QuantizeCommand: ParsableCommand {
         return Int(value * multiplier)
     }
 
+    /// The model run once over the budget's text (--evaluate, else --calibrate), its logits kept to score tries against.
     func budgetProbe(_ model: any TensorSource) throws -> KLDProbe {
-        let textPath = evaluate ?? calibrate!
-        let text = try VerifyCommand.readText(textPath)
-        let tokenizer = try SentencePieceTokenizer.from(source: model)
-        let ids = tokenizer.encode(text)
-        guard let chunks = TextChunks(tokens: ids, context: evalContext, limit: evalChunks, bos: tokenizer.bosID) else {
-            throw TokenizerError(.invalidVocabulary, path: textPath,
-                                 "\(ids.count) tokens do not fill one chunk of --eval-context \(evalContext); give a longer text or a smaller --eval-context")
-        }
-        return try KLDProbe(reference: model, chunks: chunks)
+        try KLDProbe(reference: model, chunks: TextChunks.reading(evaluate ?? calibrate!, for: model, context: evalContext, limit: evalChunks,
+                                                                  option: "--eval-context").chunks)
     }
 
     /// Measures each unit's sensitivity and searches the settings under the budget.

@@ -10,14 +10,8 @@ extension VerifyCommand {
     /// Scores `--text` as llama.cpp's perplexity tool does, running both models chunk by chunk.
     func runText(_ referenceSource: any TensorSource, textPath: String) throws {
         let candidatePath = candidate!  // validate() requires CANDIDATE with --text
-        let textBytes = try Self.readText(textPath)
+        let (plan, textTokens) = try TextChunks.reading(textPath, for: referenceSource, context: context, limit: chunks, option: "--context")
         let candidateSource = try ModelSources.open(candidatePath)
-        let tokenizer = try SentencePieceTokenizer.from(source: referenceSource)
-        let ids = tokenizer.encode(textBytes)
-        guard let plan = TextChunks(tokens: ids, context: context, limit: chunks, bos: tokenizer.bosID) else {
-            throw TokenizerError(.invalidVocabulary, path: textPath,
-                                 "\(ids.count) tokens do not fill one chunk of --context \(context); give a longer text or a smaller --context")
-        }
         let referenceModel = try ModelRegistry.model(for: referenceSource, contextLength: context, numerics: numerics)
         let candidateModel = try ModelRegistry.model(for: candidateSource, contextLength: context, numerics: numerics)
         guard referenceModel.configuration.vocabularySize == candidateModel.configuration.vocabularySize else {
@@ -33,7 +27,7 @@ extension VerifyCommand {
         guard let summary = evaluation.summary else {
             throw InferenceError(.invalidRequest, path: candidatePath, "no position had finite logits in both models")
         }
-        var report = TextReport(reference: reference, candidate: candidatePath, text: textPath, textTokens: ids.count,
+        var report = TextReport(reference: reference, candidate: candidatePath, text: textPath, textTokens: textTokens,
                                 context: context, chunks: plan.chunks.count, numerics: numerics.rawValue, evaluation: summary,
                                 tokensPerSecond: Double(plan.chunks.count * plan.context) * 2 / max(seconds, 1e-9),
                                 sizes: [referenceSource.fileBytes, candidateSource.fileBytes])
