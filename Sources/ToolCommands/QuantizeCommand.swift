@@ -18,7 +18,7 @@ package struct QuantizeCommand: ParsableCommand {
         discussion: """
             Classes: core (attention, MLP, per-layer projections and gates), ple (the per-layer embedding table, \
             quantized per (token, layer) row and laid out token-major), embed (token embedding / tied output head). \
-            Norms, scalars and vectors are never quantized. Precisions: int8, int4, f32, f16, bf16, keep.
+            Norms, scalars and vectors are never quantized. Precisions: int8, int4, int2 (for lookup tables), f32, f16, bf16, keep.
             Presets (measured on the float Gemma 3 270M by make bench; default \(Recipe.defaultPresetName)):
             \(Recipe.presetList.map { "  \($0.name): \($0.summary)" }.joined(separator: "\n"))
             """)
