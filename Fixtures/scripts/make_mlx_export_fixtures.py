@@ -30,6 +30,7 @@ CASES = [
     ("tiny-gemma3-int4-mixed", "Fixtures/models/tiny-gemma3-f32",
      ["--core", "int4:g32", "--embed", "int8:g64", "--override", "down_proj=int8:g32"]),
     ("tiny-gemma4-int4", "Fixtures/models/tiny-gemma4-f32", ["--core", "int4:g64", "--embed", "int8:g32", "--ple", "int8"]),
+    ("tiny-gemma3-int2-embed", "Fixtures/models/tiny-gemma3-f32", ["--core", "int4:g32", "--embed", "int2:g32", "--scale-search"]),
 ]
 
 

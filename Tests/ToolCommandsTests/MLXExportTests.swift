@@ -8,7 +8,7 @@ import TestSupport
 /// the very bytes this test exports and saved its logits).
 @Suite(.serialized) struct MLXExportTests {
     @Test("MLX-LM runs the export to LayerPack's logits of the pack; LayerPack reads the export back bit for bit",
-          arguments: ["tiny-gemma3-int4-mixed", "tiny-gemma4-int4"])
+          arguments: ["tiny-gemma3-int4-mixed", "tiny-gemma4-int4", "tiny-gemma3-int2-embed"])
     func mlxRunsTheExport(name: String) throws {
         let fixture = try #require(try Fixtures.json("mlx-export/\(name)/reference.json").objectValue)
         let source = Fixtures.repositoryRoot + "/" + (try #require(fixture["source"]?.stringValue))
