@@ -32,13 +32,12 @@ public final class QuantizedView: TensorSource {
             }
             let decision = try recipe.decision(for: tensor, pleGroup: tensor.role == .perLayerEmbedding ? pleGroup : nil)
             let plan = PackConverter.Plan(tensor, decision, requantize: false)
-            if case .keep = plan {
+            switch plan {
+            case .keep, .carry:
                 descriptors.append(tensor)
                 continue
-            }
-            if case .carry = plan {
-                descriptors.append(tensor)
-                continue
+            case .convert, .quantize, .reencode:
+                break
             }
             let (encoding, _) = try job.write(tensor, plan, section: tensor.role == .perLayerEmbedding ? .ple : .core)
             let bytes = MappedFile(bytes: sink.take(), name: "\(base.path) (\(tensor.name) as \(encoding), in memory)").bytes

@@ -35,25 +35,28 @@ public struct BudgetSearch {
     }
 
     public let measurement: SensitivityMeasurement
+    /// The settings to choose among; int2 ones only for lookup tables (embedding, PLE).
     public let settings: [(label: String, setting: Recipe.ClassSetting)]
-    /// Settings only lookup tables (embedding, PLE) may take (int2).
-    public let lookupOnly: Set<String>
 
-    public init(measurement: SensitivityMeasurement, settings: [(label: String, setting: Recipe.ClassSetting)], lookupOnly: Set<String>) {
+    public init(measurement: SensitivityMeasurement, settings: [(label: String, setting: Recipe.ClassSetting)]) {
         self.measurement = measurement
         self.settings = settings
-        self.lookupOnly = lookupOnly
+    }
+
+    /// The settings `unit` may take: int2 only where the unit is a lookup table, not a matrix that is multiplied.
+    func settings(for unit: TensorUnit) -> [(label: String, setting: Recipe.ClassSetting)] {
+        settings.filter { unit.tensorClass != .core || $0.setting.precision != .int2 }
     }
 
     /// Measures every unit at every setting it may take.
     public func measureUnits(progress: (Int, Int, String) -> Void) throws -> [UnitOptions] {
         let units = TensorUnit.units(of: measurement.source, perLayer: true)
         var result: [UnitOptions] = []
-        let total = units.map { unit in settings.filter { unit.tensorClass != .core || !lookupOnly.contains($0.label) }.count }.reduce(0, +)
+        let total = units.map { settings(for: $0).count }.reduce(0, +)
         var done = 0
         for unit in units {
             var options: [SensitivityReport.Entry] = []
-            for (label, setting) in settings where unit.tensorClass != .core || !lookupOnly.contains(label) {
+            for (label, setting) in settings(for: unit) {
                 options.append(try measurement.measure(unit, setting, label: label))
                 done += 1
                 progress(done, total, "\(unit.name) \(label)")

@@ -26,8 +26,7 @@ public struct DecodeCost: Codable, Sendable, Equatable {
         // latency + b / bandwidth ≤ share / (1 − share) · memorySeconds.
         let budget = allowedShare / (1 - allowedShare) * memorySeconds
         maxLookupBytesPerToken = max(0, (budget - device.storageLatencySeconds) * device.storageBytesPerSecond)
-        let tableBytes = Double(plan.parts.filter { $0.name == "per-layer embedding table" }.map(\.bytes).reduce(0, +))
         maxTableBytes = Double(plan.lookupRows) * maxLookupBytesPerToken
-        growth = tableBytes > 0 ? maxTableBytes / tableBytes : 0
+        growth = plan.tableBytes > 0 ? maxTableBytes / Double(plan.tableBytes) : 0
     }
 }

@@ -48,6 +48,8 @@ public struct ResidencyPlan: Codable, Sendable {
     public let lookupPages: [Pages]
     /// Vocabulary entries of the storage tables (rows one token picks from).
     public let lookupRows: Int
+    /// Bytes of the per-layer embedding table(s).
+    public let tableBytes: Int
 
     /// Plans `source` under `recipe` (nil: as stored) for a context of `contextTokens`, with buffers for prompts of
     /// `batchTokens`.
@@ -105,7 +107,7 @@ public struct ResidencyPlan: Codable, Sendable {
         // The table pages lookups map while decoding the context: each token's first read verifies (and so maps) whole
         // 16 KiB blocks (Formats/lpk.md §10), at most the whole table.
         let blocksPerToken = strides.map { Self.meanPages(stride: $0.stride, rows: $0.rows, page: 16384) }.reduce(0, +)
-        let tableBytes = strides.map { $0.stride * $0.rows }.reduce(0, +)
+        tableBytes = strides.map { $0.stride * $0.rows }.reduce(0, +)
         if tableBytes > 0 {
             add("table pages mapped by \(contextTokens) tokens' lookups", min(tableBytes, Int(Double(contextTokens) * blocksPerToken * 16384)), "resident")
         }

@@ -29,6 +29,8 @@ extension BenchCommand {
             }
             configuration.perLayerInputSize = perLayerWidth
             let layers = configuration.layerCount
+            try OutputGuard.check(output, inputs: source.inputFiles)
+            try OutputGuard.check(PackLayout.companionPath(of: output), inputs: source.inputFiles)
             let writer = try PackWriter(destination: output, splitPLE: true)
             let ordered = source.tensors.filter { $0.role != .perLayerEmbedding } + source.tensors.filter { $0.role == .perLayerEmbedding }
             var state: UInt64 = 0x9E37_79B9_7F4A_7C15

@@ -72,17 +72,9 @@ package struct PlanCommand: ParsableCommand {
         if !(4...VerifyCommand.maxTokens).contains(evalContext) { throw ValidationError("--eval-context must be between 4 and \(VerifyCommand.maxTokens)") }
         if !(1...1024).contains(evalChunks) { throw ValidationError("--eval-chunks must be between 1 and 1024") }
         if rounding == .gptq { throw ValidationError("--rounding gptq needs a calibration; lpk-plan tries nearest or scale-search") }
-        if parsedSettings() == nil { throw ValidationError("--settings takes comma-separated settings such as int8:g32,int4:g64,int2:g32") }
+        if SettingList.parse(settings) == nil { throw ValidationError("--settings takes comma-separated settings such as int8:g32,int4:g64,int2:g32") }
         if svg != nil && text == nil && sensitivity == nil { throw ValidationError("--svg charts what --text or --sensitivity measures; give one") }
         if text != nil && sensitivity != nil { throw ValidationError("give --text or --sensitivity, not both (run twice)") }
-    }
-
-    /// The settings of `--settings`, with their labels.
-    func parsedSettings() -> [(label: String, setting: Recipe.ClassSetting)]? {
-        let labels = settings.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-        let parsed = labels.map { label in Recipe.ClassSetting(label).map { (label, $0) } }
-        guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil && $0!.1.precision.rowBits != nil }) else { return nil }
-        return parsed.compactMap { $0 }
     }
 
     /// The recipes to plan, labelled.
@@ -166,7 +158,7 @@ package struct PlanCommand: ParsableCommand {
         let probe = try makeProbe(source, textPath: textPath)
         let bar = ProgressBar(label: "measuring", quiet: outputOptions.quiet)
         let measurement = SensitivityMeasurement(source: source, probe: probe, rounding: rounding)
-        let report = try measurement.report(settings: parsedSettings()!, perLayer: !noLayers, textName: textPath, progress: bar.update)
+        let report = try measurement.report(settings: SettingList.parse(settings)!, perLayer: !noLayers, textName: textPath, progress: bar.update)
         if let svg {
             let bars = (report.classes + report.layers + report.ablations).map { (label: "\($0.scope) \($0.setting)", value: max($0.meanKLD, 1e-7)) }
             try writeSVG(SVGChart.bars(bars, title: "\((model as NSString).lastPathComponent): KLD when one part alone changes",

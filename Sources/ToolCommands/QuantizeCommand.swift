@@ -104,7 +104,7 @@ package struct QuantizeCommand: ParsableCommand {
             if let maxKld, !(maxKld.isFinite && maxKld > 0) { throw ValidationError("--max-kld must be a positive number") }
             if let maxSize, Self.parseSize(maxSize) == nil { throw ValidationError("--max-size takes bytes with an optional K, M or G suffix, e.g. 150M") }
             if evaluate == nil && calibrate == nil { throw ValidationError("--max-kld and --max-size measure KLD over a text: give --evaluate TEXT (or --calibrate TEXT)") }
-            if budgetChoices() == nil { throw ValidationError("--budget-settings takes comma-separated integer settings such as int8:g32,int4:g64,int2:g32") }
+            if SettingList.parse(budgetSettings) == nil { throw ValidationError("--budget-settings takes comma-separated integer settings such as int8:g32,int4:g64,int2:g32") }
             if !(4...VerifyCommand.maxTokens).contains(evalContext) { throw ValidationError("--eval-context must be between 4 and \(VerifyCommand.maxTokens)") }
             if !(1...1024).contains(evalChunks) { throw ValidationError("--eval-chunks must be between 1 and 1024") }
         } else if evaluate != nil {
@@ -198,14 +198,6 @@ package struct QuantizeCommand: ParsableCommand {
         return "tensors ≤ \(maxSize ?? "")"
     }
 
-    /// `--budget-settings`, labelled.
-    func budgetChoices() -> [(label: String, setting: Recipe.ClassSetting)]? {
-        let labels = budgetSettings.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-        let parsed = labels.map { label in Recipe.ClassSetting(label).map { (label, $0) } }
-        guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil && $0!.1.precision.rowBits != nil }) else { return nil }
-        return parsed.compactMap { $0 }
-    }
-
     /// Bytes with an optional K, M or G (decimal) suffix.
     static func parseSize(_ text: String) -> Int? {
         let multipliers: [Character: Double] = ["K": 1e3, "M": 1e6, "G": 1e9]
@@ -228,7 +220,7 @@ package struct QuantizeCommand: ParsableCommand {
     func searchBudget(_ model: any TensorSource, base: Recipe, calibration: Calibration?) throws -> BudgetSearch.Result {
         let probe = try budgetProbe(model)
         let measurement = SensitivityMeasurement(source: model, probe: probe, rounding: base.rounding, calibration: calibration)
-        let search = BudgetSearch(measurement: measurement, settings: budgetChoices()!, lookupOnly: Set(budgetChoices()!.filter { $0.setting.precision == .int2 }.map(\.label)))
+        let search = BudgetSearch(measurement: measurement, settings: SettingList.parse(budgetSettings)!)
         let bar = ProgressBar(label: "measuring", quiet: outputOptions.quiet)
         let units = try search.measureUnits(progress: bar.update)
         let budget: BudgetSearch.Budget = maxKld.map { .maxKLD($0) } ?? .maxBytes(Self.parseSize(maxSize!)!)
