@@ -177,7 +177,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GemmaInferenceTests",
-            dependencies: ["ByteIO", "GemmaInference", "GGUFFormat", "Quantization", "Conversion", "SafetensorsFormat", "SourceAdapters",
+            dependencies: ["ByteIO", "CDotKernels", "GemmaInference", "GGUFFormat", "Quantization", "Conversion", "SafetensorsFormat", "SourceAdapters",
                            "StrictJSON", "TensorModel", "TensorTypes", "TestSupport", "Verification"],
             swiftSettings: swiftSettings
         ),

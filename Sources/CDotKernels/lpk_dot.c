@@ -37,11 +37,6 @@ static float dot_f32_portable(const float *a, const float *b, size_t n) {
     return sum;
 }
 
-static void dot_f32_4x3_portable(const float *a, size_t n, const float *b, float *out) {
-    for (int r = 0; r < 4; r++)
-        for (int k = 0; k < 3; k++) out[3 * r + k] = dot_f32_portable(a + r * n, b + k * n, n);
-}
-
 static float dot_q8_0_portable(const void *row, const float *x, size_t columns) {
     const uint8_t *p = row;
     float total = 0;
@@ -231,6 +226,19 @@ static void decode_i4_groups_portable(const void *record, float *out, size_t col
     }
 }
 
+static void decode_bf16_portable(const void *row, float *out, size_t columns) {
+    const uint8_t *bytes = row;
+    for (size_t i = 0; i < columns; i++) {
+        const uint32_t bits = (uint32_t)load_u16(bytes + 2 * i) << 16;
+        memcpy(out + i, &bits, 4);
+    }
+}
+
+static void decode_f16_portable(const void *row, float *out, size_t columns) {
+    const uint8_t *bytes = row;
+    for (size_t i = 0; i < columns; i++) out[i] = half_to_float(load_u16(bytes + 2 * i));
+}
+
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -255,31 +263,6 @@ AVX2 static float dot_f32_avx2(const float *a, const float *b, size_t n) {
     float sum = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
     for (; i < n; i++) sum += a[i] * b[i];
     return sum;
-}
-
-// Four rows by three inputs: 7 loads per 12 FMAs (two rows by four took 6 per 8), which keeps the FMA units busy
-// when the rows come from L2 (2,048-column rows). Each output still has one 8-lane sum over i and one hsum.
-AVX2 static void dot_f32_4x3_avx2(const float *a, size_t n, const float *b, float *out) {
-    const float *a0 = a, *a1 = a + n, *a2 = a + 2 * n, *a3 = a + 3 * n, *b0 = b, *b1 = b + n, *b2 = b + 2 * n;
-    __m256 s00 = _mm256_setzero_ps(), s01 = s00, s02 = s00, s10 = s00, s11 = s00, s12 = s00;
-    __m256 s20 = s00, s21 = s00, s22 = s00, s30 = s00, s31 = s00, s32 = s00;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const __m256 x0 = _mm256_loadu_ps(b0 + i), x1 = _mm256_loadu_ps(b1 + i), x2 = _mm256_loadu_ps(b2 + i);
-        __m256 w = _mm256_loadu_ps(a0 + i);
-        s00 = _mm256_fmadd_ps(w, x0, s00); s01 = _mm256_fmadd_ps(w, x1, s01); s02 = _mm256_fmadd_ps(w, x2, s02);
-        w = _mm256_loadu_ps(a1 + i);
-        s10 = _mm256_fmadd_ps(w, x0, s10); s11 = _mm256_fmadd_ps(w, x1, s11); s12 = _mm256_fmadd_ps(w, x2, s12);
-        w = _mm256_loadu_ps(a2 + i);
-        s20 = _mm256_fmadd_ps(w, x0, s20); s21 = _mm256_fmadd_ps(w, x1, s21); s22 = _mm256_fmadd_ps(w, x2, s22);
-        w = _mm256_loadu_ps(a3 + i);
-        s30 = _mm256_fmadd_ps(w, x0, s30); s31 = _mm256_fmadd_ps(w, x1, s31); s32 = _mm256_fmadd_ps(w, x2, s32);
-    }
-    out[0] = hsum(s00); out[1] = hsum(s01); out[2] = hsum(s02); out[3] = hsum(s10); out[4] = hsum(s11); out[5] = hsum(s12);
-    out[6] = hsum(s20); out[7] = hsum(s21); out[8] = hsum(s22); out[9] = hsum(s30); out[10] = hsum(s31); out[11] = hsum(s32);
-    for (; i < n; i++)
-        for (int r = 0; r < 4; r++)
-            for (int k = 0; k < 3; k++) out[3 * r + k] += a[r * n + i] * b[k * n + i];
 }
 
 /// 8 signed bytes at p, widened to floats.
@@ -518,6 +501,23 @@ AVX2 static void decode_i2_groups_avx2(const void *record, float *out, size_t co
     }
 }
 
+AVX2 static void decode_bf16_avx2(const void *row, float *out, size_t columns) {
+    const uint8_t *bytes = row;
+    size_t i = 0;
+    for (; i + 8 <= columns; i += 8) {
+        const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(bytes + 2 * i)));
+        _mm256_storeu_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16)));
+    }
+    decode_bf16_portable(bytes + 2 * i, out + i, columns - i);
+}
+
+AVX2 static void decode_f16_avx2(const void *row, float *out, size_t columns) {
+    const uint8_t *bytes = row;
+    size_t i = 0;
+    for (; i + 8 <= columns; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(bytes + 2 * i))));
+    decode_f16_portable(bytes + 2 * i, out + i, columns - i);
+}
+
 int lpk_dot_uses_avx2(void) {
     static int cached = -1;
     if (cached < 0) {
@@ -530,8 +530,11 @@ int lpk_dot_uses_avx2(void) {
 float lpk_dot_f32(const float *a, const float *b, size_t n) {
     return lpk_dot_uses_avx2() ? dot_f32_avx2(a, b, n) : dot_f32_portable(a, b, n);
 }
-void lpk_dot_f32_4x3(const float *a, size_t n, const float *b, float *out) {
-    if (lpk_dot_uses_avx2()) dot_f32_4x3_avx2(a, n, b, out); else dot_f32_4x3_portable(a, n, b, out);
+void lpk_decode_bf16(const void *row, float *out, size_t columns) {
+    if (lpk_dot_uses_avx2()) decode_bf16_avx2(row, out, columns); else decode_bf16_portable(row, out, columns);
+}
+void lpk_decode_f16(const void *row, float *out, size_t columns) {
+    if (lpk_dot_uses_avx2()) decode_f16_avx2(row, out, columns); else decode_f16_portable(row, out, columns);
 }
 float lpk_dot_q8_0(const void *row, const float *x, size_t columns) {
     return lpk_dot_uses_avx2() ? dot_q8_0_avx2(row, x, columns) : dot_q8_0_portable(row, x, columns);
@@ -567,12 +570,13 @@ void lpk_decode_i2_groups(const void *record, float *out, size_t columns, size_t
 int lpk_dot_uses_avx2(void) { return 0; }
 float lpk_dot_i2_groups(const void *record, const float *x, size_t columns, size_t group) { return dot_i2_groups_portable(record, x, columns, group); }
 void lpk_decode_i2_groups(const void *record, float *out, size_t columns, size_t group) { decode_i2_groups_portable(record, out, columns, group); }
+void lpk_decode_bf16(const void *row, float *out, size_t columns) { decode_bf16_portable(row, out, columns); }
+void lpk_decode_f16(const void *row, float *out, size_t columns) { decode_f16_portable(row, out, columns); }
 void lpk_decode_i8_groups(const void *record, float *out, size_t columns, size_t group) { decode_i8_groups_portable(record, out, columns, group); }
 void lpk_decode_i4_groups(const void *record, float *out, size_t columns, size_t group) { decode_i4_groups_portable(record, out, columns, group); }
 float lpk_dot_q5_0(const void *row, const float *x, size_t columns) { return dot_q5_0_portable(row, x, columns); }
 float lpk_dot_q4_k(const void *row, const float *x, size_t columns) { return dot_q4_k_portable(row, x, columns); }
 float lpk_dot_q6_k(const void *row, const float *x, size_t columns) { return dot_q6_k_portable(row, x, columns); }
-void lpk_dot_f32_4x3(const float *a, size_t n, const float *b, float *out) { dot_f32_4x3_portable(a, n, b, out); }
 float lpk_dot_i4_groups(const void *record, const float *x, size_t columns, size_t group) {
     return dot_i4_groups_portable(record, x, columns, group);
 }

@@ -150,11 +150,9 @@ public final class LinearWeight: @unchecked Sendable {
                 case .ggml(.q4_K) where columns % 256 == 0: lpk_decode_q4_k(record.baseAddress!, output, columns)
                 case .ggml(.q6_K) where columns % 256 == 0: lpk_decode_q6_k(record.baseAddress!, output, columns)
                 case .ggml(let type): GGMLDequantizer.dequantize(type, record, into: out)
-                case .plain(let dtype):
-                    for i in 0..<columns {
-                        let bits = UInt16(record[2 * i]) | UInt16(record[2 * i + 1]) << 8
-                        out[i] = dtype == .bf16 ? FloatConversion.float(fromBFloat16: bits) : FloatConversion.float(fromHalf: bits)
-                    }
+                case .plain(.bf16): lpk_decode_bf16(record.baseAddress!, output, columns)
+                case .plain(.f16): lpk_decode_f16(record.baseAddress!, output, columns)
+                case .plain: preconditionFailure("only 16-bit floats are mapped")
                 case .file: preconditionFailure("files are not weights")
                 case .mlx: preconditionFailure("MLX groups are dequantized when loaded, never mapped")
                 }
@@ -198,11 +196,12 @@ public final class LinearWeight: @unchecked Sendable {
             guard start < end else { return }
             switch weight.storage {
             case .dense(let values):
+                let panel = scratch.panel(worker)
                 values.withUnsafeBufferPointer { weights in
                     for chunk in stride(from: start, to: end, by: LinearWeight.chunkRows) {
                         let chunkEnd = min(end, chunk + LinearWeight.chunkRows)
                         weight.chunkTimesInputs(weights.baseAddress! + chunk * columns, rowCount: chunkEnd - chunk, firstRow: chunk,
-                                                inputs, count, outputs)
+                                                inputs, count, outputs, panel: panel)
                     }
                 }
             case .mapped(let bytes, let encoding, let recordBytes):
@@ -215,18 +214,18 @@ public final class LinearWeight: @unchecked Sendable {
                     }
                     return
                 }
-                let decoded = scratch.rows(worker)
+                let decoded = scratch.rows(worker), panel = scratch.panel(worker)
                 for chunk in stride(from: start, to: end, by: LinearWeight.chunkRows) {
                     let chunkEnd = min(end, chunk + LinearWeight.chunkRows)
                     for r in chunk..<chunkEnd { weight.decodeRow(r, into: decoded + (r - chunk) * columns) }
-                    weight.chunkTimesInputs(decoded, rowCount: chunkEnd - chunk, firstRow: chunk, inputs, count, outputs)
+                    weight.chunkTimesInputs(decoded, rowCount: chunkEnd - chunk, firstRow: chunk, inputs, count, outputs, panel: panel)
                 }
             }
         }
     }
 
-    /// Rows decoded (or, held in memory, taken) together: their inputs are read once per chunk, not once per row.
-    static let chunkRows = 16
+    /// Rows decoded (or, held in memory, taken) together: one panel of the batched product (`LPK_PANEL_ROWS`).
+    static let chunkRows = Int(LPK_PANEL_ROWS)
 
     /// The inputs as this product multiplies them: `x` itself, or under llama.cpp numerics a rounded copy in
     /// `scratch`.
@@ -248,35 +247,20 @@ public final class LinearWeight: @unchecked Sendable {
         return scratch.inputs(n)
     }
 
-    /// y[t, firstRow + i] = chunk[i] · x[t] for `rowCount` consecutive rows and every input: four rows by three
-    /// inputs at a time.
+    /// y[t, firstRow + i] = chunk[i] · x[t] for `rowCount` (≤ ``chunkRows``) consecutive rows and every input: one or
+    /// two inputs take a dot product per row; more lay the rows out column by column in `panel` and multiply them by
+    /// all inputs in register tiles.
     @inline(__always)
     fileprivate func chunkTimesInputs(_ chunk: UnsafePointer<Float>, rowCount: Int, firstRow: Int, _ x: UnsafePointer<Float>,
-                                      _ count: Int, _ y: UnsafeMutablePointer<Float>) {
-        var t = 0
-        var twelve: (Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &twelve) { raw in
-            let out = raw.baseAddress!.assumingMemoryBound(to: Float.self)
-            while t + 3 <= count {
-                let inputs = x + t * columns
-                var i = 0
-                while i + 4 <= rowCount {
-                    lpk_dot_f32_4x3(chunk + i * columns, columns, inputs, out)
-                    for r in 0..<4 {
-                        for k in 0..<3 { y[(t + k) * rows + firstRow + i + r] = out[3 * r + k] }
-                    }
-                    i += 4
-                }
-                for row in i..<rowCount {
-                    for k in 0..<3 { y[(t + k) * rows + firstRow + row] = Kernels.dot(chunk + row * columns, inputs + k * columns, columns) }
-                }
-                t += 3
+                                      _ count: Int, _ y: UnsafeMutablePointer<Float>, panel: UnsafeMutablePointer<Float>) {
+        guard count > LinearWeight.fusedInputLimit else {
+            for t in 0..<count {
+                for i in 0..<rowCount { y[t * rows + firstRow + i] = Kernels.dot(chunk + i * columns, x + t * columns, columns) }
             }
+            return
         }
-        while t < count {
-            for i in 0..<rowCount { y[t * rows + firstRow + i] = Kernels.dot(chunk + i * columns, x + t * columns, columns) }
-            t += 1
-        }
+        lpk_panel_pack(chunk, rowCount, columns, panel)
+        lpk_panel_times_inputs(panel, rowCount, columns, x, count, y + firstRow, rows)
     }
 
     /// Up to this many inputs, a quantized row is multiplied in place; beyond, decoding it once is cheaper.
@@ -336,8 +320,8 @@ public final class Scratch: @unchecked Sendable {
     public init(workers: Int, width: Int) {
         self.workers = workers
         self.width = width
-        buffer = .allocate(capacity: workers * LinearWeight.chunkRows * width)
-        buffer.initialize(repeating: 0, count: workers * LinearWeight.chunkRows * width)
+        buffer = .allocate(capacity: workers * Scratch.valuesPerWorker(width: width))
+        buffer.initialize(repeating: 0, count: workers * Scratch.valuesPerWorker(width: width))
     }
 
     deinit {
@@ -345,8 +329,14 @@ public final class Scratch: @unchecked Sendable {
         roundedInputs?.deallocate()
     }
 
+    /// Values each worker owns: a chunk of decoded rows and the same rows laid out as a panel.
+    public static func valuesPerWorker(width: Int) -> Int { 2 * LinearWeight.chunkRows * width }
+
     /// Room for ``LinearWeight/chunkRows`` rows of `width` values, for `worker` alone.
-    func rows(_ worker: Int) -> UnsafeMutablePointer<Float> { buffer + worker * LinearWeight.chunkRows * width }
+    func rows(_ worker: Int) -> UnsafeMutablePointer<Float> { buffer + worker * Scratch.valuesPerWorker(width: width) }
+
+    /// Room for the panel of those rows, for `worker` alone.
+    func panel(_ worker: Int) -> UnsafeMutablePointer<Float> { rows(worker) + LinearWeight.chunkRows * width }
 
     /// Room for `count` rounded input values; valid until the next call.
     func inputs(_ count: Int) -> UnsafeMutablePointer<Float> {

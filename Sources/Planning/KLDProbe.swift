@@ -50,12 +50,10 @@ public final class KLDProbe {
             try referenceRows[index].withUnsafeBufferPointer { reference in
                 try Self.scoredLogits(model, chunk: chunk, chunks: chunks) { logits, first, count in
                     logits.withUnsafeBufferPointer { ours in
-                        for row in 0..<count {
-                            let offset = (first - chunks.scoredFrom + row) * vocabulary
-                            evaluation.add(reference: UnsafeBufferPointer(rebasing: reference[offset..<(offset + vocabulary)]),
-                                           candidate: UnsafeBufferPointer(rebasing: ours[(row * vocabulary)..<((row + 1) * vocabulary)]),
-                                           next: chunk[first + row + 1])
-                        }
+                        let offset = (first - chunks.scoredFrom) * vocabulary
+                        evaluation.add(reference: UnsafeBufferPointer(rebasing: reference[offset..<(offset + count * vocabulary)]),
+                                       candidate: UnsafeBufferPointer(rebasing: ours[0..<(count * vocabulary)]),
+                                       vocabulary: vocabulary, next: Array(chunk[(first + 1)...(first + count)]))
                     }
                 }
             }

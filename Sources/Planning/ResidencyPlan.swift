@@ -153,14 +153,15 @@ public struct ResidencyPlan: Codable, Sendable {
 
     /// The f32 buffers a forward call over `batch` tokens holds, as the inference allocates them: the workspace (residual,
     /// normed copy, sublayer output, streams, MLP gates and ups, per-layer inputs and their projection, four attention
-    /// buffers), one row of logits, and each pool participant's 16 scratch rows as wide as the widest matrix row.
+    /// buffers), one row of logits, and each pool participant's scratch (decoded rows and their panel) as wide as the widest
+    /// matrix row.
     static func workingBuffers(_ c: ModelConfiguration, batch: Int) -> Int {
         let d = c.hiddenSize, mlp = c.intermediateSizes.max() ?? d
         let heads = c.headCount * (0..<c.layerCount).map(c.headDimension(layer:)).reduce(c.headDimension, max)
         let perLayer = c.layerCount * (c.perLayerInputSize ?? 0)
         let streams = c.altupInputCount ?? 1
         let perToken = d * (3 + 2 * streams) + 2 * mlp + 4 * heads + 2 * perLayer + (c.perLayerInputSize ?? 0)
-        let scratch = WorkerPool.shared.participants * 16 * max(d, mlp, heads, perLayer)
+        let scratch = WorkerPool.shared.participants * Scratch.valuesPerWorker(width: max(d, mlp, heads, perLayer))
         return (batch * perToken + c.vocabularySize + scratch) * 4
     }
 }

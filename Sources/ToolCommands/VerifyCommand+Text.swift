@@ -66,11 +66,7 @@ extension VerifyCommand {
                 let ours = try reference.forward(tokens, logitsFrom: 0), theirs = try candidate.forward(tokens, logitsFrom: 0)
                 ours.withUnsafeBufferPointer { r in
                     theirs.withUnsafeBufferPointer { c in
-                        for row in 0..<tokens.count {
-                            let range = (row * vocabulary)..<((row + 1) * vocabulary)
-                            evaluation.add(reference: UnsafeBufferPointer(rebasing: r[range]), candidate: UnsafeBufferPointer(rebasing: c[range]),
-                                           next: chunk[start + row + 1])
-                        }
+                        evaluation.add(reference: r, candidate: c, vocabulary: vocabulary, next: Array(chunk[(start + 1)...end]))
                     }
                 }
                 start = end

@@ -21,31 +21,76 @@ public struct TextEvaluation: Sendable {
     /// Adds one scored position: the two models' logits over the vocabulary and the token that actually came next.
     /// - Precondition: both rows have the same length, greater than `next`.
     public mutating func add(reference: UnsafeBufferPointer<Float>, candidate: UnsafeBufferPointer<Float>, next: Int) {
-        precondition(reference.count == candidate.count && next >= 0 && next < reference.count, "rows differ or the token is outside them")
-        let badReference = reference.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }, badCandidate = candidate.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
-        guard badReference == 0, badCandidate == 0 else {
-            nonFiniteReference += badReference
-            nonFiniteCandidate += badCandidate
+        record(Position(reference: reference, candidate: candidate, next: next))
+    }
+
+    /// Adds `next.count` scored positions: row i of `reference` and of `candidate` (`vocabulary` logits each) and the
+    /// token that came after it. The positions are worked out on every core, then added in order: the same figures
+    /// as adding them one at a time.
+    /// - Precondition: both buffers hold `next.count` rows of `vocabulary` values, each next token below `vocabulary`.
+    public mutating func add(reference: UnsafeBufferPointer<Float>, candidate: UnsafeBufferPointer<Float>, vocabulary: Int, next: [Int]) {
+        precondition(reference.count == next.count * vocabulary && candidate.count == reference.count, "rows differ from the next tokens")
+        let rows = Rows(reference: reference, candidate: candidate, positions: .allocate(capacity: next.count))
+        defer { rows.positions.deallocate() }
+        let stripes = min(next.count, ProcessInfo.processInfo.activeProcessorCount)
+        DispatchQueue.concurrentPerform(iterations: stripes) { stripe in
+            for row in stride(from: stripe, to: next.count, by: stripes) {
+                let range = (row * vocabulary)..<((row + 1) * vocabulary)
+                (rows.positions.baseAddress! + row).initialize(to: Position(reference: UnsafeBufferPointer(rebasing: rows.reference[range]),
+                                                                            candidate: UnsafeBufferPointer(rebasing: rows.candidate[range]),
+                                                                            next: next[row]))
+            }
+        }
+        for position in rows.positions { record(position) }
+    }
+
+    /// The buffers the workers of one batch share. `@unchecked Sendable`: the logits are only read; stripe s writes
+    /// only the positions of rows s, s + stripes, …
+    private struct Rows: @unchecked Sendable {
+        let reference, candidate: UnsafeBufferPointer<Float>
+        let positions: UnsafeMutableBufferPointer<Position>
+    }
+
+    /// What one scored position adds.
+    private struct Position {
+        var nonFiniteReference = 0, nonFiniteCandidate = 0
+        var sameTop = false
+        var kld = 0.0, nll = 0.0, baseNLL = 0.0, deltaP = 0.0
+
+        init(reference: UnsafeBufferPointer<Float>, candidate: UnsafeBufferPointer<Float>, next: Int) {
+            precondition(reference.count == candidate.count && next >= 0 && next < reference.count, "rows differ or the token is outside them")
+            nonFiniteReference = reference.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+            nonFiniteCandidate = candidate.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+            guard nonFiniteReference == 0, nonFiniteCandidate == 0 else { return }
+            let (baseArg, baseLogSum) = TextEvaluation.logSumExp(reference)
+            let (candidateArg, candidateLogSum) = TextEvaluation.logSumExp(candidate)
+            for i in 0..<reference.count {
+                let logP = Double(reference[i]) - baseLogSum
+                guard logP > -16 else { continue }
+                kld += exp(logP) * (logP - (Double(candidate[i]) - candidateLogSum))
+            }
+            nll = candidateLogSum - Double(candidate[next])
+            baseNLL = baseLogSum - Double(reference[next])
+            deltaP = exp(-nll) - exp(-baseNLL)
+            sameTop = baseArg == candidateArg
+        }
+    }
+
+    /// Adds a worked-out position to the sums (positions with non-finite logits only to their counts).
+    private mutating func record(_ p: Position) {
+        guard p.nonFiniteReference == 0, p.nonFiniteCandidate == 0 else {
+            nonFiniteReference += p.nonFiniteReference
+            nonFiniteCandidate += p.nonFiniteCandidate
             return
         }
-        let (baseArg, baseLogSum) = Self.logSumExp(reference)
-        let (candidateArg, candidateLogSum) = Self.logSumExp(candidate)
-        var kld = 0.0
-        for i in 0..<reference.count {
-            let logP = Double(reference[i]) - baseLogSum
-            guard logP > -16 else { continue }
-            kld += exp(logP) * (logP - (Double(candidate[i]) - candidateLogSum))
-        }
-        let nll = candidateLogSum - Double(candidate[next]), baseNLL = baseLogSum - Double(reference[next])
-        let deltaP = exp(-nll) - exp(-baseNLL)
         count += 1
-        if baseArg == candidateArg { sameTop += 1 }
-        sumNLL += nll; sumNLL2 += nll * nll
-        sumBaseNLL += baseNLL; sumBaseNLL2 += baseNLL * baseNLL; sumCross += nll * baseNLL
-        sumKLD += kld; sumKLD2 += kld * kld
-        sumDeltaP += deltaP; sumDeltaP2 += deltaP * deltaP; sumDeltaP4 += deltaP * deltaP * deltaP * deltaP
-        divergences.append(kld)
-        deltaPs.append(deltaP)
+        if p.sameTop { sameTop += 1 }
+        sumNLL += p.nll; sumNLL2 += p.nll * p.nll
+        sumBaseNLL += p.baseNLL; sumBaseNLL2 += p.baseNLL * p.baseNLL; sumCross += p.nll * p.baseNLL
+        sumKLD += p.kld; sumKLD2 += p.kld * p.kld
+        sumDeltaP += p.deltaP; sumDeltaP2 += p.deltaP * p.deltaP; sumDeltaP4 += p.deltaP * p.deltaP * p.deltaP * p.deltaP
+        divergences.append(p.kld)
+        deltaPs.append(p.deltaP)
     }
 
     /// (index of the first maximum, log Σ exp) of a row.

@@ -1,4 +1,5 @@
 import ByteIO
+import CDotKernels
 import Conversion
 import Foundation
 import GGUFFormat
@@ -82,6 +83,67 @@ import Testing
                     if fast != reference { return }
                 }
             }
+        }
+    }
+}
+
+/// The batched product of prefill and verification (rows laid out as a panel, times many inputs in register tiles)
+/// against a scalar dot per output, for every kernel version this CPU has.
+@Suite struct PanelProductTests {
+    /// Every output of the panel of `rows` × `columns` values (`rows` ≤ 32) times `tokens` inputs, by `version`.
+    func worstError(version: Int32, rows: Int, columns: Int, tokens: Int) -> Float? {
+        let weights = (0..<(rows * columns)).map { Float(sin(Double($0) * 0.71)) }
+        let inputs = (0..<(tokens * columns)).map { Float(cos(Double($0) * 0.23)) }
+        var panel = [Float](repeating: .nan, count: Int(LPK_PANEL_ROWS) * columns)
+        var outputs = [Float](repeating: .nan, count: tokens * (rows + 1))
+        lpk_panel_pack(weights, rows, columns, &panel)
+        guard lpk_panel_times_inputs_version(version, panel, rows, columns, inputs, tokens, &outputs, rows + 1) == 1 else { return nil }
+        var worst: Float = 0
+        for t in 0..<tokens {
+            #expect(outputs[t * (rows + 1) + rows].isNaN, "wrote past the panel's rows")
+            for r in 0..<rows {
+                let expected = weights.withUnsafeBufferPointer { w in
+                    inputs.withUnsafeBufferPointer { Kernels.dotReference(w.baseAddress! + r * columns, $0.baseAddress! + t * columns, columns) }
+                }
+                worst = max(worst, abs(outputs[t * (rows + 1) + r] - expected) / Float(columns))
+            }
+        }
+        return worst
+    }
+
+    @Test("portable, AVX2 and AVX-512 versions: full and partial panels, every tail of the input tiles, odd widths",
+          arguments: [(32, 640), (13, 643), (17, 9), (1, 64)])
+    func versions(rows: Int, columns: Int) {
+        var ran = 0
+        for version: Int32 in 0...2 {
+            for tokens in [1, 2, 3, 5, 6, 7, 11, 12, 13, 25] {
+                guard let worst = worstError(version: version, rows: rows, columns: columns, tokens: tokens) else { continue }
+                ran += 1
+                #expect(worst < 1e-6, "version \(version), \(rows) × \(columns) rows, \(tokens) inputs: worst error \(worst) per column")
+            }
+        }
+        #expect(ran >= 10, "the portable version always runs")
+    }
+
+    @Test("a matrix product of many inputs equals a dot per output (real Q8_0, Q5_0, Q4_K and Q6_K rows of the 270M)")
+    func batchedProduct() throws {
+        let source = try ModelSources.open(Fixtures.path("gguf/gemma3-270m.blocks.gguf"))
+        for tensor in source.tensors where tensor.shape.rank == 2 {
+            let weight = try LinearWeight(source: source, name: tensor.name)
+            let count = 13
+            let x = (0..<(count * weight.columns)).map { Float(sin(Double($0) * 0.37)) }
+            var y = [Float](repeating: 0, count: count * weight.rows)
+            weight.multiply(x, count: count, into: &y, scratch: Scratch(workers: 2, width: weight.columns))
+            var row = [Float](repeating: 0, count: weight.columns), worst: Float = 0
+            for r in 0..<weight.rows {
+                row.withUnsafeMutableBufferPointer { weight.decodeRow(r, into: $0.baseAddress!) }
+                let scale = row.map(abs).reduce(0, +) + 1e-6
+                for t in 0..<count {
+                    let expected = x.withUnsafeBufferPointer { Kernels.dotReference(row, $0.baseAddress! + t * weight.columns, weight.columns) }
+                    worst = max(worst, abs(y[t * weight.rows + r] - expected) / scale)
+                }
+            }
+            #expect(worst < 1e-5, "\(tensor.name): worst relative error \(worst)")
         }
     }
 }

@@ -7,10 +7,6 @@
 /// Σ a[i]·b[i] over n floats.
 float lpk_dot_f32(const float *a, const float *b, size_t n);
 
-/// out[3·r + k] = Σ a[r·n + i]·b[k·n + i] for r = 0…3, k = 0…2: four consecutive rows against three consecutive
-/// inputs (tokens of a batch), so each row is loaded once per three products and each input once per four.
-void lpk_dot_f32_4x3(const float *a, size_t n, const float *b, float *out);
-
 /// ggml Q8_0 row (blocks of: f16 scale, 32 signed bytes) · x, for `columns` values (a multiple of 32).
 float lpk_dot_q8_0(const void *row, const float *x, size_t columns);
 
@@ -41,6 +37,10 @@ float lpk_dot_i2_groups(const void *record, const float *x, size_t columns, size
 void lpk_decode_i8_groups(const void *record, float *out, size_t columns, size_t group);
 void lpk_decode_i4_groups(const void *record, float *out, size_t columns, size_t group);
 void lpk_decode_i2_groups(const void *record, float *out, size_t columns, size_t group);
+
+/// Widen a row of `columns` little-endian bfloat16 or IEEE half values to floats (exactly: NaN payloads kept).
+void lpk_decode_bf16(const void *row, float *out, size_t columns);
+void lpk_decode_f16(const void *row, float *out, size_t columns);
 
 /// 1 when the AVX2/FMA/F16C versions are in use.
 int lpk_dot_uses_avx2(void);
