@@ -1,3 +1,4 @@
+import CDotKernels
 /// Causal attention of new queries over a layer's KV cache, shared by every Gemma generation.
 enum Attention {
     /// Each of `count × heads` heads of `x`: RMS norm with `offset + weight`, then RoPE at its position
@@ -21,11 +22,11 @@ enum Attention {
         }
     }
 
-    /// Queries attended to at once; each needs its own row of scores, so score buffers hold this many rows.
+    /// Queries attended to at once; each lane needs its own scores, so score buffers hold this many lanes.
     static let lanes = WorkerPool.shared.participants
 
-    /// The length of a score buffer for a cache of `capacity` positions.
-    static func scoresCount(capacity: Int) -> Int { lanes * capacity }
+    /// The length of a score buffer for a cache of `capacity` positions: a row per query head of a tile, per lane.
+    static func scoresCount(capacity: Int) -> Int { lanes * Int(LPK_ATTENTION_TILE) * capacity }
 
     /// For each of `count` queries at positions `start ..< start + count`: softmax(scale · q·k) over the cached
     /// positions it may see (all earlier ones, or the last `window` on sliding layers), times the cached values.
@@ -51,26 +52,20 @@ enum Attention {
         let window: Int?
         let scale: Float
 
+        /// The query heads that share a key/value head are attended together, a tile at a time, so each cached key
+        /// and value is read once per tile rather than once per head.
         func run(lane: Int) {
-            let hd = headDimension, group = heads / kvHeads
-            let row = scores + lane * laneSize
+            let hd = headDimension, group = heads / kvHeads, tile = Int(LPK_ATTENTION_TILE)
+            let laneScores = scores + lane * laneSize
             for t in stride(from: lane, to: count, by: lanes) {
                 let position = start + t
                 let first = window.map { max(0, position - $0 + 1) } ?? 0
                 let span = position - first + 1
-                for h in 0..<heads {
-                    let kvHead = h / group
-                    let query = queries + (t * heads + h) * hd
-                    for j in 0..<span {
-                        row[j] = Kernels.dot(query, keys + ((first + j) * kvHeads + kvHead) * hd, hd) * scale
-                    }
-                    Kernels.softmax(row, span)
-                    let result = output + (t * heads + h) * hd
-                    result.update(repeating: 0, count: hd)
-                    for j in 0..<span {
-                        let weight = row[j]
-                        let value = values + ((first + j) * kvHeads + kvHead) * hd
-                        for i in 0..<hd { result[i] += weight * value[i] }
+                for kvHead in 0..<kvHeads {
+                    for h in stride(from: kvHead * group, to: (kvHead + 1) * group, by: tile) {
+                        let offset = (first * kvHeads + kvHead) * hd
+                        lpk_attend_heads(queries + (t * heads + h) * hd, min(tile, (kvHead + 1) * group - h), keys + offset, values + offset,
+                                         kvHeads * hd, span, hd, scale, laneScores, output + (t * heads + h) * hd)
                     }
                 }
             }

@@ -90,20 +90,6 @@ public enum Kernels {
             x[i + half] = b * c + a * s
         }
     }
-
-    /// Softmax of `count` values in place.
-    @inline(__always)
-    public static func softmax(_ x: UnsafeMutablePointer<Float>, _ count: Int) {
-        var maximum = -Float.infinity
-        for i in 0..<count { maximum = max(maximum, x[i]) }
-        var sum: Float = 0
-        for i in 0..<count {
-            x[i] = exp(x[i] - maximum)
-            sum += x[i]
-        }
-        let inverse = 1 / sum
-        for i in 0..<count { x[i] *= inverse }
-    }
 }
 
 extension Kernels {

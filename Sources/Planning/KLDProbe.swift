@@ -64,8 +64,8 @@ public final class KLDProbe {
         return summary
     }
 
-    /// Runs `model` over one chunk: the first half without logits, then the scored positions in blocks of 64, handing
-    /// each block's logits, its first position and its length to `body`.
+    /// Runs `model` over one chunk: the first half without logits, then the scored positions in blocks of
+    /// ``TextChunks/scoredBlock``, handing each block's logits, its first position and its length to `body`.
     static func scoredLogits(_ model: any CausalLanguageModel, chunk: [Int], chunks: TextChunks,
                              _ body: ([Float], Int, Int) throws -> Void) throws {
         model.reset()
@@ -73,7 +73,7 @@ public final class KLDProbe {
         _ = try model.forward(prefix, logitsFrom: prefix.count)
         var start = chunks.scoredFrom
         while start < chunks.context - 1 {
-            let end = min(start + 64, chunks.context - 1)
+            let end = min(start + TextChunks.scoredBlock, chunks.context - 1)
             try body(try model.forward(Array(chunk[start..<end]), logitsFrom: 0), start, end - start)
             start = end
         }

@@ -52,7 +52,6 @@ extension VerifyCommand {
                          progress: (Int) -> Void) throws -> TextEvaluation {
         var evaluation = TextEvaluation()
         let vocabulary = reference.configuration.vocabularySize
-        let block = 64
         for (index, chunk) in plan.chunks.enumerated() {
             reference.reset()
             candidate.reset()
@@ -61,7 +60,7 @@ extension VerifyCommand {
             _ = try candidate.forward(prefix, logitsFrom: prefix.count)
             var start = plan.scoredFrom
             while start < plan.context - 1 {
-                let end = min(start + block, plan.context - 1)
+                let end = min(start + TextChunks.scoredBlock, plan.context - 1)
                 let tokens = Array(chunk[start..<end])
                 let ours = try reference.forward(tokens, logitsFrom: 0), theirs = try candidate.forward(tokens, logitsFrom: 0)
                 ours.withUnsafeBufferPointer { r in

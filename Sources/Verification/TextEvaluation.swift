@@ -211,4 +211,8 @@ public struct TextChunks: Sendable, Equatable {
 
     /// Scored positions per chunk.
     public var scoredPerChunk: Int { context - 1 - scoredFrom }
+
+    /// Scored positions run by one forward call of each model: their logits (this many rows of the vocabulary per
+    /// model) are compared and dropped before the next block, so memory holds one block, not a chunk.
+    public static let scoredBlock = 128
 }

@@ -147,3 +147,35 @@ import Testing
         }
     }
 }
+
+/// Grouped-query attention over cached keys and values, up to four query heads at a time, against a direct
+/// computation in Double.
+@Suite struct AttentionKernelTests {
+    @Test("portable and AVX2 versions: one to four heads, head sizes 8, 24 and 256, spans 1 to 40, keys interleaved with other heads",
+          arguments: [8, 24, 256])
+    func versions(headDimension hd: Int) {
+        let stride = 3 * hd, scale: Float = 0.3
+        for heads in 1...4 {
+            for span in [1, 5, 40] {
+                let queries = (0..<(heads * hd)).map { Float(sin(Double($0) * 0.61)) }
+                let keys = (0..<(span * stride)).map { Float(cos(Double($0) * 0.17)) }
+                let values = (0..<(span * stride)).map { Float(sin(Double($0) * 0.29 + 1)) }
+                var expected = [Double](repeating: 0, count: heads * hd)
+                for g in 0..<heads {
+                    let logits = (0..<span).map { j in Double(scale) * (0..<hd).reduce(0.0) { $0 + Double(queries[g * hd + $1]) * Double(keys[j * stride + $1]) } }
+                    let maximum = logits.max()!, weights = logits.map { exp($0 - maximum) }, total = weights.reduce(0, +)
+                    for j in 0..<span {
+                        for i in 0..<hd { expected[g * hd + i] += weights[j] / total * Double(values[j * stride + i]) }
+                    }
+                }
+                for version: Int32 in 0...1 {
+                    var scores = [Float](repeating: .nan, count: 4 * span), out = [Float](repeating: .nan, count: heads * hd + 1)
+                    guard lpk_attend_heads_version(version, queries, heads, keys, values, stride, span, hd, scale, &scores, &out) == 1 else { continue }
+                    let worst = (0..<(heads * hd)).map { abs(Double(out[$0]) - expected[$0]) }.max()!
+                    #expect(worst < 1e-5, "version \(version), \(heads) heads of \(hd), span \(span): worst error \(worst)")
+                    #expect(out[heads * hd].isNaN, "wrote past the heads")
+                }
+            }
+        }
+    }
+}

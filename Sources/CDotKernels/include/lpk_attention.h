@@ -1,0 +1,22 @@
+// Causal attention for the query heads that share one key/value head (grouped-query attention): each cached key
+// and value is loaded once for up to LPK_ATTENTION_TILE query heads. AVX2/FMA where the CPU has it (chosen once at
+// run time), plain C elsewhere. Callers guarantee every length; nothing here checks bounds.
+#ifndef LPK_ATTENTION_H
+#define LPK_ATTENTION_H
+#include <stddef.h>
+
+/// Query heads attended together.
+#define LPK_ATTENTION_TILE 4
+
+/// For n (≤ LPK_ATTENTION_TILE) query heads of `hd` values (`queries`, one after another): scores[g · span + j] =
+/// softmax over j of scale · q_g · k_j, then out_g = Σ_j scores[g · span + j] · v_j, for the `span` cached positions
+/// whose keys and values start at `keys` and `values`, `stride` floats apart. `out` receives n heads of `hd`.
+void lpk_attend_heads(const float *queries, size_t n, const float *keys, const float *values, size_t stride, size_t span,
+                      size_t hd, float scale, float *scores, float *out);
+
+/// The same by one version: 0 portable C, 1 AVX2/FMA (what tests hold to each other). Returns 0, computing nothing,
+/// when this CPU or build lacks that version or `hd` is not a multiple of 8 for AVX2.
+int lpk_attend_heads_version(int version, const float *queries, size_t n, const float *keys, const float *values,
+                             size_t stride, size_t span, size_t hd, float scale, float *scores, float *out);
+
+#endif

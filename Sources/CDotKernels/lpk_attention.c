@@ -1,0 +1,123 @@
+// See include/lpk_attention.h.
+#include "lpk_attention.h"
+#include "lpk_dot.h"
+#include <math.h>
+
+/// softmax(row) in place: exp(x − max) / Σ.
+static void softmax(float *row, size_t count) {
+    float maximum = -INFINITY, sum = 0;
+    for (size_t i = 0; i < count; i++) maximum = row[i] > maximum ? row[i] : maximum;
+    for (size_t i = 0; i < count; i++) {
+        row[i] = expf(row[i] - maximum);
+        sum += row[i];
+    }
+    const float inverse = 1 / sum;
+    for (size_t i = 0; i < count; i++) row[i] *= inverse;
+}
+
+static void attend_portable(const float *queries, size_t n, const float *keys, const float *values, size_t stride, size_t span,
+                            size_t hd, float scale, float *scores, float *out) {
+    for (size_t g = 0; g < n; g++) {
+        float *row = scores + g * span;
+        for (size_t j = 0; j < span; j++) {
+            float dot = 0;
+            for (size_t i = 0; i < hd; i++) dot += queries[g * hd + i] * keys[j * stride + i];
+            row[j] = dot * scale;
+        }
+        softmax(row, span);
+        for (size_t i = 0; i < hd; i++) out[g * hd + i] = 0;
+        for (size_t j = 0; j < span; j++)
+            for (size_t i = 0; i < hd; i++) out[g * hd + i] += row[j] * values[j * stride + i];
+    }
+}
+
+#if defined(__x86_64__) && defined(__clang__)
+#include <immintrin.h>
+#define AVX2 __attribute__((target("avx2,fma")))
+#define TILE __attribute__((always_inline)) static inline
+#define UNROLLED _Pragma("clang loop unroll(full)")
+
+AVX2 static float sum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/// n heads: each key is loaded once for all n dot products, each value once for all n sums.
+AVX2 TILE void attend_tile(const float *queries, const int n, const float *keys, const float *values, size_t stride,
+                           size_t span, size_t hd, float scale, float *scores, float *out) {
+    for (size_t j = 0; j < span; j++) {
+        const float *key = keys + j * stride;
+        __m256 acc[LPK_ATTENTION_TILE];
+        UNROLLED for (int g = 0; g < n; g++) acc[g] = _mm256_setzero_ps();
+        for (size_t i = 0; i < hd; i += 8) {
+            const __m256 k = _mm256_loadu_ps(key + i);
+            UNROLLED for (int g = 0; g < n; g++) acc[g] = _mm256_fmadd_ps(_mm256_loadu_ps(queries + g * hd + i), k, acc[g]);
+        }
+        UNROLLED for (int g = 0; g < n; g++) scores[g * span + j] = sum8(acc[g]) * scale;
+    }
+    UNROLLED for (int g = 0; g < n; g++) softmax(scores + g * span, span);
+    for (size_t i = 0; i < hd; i += 16) {
+        const int pairs = i + 16 <= hd;
+        __m256 low[LPK_ATTENTION_TILE], high[LPK_ATTENTION_TILE];
+        UNROLLED for (int g = 0; g < n; g++) { low[g] = _mm256_setzero_ps(); high[g] = _mm256_setzero_ps(); }
+        for (size_t j = 0; j < span; j++) {
+            const float *value = values + j * stride + i;
+            const __m256 v0 = _mm256_loadu_ps(value), v1 = pairs ? _mm256_loadu_ps(value + 8) : _mm256_setzero_ps();
+            UNROLLED for (int g = 0; g < n; g++) {
+                const __m256 p = _mm256_broadcast_ss(scores + g * span + j);
+                low[g] = _mm256_fmadd_ps(p, v0, low[g]);
+                high[g] = _mm256_fmadd_ps(p, v1, high[g]);
+            }
+        }
+        UNROLLED for (int g = 0; g < n; g++) {
+            _mm256_storeu_ps(out + g * hd + i, low[g]);
+            if (pairs) _mm256_storeu_ps(out + g * hd + i + 8, high[g]);
+        }
+    }
+}
+
+AVX2 static void attend_avx2(const float *queries, size_t n, const float *keys, const float *values, size_t stride, size_t span,
+                             size_t hd, float scale, float *scores, float *out) {
+    switch (n) {
+    case 1: attend_tile(queries, 1, keys, values, stride, span, hd, scale, scores, out); break;
+    case 2: attend_tile(queries, 2, keys, values, stride, span, hd, scale, scores, out); break;
+    case 3: attend_tile(queries, 3, keys, values, stride, span, hd, scale, scores, out); break;
+    default: attend_tile(queries, 4, keys, values, stride, span, hd, scale, scores, out); break;
+    }
+}
+
+int lpk_attend_heads_version(int version, const float *queries, size_t n, const float *keys, const float *values,
+                             size_t stride, size_t span, size_t hd, float scale, float *scores, float *out) {
+    switch (version) {
+    case 0: attend_portable(queries, n, keys, values, stride, span, hd, scale, scores, out); return 1;
+    case 1:
+        if (!lpk_dot_uses_avx2() || hd % 8 != 0) return 0;
+        attend_avx2(queries, n, keys, values, stride, span, hd, scale, scores, out);
+        return 1;
+    default: return 0;
+    }
+}
+
+void lpk_attend_heads(const float *queries, size_t n, const float *keys, const float *values, size_t stride, size_t span,
+                      size_t hd, float scale, float *scores, float *out) {
+    if (!lpk_attend_heads_version(1, queries, n, keys, values, stride, span, hd, scale, scores, out))
+        attend_portable(queries, n, keys, values, stride, span, hd, scale, scores, out);
+}
+
+#else
+
+int lpk_attend_heads_version(int version, const float *queries, size_t n, const float *keys, const float *values,
+                             size_t stride, size_t span, size_t hd, float scale, float *scores, float *out) {
+    if (version != 0) return 0;
+    attend_portable(queries, n, keys, values, stride, span, hd, scale, scores, out);
+    return 1;
+}
+
+void lpk_attend_heads(const float *queries, size_t n, const float *keys, const float *values, size_t stride, size_t span,
+                      size_t hd, float scale, float *scores, float *out) {
+    attend_portable(queries, n, keys, values, stride, span, hd, scale, scores, out);
+}
+
+#endif
