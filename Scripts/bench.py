@@ -361,6 +361,11 @@ def main():
         except RuntimeError as error:
             row("270M GGUF in llama.cpp (llama-cpp-python)", "", f"could not run here: {str(error)[-120:]}")
 
+    if args.float_model and not args.skip_llama:
+        from bench_quality import conversion_pair_rows, verification_rows
+        conversion_pair_rows(lpk, args.float_model, work, args.llama_tools, run, row)
+        verification_rows(lpk, args.float_model, work, args.llama_tools, run, row)
+
     print("| figure | LayerPack | peer | limit |")
     print("|---|---|---|---|")
     for what, ours, peer, limit in ROWS:

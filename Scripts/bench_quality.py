@@ -146,3 +146,52 @@ def sensitivity_table(lpk, float_dir, work):
         print(f"| {entry['scope']} | {entry['setting']} | {entry['bytes'] / 1e6:.1f} | {entry['meanKLD']:.5f} ± {entry['uncertainty']:.5f} | "
               f"{entry['sameTop'] * 100:.1f} % |")
     return report
+
+
+def conversion_pair_rows(lpk, float_dir, work, llama_tools, run, row):
+    """Quantizing the float 270M's bf16 GGUF, each recipe beside llama-quantize's like one (2 threads each, the whole
+    command timed, peak RSS of the process), and the cost of the scale search over nearest rounding."""
+    reference = str(float_dir / "model-bf16.gguf")
+    tools = Path(llama_tools)
+    pairs = [("Q8_0", ["--core", "int8:g32", "--embed", "int8:g32", "--rounding", "nearest"], "int8 g32 nearest"),
+             ("Q4_0", ["--core", "int4:g32", "--embed", "int4:g32", "--rounding", "nearest"], "int4 g32 nearest"),
+             ("Q4_K_M", ["--preset", "int4"], "`int4` preset (scale search)")]
+    seconds = {}
+    for kind, recipe, label in pairs:
+        _, theirs, their_peak = run([str(tools / "llama-quantize"), reference, str(work / f"pair.{kind}.gguf"), kind, "2"])
+        _, ours, our_peak = run([lpk["lpk-quantize"], reference, "-o", str(work / f"pair.{kind}.lpk"), *recipe, "--quiet"])
+        seconds[kind] = ours
+        row(f"float 270M bf16 GGUF (543 MB) → {label}: time, peak RSS", f"{ours:.2f} s, {our_peak / 1e6:.0f} MB",
+            f"llama-quantize {kind}: {theirs:.2f} s, {their_peak / 1e6:.0f} MB", f"{theirs / ours:.2f}× llama.cpp's speed (goal ≥ 1.5×)")
+    _, searched, _ = run([lpk["lpk-quantize"], reference, "-o", str(work / "pair.search.lpk"), "--core", "int4:g32", "--embed", "int4:g32",
+                          "--rounding", "scale-search", "--quiet"])
+    row("the same, int4 g32 with scale search vs nearest", f"{searched:.2f} s vs {seconds['Q4_0']:.2f} s",
+        "", f"{searched / seconds['Q4_0']:.2f}× (goal ≤ 2×)")
+    for path in work.glob("pair.*"):
+        path.unlink()
+
+
+def verification_rows(lpk, float_dir, work, llama_tools, run, row, chunks=4):
+    """lpk-verify --text beside llama-perplexity --kl-divergence (a base run of the reference, then the candidate):
+    the float 270M's bf16 GGUF as the reference, LayerPack's int8 pack and llama.cpp's Q8_0 as the candidates, the
+    same text and chunks, 2 threads; tokens per second count both models' tokens over the whole commands. llama.cpp
+    runs without its extra buffer types (-nr): this VM advertises AMX, and llama.cpp's AMX kernels fault on it."""
+    reference = str(float_dir / "model-bf16.gguf")
+    evaluation = str(float_dir / "evaluation.txt")
+    tools = Path(llama_tools)
+    q8 = work / "verify.Q8_0.gguf"
+    int8 = work / "verify.int8.lpk"
+    run([str(tools / "llama-quantize"), reference, str(q8), "Q8_0", "2"])
+    run([lpk["lpk-quantize"], reference, "-o", str(int8), "--preset", "int8", "--quiet"])
+    base = work / "verify.kld"
+    common = ["-f", evaluation, "-c", "512", "--chunks", str(chunks), "-t", "2", "-nr", "--kl-divergence-base", str(base)]
+    _, first, _ = run([str(tools / "llama-perplexity"), "-m", reference, *common])
+    _, second, _ = run([str(tools / "llama-perplexity"), "-m", str(q8), *common, "--kl-divergence"])
+    _, ours, peak = run([lpk["lpk-verify"], reference, str(int8), "--text", evaluation, "--context", "512", "--chunks", str(chunks),
+                         "--no-weights", "--quiet", "--json"])
+    tokens = 2 * chunks * 512
+    row(f"`lpk-verify --text` over {chunks} chunks of 512 (bf16 270M vs int8; both models): tokens/s, peak RSS",
+        f"{tokens / ours:.0f} tokens/s ({ours:.1f} s), {peak / 1e6:.0f} MB",
+        f"llama-perplexity --kl-divergence (bf16 base run + Q8_0): {tokens / (first + second):.0f} tokens/s ({first:.1f} + {second:.1f} s)")
+    for path in [q8, int8, base]:
+        path.unlink()
