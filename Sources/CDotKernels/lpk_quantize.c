@@ -46,40 +46,54 @@ __attribute__((target("avx2,fma"))) static void fit_avx2(const float *x, const f
     *sum_ll = sum8(ll) + tail_ll;
 }
 
-void lpk_fit_levels(const float *x, const float *w, size_t n, float inverse, float low, float high, float *sum_xl, float *sum_ll) {
-    if (lpk_dot_uses_avx2()) fit_avx2(x, w, n, inverse, low, high, sum_xl, sum_ll);
-    else fit_portable(x, w, n, inverse, low, high, sum_xl, sum_ll);
-}
-#else
-void lpk_fit_levels(const float *x, const float *w, size_t n, float inverse, float low, float high, float *sum_xl, float *sum_ll) {
-    fit_portable(x, w, n, inverse, low, high, sum_xl, sum_ll);
-}
 #endif
 
-// The scale search of GroupScale.search (llama.cpp's make_qx_quants), in the same float operations and order: the
-// value of largest magnitude maps to the most negative level, then 18 more candidates around it. `fit` is the
-// fitting loop to use (the AVX2 one is inlined into the AVX2 row quantizer).
-typedef void (*fit_function)(const float *, const float *, size_t, float, float, float, float *, float *);
+// The scale search (llama.cpp's make_qx_quants): the value of largest magnitude maps to the most negative level,
+// then 18 more candidates around it; the one with the largest Σxl² / Σl² (least weighted squared error) wins, the
+// first on ties. Every version fits each candidate with the same float operations in the same order, so they choose
+// the same scales: the AVX2 one only fits several candidates at once.
 
-static inline __attribute__((always_inline)) float search_scale_with(fit_function fit, const float *x, const float *w, size_t n, int bits) {
+enum { CANDIDATES = 19 };
+
+/// The first of the values of largest magnitude, with its sign (0 when all are zero).
+static float extreme_portable(const float *x, size_t n) {
     float extreme = 0;
     for (size_t i = 0; i < n; i++) if (fabsf(x[i]) > fabsf(extreme)) extreme = x[i];
+    return extreme;
+}
+
+/// The candidates' inverse scales for the values' `extreme`, in the order they are tried, and the search's level
+/// range; false when the values are all (near) zero.
+static int candidates(float extreme, int bits, float *inverses, float *low, float *high) {
     if (!(fabsf(extreme) >= 1e-15f)) return 0;
     const float levels = bits == 8 ? 127.0f : bits == 4 ? 8.0f : 2.0f;
-    const float low = bits == 8 ? -127.0f : bits == 4 ? -8.0f : -2.0f, high = bits == 8 ? 127.0f : bits == 4 ? 7.0f : 1.0f;
-    float sum_xl, sum_ll;
-    fit(x, w, n, -levels / extreme, low, high, &sum_xl, &sum_ll);
-    float best = sum_ll > 0 ? sum_xl * sum_xl / sum_ll : 0;
-    float scale = sum_ll > 0 ? sum_xl / sum_ll : 0;
-    for (int step = -9; step <= 9; step++) {
-        if (step == 0) continue;
-        fit(x, w, n, -(levels + 0.1f * (float)step) / extreme, low, high, &sum_xl, &sum_ll);
-        if (sum_ll > 0 && sum_xl * sum_xl > best * sum_ll) {
-            best = sum_xl * sum_xl / sum_ll;
-            scale = sum_xl / sum_ll;
+    *low = bits == 8 ? -127.0f : bits == 4 ? -8.0f : -2.0f;
+    *high = bits == 8 ? 127.0f : bits == 4 ? 7.0f : 1.0f;
+    inverses[0] = -levels / extreme;
+    int c = 1;
+    for (int step = -9; step <= 9; step++)
+        if (step != 0) inverses[c++] = -(levels + 0.1f * (float)step) / extreme;
+    return 1;
+}
+
+/// The winning candidate's scale.
+static float choose(const float *sum_xl, const float *sum_ll) {
+    float best = sum_ll[0] > 0 ? sum_xl[0] * sum_xl[0] / sum_ll[0] : 0;
+    float scale = sum_ll[0] > 0 ? sum_xl[0] / sum_ll[0] : 0;
+    for (int c = 1; c < CANDIDATES; c++) {
+        if (sum_ll[c] > 0 && sum_xl[c] * sum_xl[c] > best * sum_ll[c]) {
+            best = sum_xl[c] * sum_xl[c] / sum_ll[c];
+            scale = sum_xl[c] / sum_ll[c];
         }
     }
     return scale;
+}
+
+static float search_portable(const float *x, const float *w, size_t n, int bits) {
+    float inverses[CANDIDATES], low, high, sum_xl[CANDIDATES], sum_ll[CANDIDATES];
+    if (!candidates(extreme_portable(x, n), bits, inverses, &low, &high)) return 0;
+    for (int c = 0; c < CANDIDATES; c++) fit_portable(x, w, n, inverses[c], low, high, sum_xl + c, sum_ll + c);
+    return choose(sum_xl, sum_ll);
 }
 
 // Row quantization (see the header). The level of x is round-half-away(x · inverse): trunc, then one step
@@ -123,7 +137,7 @@ static long quantize_row_portable(const float *x, const float *w, int search, si
         const float *v = x + g * group;
         float amax = 0;
         for (size_t i = 0; i < group; i++) amax = fmaxf(amax, fabsf(v[i]));
-        const float scale = search ? search_scale_with(fit_portable, v, w ? w + g * group : NULL, group, bits) : amax / max_level;
+        const float scale = search ? search_portable(v, w ? w + g * group : NULL, group, bits) : amax / max_level;
         if (!(fabsf(scale) <= 65504.0f)) return (long)n;
         const unsigned short half = to_half(scale);
         record[2 * g] = (unsigned char)(half & 0xFF);
@@ -176,6 +190,61 @@ AVX2Q static float hmax(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+/// `count` (≤ 4) candidates fitted together, each exactly as fit_avx2 fits it: the values are loaded once for all of
+/// them and their sums are independent chains.
+AVX2Q static inline __attribute__((always_inline)) void fit_batch(const float *x, const float *w, size_t n, const float *inverses,
+                                                                  const int count, float low, float high, float *sum_xl, float *sum_ll) {
+    const __m256 vlow = _mm256_set1_ps(low), vhigh = _mm256_set1_ps(high);
+    __m256 vinverse[4], xl[4], ll[4];
+    for (int c = 0; c < count; c++) {
+        vinverse[c] = _mm256_set1_ps(inverses[c]);
+        xl[c] = _mm256_setzero_ps();
+        ll[c] = _mm256_setzero_ps();
+    }
+    for (size_t i = 0; i < n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i), weight = w ? _mm256_loadu_ps(w + i) : _mm256_setzero_ps();
+        for (int c = 0; c < count; c++) {
+            __m256 l = _mm256_round_ps(_mm256_mul_ps(vinverse[c], v), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            l = _mm256_min_ps(vhigh, _mm256_max_ps(vlow, l));
+            const __m256 weighted = w ? _mm256_mul_ps(weight, l) : l;
+            xl[c] = _mm256_fmadd_ps(weighted, v, xl[c]);
+            ll[c] = _mm256_fmadd_ps(weighted, l, ll[c]);
+        }
+    }
+    for (int c = 0; c < count; c++) {
+        sum_xl[c] = sum8(xl[c]);
+        sum_ll[c] = sum8(ll[c]);
+    }
+}
+
+/// extreme_portable's value: the largest magnitude found eight at a time, then its first holder.
+AVX2Q static float extreme_avx2(const float *x, size_t n) {
+    if (n % 8 != 0) return extreme_portable(x, n);
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    __m256 largest = _mm256_setzero_ps();
+    for (size_t i = 0; i < n; i += 8) largest = _mm256_max_ps(largest, _mm256_and_ps(abs_mask, _mm256_loadu_ps(x + i)));
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(largest), _mm256_extractf128_ps(largest, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    const float amax = _mm_cvtss_f32(m);
+    if (amax == 0) return 0;
+    for (size_t i = 0; i < n; i++) if (fabsf(x[i]) == amax) return x[i];
+    return extreme_portable(x, n);  // not reached with finite values
+}
+
+/// The search with four candidates fitted at a time (n a multiple of 8; otherwise one at a time, as fit_avx2 fits).
+AVX2Q static float search_avx2(const float *x, const float *w, size_t n, int bits) {
+    float inverses[CANDIDATES], low, high, sum_xl[CANDIDATES], sum_ll[CANDIDATES];
+    if (!candidates(extreme_avx2(x, n), bits, inverses, &low, &high)) return 0;
+    if (n % 8 != 0) {
+        for (int c = 0; c < CANDIDATES; c++) fit_avx2(x, w, n, inverses[c], low, high, sum_xl + c, sum_ll + c);
+        return choose(sum_xl, sum_ll);
+    }
+    for (int c = 0; c < 18; c += 3) fit_batch(x, w, n, inverses + c, 3, low, high, sum_xl + c, sum_ll + c);
+    fit_batch(x, w, n, inverses + 18, CANDIDATES - 18, low, high, sum_xl + 18, sum_ll + 18);
+    return choose(sum_xl, sum_ll);
+}
+
 AVX2Q static long quantize_row_avx2(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
                                     lpk_error_sums *sums) {
     const float max_level = bits == 8 ? 127.0f : bits == 4 ? 7.0f : 1.0f;
@@ -194,7 +263,7 @@ AVX2Q static long quantize_row_avx2(const float *x, const float *w, int search, 
             bad = _mm256_or_ps(bad, _mm256_cmp_ps(magnitude, infinity, _CMP_NLT_UQ));  // infinite or NaN
         }
         if (_mm256_movemask_ps(bad)) return first_non_finite(x, n);
-        const float scale = search ? search_scale_with(fit_avx2, v, w ? w + g * group : NULL, group, bits) : hmax(amax) / max_level;
+        const float scale = search ? search_avx2(v, w ? w + g * group : NULL, group, bits) : hmax(amax) / max_level;
         if (!(fabsf(scale) <= 65504.0f)) return (long)n;
         const unsigned short half = _cvtss_sh(scale, _MM_FROUND_TO_NEAREST_INT);
         record[2 * g] = (unsigned char)(half & 0xFF);
@@ -233,6 +302,10 @@ AVX2Q static long quantize_row_avx2(const float *x, const float *w, int search, 
     return -1;
 }
 
+float lpk_search_scale(const float *x, const float *w, size_t n, int bits) {
+    return lpk_dot_uses_avx2() ? search_avx2(x, w, n, bits) : search_portable(x, w, n, bits);
+}
+
 long lpk_quantize_row(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
                       lpk_error_sums *sums) {
     if (lpk_dot_uses_avx2() && group % 8 == 0) return quantize_row_avx2(x, w, search, n, group, bits, record, sums);  // checks as it goes
@@ -241,6 +314,8 @@ long lpk_quantize_row(const float *x, const float *w, int search, size_t n, size
     return quantize_row_portable(x, w, search, n, group, bits, record, sums);
 }
 #else
+float lpk_search_scale(const float *x, const float *w, size_t n, int bits) { return search_portable(x, w, n, bits); }
+
 long lpk_quantize_row(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
                       lpk_error_sums *sums) {
     const long bad = first_non_finite(x, n);

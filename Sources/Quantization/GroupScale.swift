@@ -27,26 +27,6 @@ enum GroupScale {
     /// The weighted least-squares scale of `values` (weights `weights`, all ≥ 0; nil: all 1, the plain squared error),
     /// searched as `make_qx_quants` searches it. Levels may then reach the most negative one.
     static func search(_ values: UnsafeBufferPointer<Float>, weights: UnsafeBufferPointer<Float>?, bits: RowBits) -> Float {
-        var extreme: Float = 0
-        for value in values where abs(value) > abs(extreme) { extreme = value }
-        guard abs(extreme) >= 1e-15 else { return 0 }
-        let levels = Float(-bits.minValue)  // 8 for int4, 127 for int8 (int8 keeps its symmetric range)
-        let low = Float(bits.minValue), high = Float(bits.maxValue)
-        func fit(_ inverse: Float) -> (numerator: Float, denominator: Float) {
-            var sumXL: Float = 0, sumL2: Float = 0
-            lpk_fit_levels(values.baseAddress!, weights?.baseAddress, values.count, inverse, low, high, &sumXL, &sumL2)
-            return (sumXL, sumL2)
-        }
-        var (sumXL, sumL2) = fit(-levels / extreme)
-        var best = sumL2 > 0 ? sumXL * sumXL / sumL2 : 0
-        var scale = sumL2 > 0 ? sumXL / sumL2 : 0
-        for step in -9...9 where step != 0 {
-            (sumXL, sumL2) = fit(-(levels + 0.1 * Float(step)) / extreme)
-            if sumL2 > 0, sumXL * sumXL > best * sumL2 {
-                best = sumXL * sumXL / sumL2
-                scale = sumXL / sumL2
-            }
-        }
-        return scale
+        lpk_search_scale(values.baseAddress!, weights?.baseAddress, values.count, Int32(bits.rawValue))
     }
 }

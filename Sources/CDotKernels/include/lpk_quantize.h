@@ -5,10 +5,11 @@
 #define LPK_QUANTIZE_H
 #include <stddef.h>
 
-/// The weighted least-squares fit of `n` values `x` (weights `w`, or all 1 when `w` is NULL) to levels
-/// l_i = clamp(rint(inverse·x_i), low, high): writes Σ w·x·l to `*sum_xl` and Σ w·l² to `*sum_ll`.
-void lpk_fit_levels(const float *x, const float *w, size_t n, float inverse, float low, float high,
-                    float *sum_xl, float *sum_ll);
+/// The scale of one group of `n` values `x` for `bits` 8, 4 or 2 by llama.cpp's make_qx_quants search, weighted by `w`
+/// (NULL: all 1): the value of largest magnitude maps to the most negative level, the scale is the weighted
+/// least-squares fit of the levels l_i = clamp(rint(x_i / scale)), and 18 more candidates around it are tried,
+/// keeping the one with the least weighted squared error. 0 when every value is (near) zero.
+float lpk_search_scale(const float *x, const float *w, size_t n, int bits);
 
 /// Error sums of one quantized row against its values: Σ(x − y)², Σx², Σy², Σx·y and max |x − y| (y: what a reader
 /// decodes).
