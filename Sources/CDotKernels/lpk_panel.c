@@ -135,15 +135,6 @@ AVX2 static void times_inputs_avx2(const float *panel, size_t count, size_t colu
     }
 }
 
-static int uses_avx512(void) {
-    static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512f");
-    }
-    return cached;
-}
-
 void lpk_panel_pack(const float *rows, size_t count, size_t columns, float *panel) {
     if (lpk_dot_uses_avx2()) pack_avx2(rows, count, columns, panel); else pack_portable(rows, count, columns, panel);
 }
@@ -153,14 +144,14 @@ int lpk_panel_times_inputs_version(int version, const float *panel, size_t count
     switch (version) {
     case 0: times_inputs_portable(panel, count, columns, x, tokens, y, ldy); return 1;
     case 1: if (!lpk_dot_uses_avx2()) return 0; times_inputs_avx2(panel, count, columns, x, tokens, y, ldy); return 1;
-    case 2: if (!uses_avx512()) return 0; times_inputs_avx512(panel, count, columns, x, tokens, y, ldy); return 1;
+    case 2: if (!lpk_dot_uses_avx512()) return 0; times_inputs_avx512(panel, count, columns, x, tokens, y, ldy); return 1;
     default: return 0;
     }
 }
 
 void lpk_panel_times_inputs(const float *panel, size_t count, size_t columns, const float *x, size_t tokens,
                             float *y, size_t ldy) {
-    lpk_panel_times_inputs_version(uses_avx512() ? 2 : lpk_dot_uses_avx2() ? 1 : 0, panel, count, columns, x, tokens, y, ldy);
+    lpk_panel_times_inputs_version(lpk_dot_uses_avx512() ? 2 : lpk_dot_uses_avx2() ? 1 : 0, panel, count, columns, x, tokens, y, ldy);
 }
 
 #else

@@ -75,6 +75,13 @@ public final class LinearWeight: @unchecked Sendable {
         bytes.slice(offset: start, length: end - start)?.advise(.willNeed)
     }
 
+    /// Asks the CPU to bring row `row`'s bytes into its caches while other work goes on: for lookups, where the next
+    /// row is known before the current one is decoded. Nothing to do for weights in memory.
+    public func prefetchRowIntoCache(_ row: Int) {
+        guard case .mapped(let bytes, _, let stride) = storage else { return }
+        bytes.withUnsafeBytes { raw in lpk_prefetch(raw.baseAddress! + row * stride, stride) }
+    }
+
     private init(name: String, rows: Int, columns: Int, storage: Storage, inputRounding: InputRounding) {
         self.name = name
         self.rows = rows

@@ -82,11 +82,18 @@ package struct BenchCommand: ParsableCommand {
             var state: UInt64 = 0x9E37_79B9_7F4A_7C15
             var checksum: Float = 0
             let start = Date()
+            func next() -> Int {
+                state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                return Int(state % UInt64(rows))
+            }
             output.withUnsafeMutableBufferPointer { out in
+                var row = next()
                 for _ in 0..<lookups {
-                    state ^= state << 13; state ^= state >> 7; state ^= state << 17
-                    weight.decodeRow(Int(state % UInt64(rows)), into: out.baseAddress!)
+                    let following = next()
+                    weight.prefetchRowIntoCache(following)
+                    weight.decodeRow(row, into: out.baseAddress!)
                     checksum += out[0]
+                    row = following
                 }
             }
             let seconds = Date().timeIntervalSince(start)

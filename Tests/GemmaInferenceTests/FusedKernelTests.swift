@@ -179,3 +179,34 @@ import Testing
         }
     }
 }
+
+/// The int8 and int4 row kernels (the fused dot product of decoding and the row decoder of prefill and lookups),
+/// every version this CPU has against the portable one.
+@Suite struct RowKernelVersionTests {
+    @Test("portable, AVX2 and AVX-512: int8 and int4 records, groups of 16 to a whole row", arguments: [8, 4], [16, 32, 64, 640])
+    func versions(bits: Int, group: Int) {
+        let columns = 640, groups = columns / group
+        var record = [UInt8](repeating: 0, count: 2 * groups + columns * bits / 8)
+        for g in 0..<groups {
+            let scale = Float16(Float(g % 7 + 1) * 0.013).bitPattern
+            record[2 * g] = UInt8(scale & 0xFF)
+            record[2 * g + 1] = UInt8(scale >> 8)
+        }
+        for i in (2 * groups)..<record.count { record[i] = UInt8((i * 37 + 11) % 256) }
+        let x = (0..<columns).map { Float(sin(Double($0) * 0.41)) }
+        var reference: (dot: Float, row: [Float])?
+        var ran = 0
+        for version: Int32 in 0...2 {
+            var dot: Float = .nan, row = [Float](repeating: .nan, count: columns)
+            guard lpk_row_kernels_version(version, Int32(bits), record, x, columns, group, &dot, &row) == 1 else { continue }
+            ran += 1
+            guard let reference else {
+                reference = (dot, row)
+                continue
+            }
+            #expect(row == reference.row, "version \(version): decoded values")
+            #expect(abs(dot - reference.dot) <= 1e-5 * row.map(abs).reduce(0, +), "version \(version): dot \(dot) vs \(reference.dot)")
+        }
+        #expect(ran >= 1 && reference != nil)
+    }
+}

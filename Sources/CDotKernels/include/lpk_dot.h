@@ -42,7 +42,19 @@ void lpk_decode_i2_groups(const void *record, float *out, size_t columns, size_t
 void lpk_decode_bf16(const void *row, float *out, size_t columns);
 void lpk_decode_f16(const void *row, float *out, size_t columns);
 
-/// 1 when the AVX2/FMA/F16C versions are in use.
+/// 1 when the AVX2/FMA/F16C versions are in use; 1 when the AVX-512 ones are too.
 int lpk_dot_uses_avx2(void);
+int lpk_dot_uses_avx512(void);
+
+/// The int8/int4 row kernels (`bits` 8 or 4) by one version, 0 portable, 1 AVX2, 2 AVX-512, for tests that hold the
+/// versions to one another: writes the record's dot product with `x` to `*dot` and the decoded row to `out`.
+/// Returns 0, computing nothing, when this CPU or build lacks the version or the group size does not suit it.
+int lpk_row_kernels_version(int version, int bits, const void *record, const float *x, size_t columns, size_t group,
+                            float *dot, float *out);
+
+/// Asks the CPU to bring the `bytes` bytes at `p` into its outer caches (a prefetch per 64-byte line, to L2 and
+/// below: asking for L1 stalls once its few fill buffers are busy; no fault, no effect on results), so that reading
+/// them later does not wait on memory.
+void lpk_prefetch(const void *p, size_t bytes);
 
 #endif
