@@ -162,7 +162,7 @@ let package = Package(
         ),
         .testTarget(
             name: "QuantizationTests",
-            dependencies: ["Quantization", "TensorModel", "TensorTypes", "TestSupport"],
+            dependencies: ["CDotKernels", "Quantization", "TensorModel", "TensorTypes", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -4,8 +4,10 @@
 #include <math.h>
 #include <string.h>
 
-static void fit_portable(const float *x, const float *w, size_t n, float inverse, float low, float high,
-                         float *sum_xl, float *sum_ll) {
+/// The weighted least-squares sums of the levels l_i = clamp(rint(inverse·x_i), low, high) of the last n % 8 values
+/// (weights w, or all 1 when w is NULL): Σ w·x·l and Σ w·l², one value at a time.
+static void fit_tail(const float *x, const float *w, size_t n, float inverse, float low, float high,
+                     float *sum_xl, float *sum_ll) {
     float xl = 0, ll = 0;
     for (size_t i = 0; i < n; i++) {
         float l = fminf(high, fmaxf(low, rintf(inverse * x[i])));
@@ -15,6 +17,27 @@ static void fit_portable(const float *x, const float *w, size_t n, float inverse
     }
     *sum_xl = xl;
     *sum_ll = ll;
+}
+
+/// The same sums over all n values as the vector versions compute them: eight interleaved lanes of fused
+/// multiply-adds, reduced as sum8 reduces (lanes j and j + 4, then 0 + 2 and 1 + 3, then those two), plus the tail.
+/// So every version chooses the same scales and a pack does not depend on the CPU that wrote it.
+static void fit_portable(const float *x, const float *w, size_t n, float inverse, float low, float high,
+                         float *sum_xl, float *sum_ll) {
+    float xl[8] = {0}, ll[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        for (int j = 0; j < 8; j++) {
+            const float l = fminf(high, fmaxf(low, rintf(inverse * x[i + j])));
+            const float weighted = w ? w[i + j] * l : l;
+            xl[j] = fmaf(weighted, x[i + j], xl[j]);
+            ll[j] = fmaf(weighted, l, ll[j]);
+        }
+    }
+    float tail_xl = 0, tail_ll = 0;
+    if (i < n) fit_tail(x + i, w ? w + i : NULL, n - i, inverse, low, high, &tail_xl, &tail_ll);
+    *sum_xl = (((xl[0] + xl[4]) + (xl[2] + xl[6])) + ((xl[1] + xl[5]) + (xl[3] + xl[7]))) + tail_xl;
+    *sum_ll = (((ll[0] + ll[4]) + (ll[2] + ll[6])) + ((ll[1] + ll[5]) + (ll[3] + ll[7]))) + tail_ll;
 }
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
@@ -41,7 +64,7 @@ __attribute__((target("avx2,fma"))) static void fit_avx2(const float *x, const f
         ll = _mm256_fmadd_ps(weighted, l, ll);
     }
     float tail_xl = 0, tail_ll = 0;
-    if (i < n) fit_portable(x + i, w ? w + i : NULL, n - i, inverse, low, high, &tail_xl, &tail_ll);
+    if (i < n) fit_tail(x + i, w ? w + i : NULL, n - i, inverse, low, high, &tail_xl, &tail_ll);
     *sum_xl = sum8(xl) + tail_xl;
     *sum_ll = sum8(ll) + tail_ll;
 }
@@ -245,6 +268,76 @@ AVX2Q static float search_avx2(const float *x, const float *w, size_t n, int bit
     return choose(sum_xl, sum_ll);
 }
 
+#define AVX512Q __attribute__((target("avx512f,avx512dq,avx2,fma,f16c")))
+
+/// Two 8-lane sums in the halves of `z`, each reduced in sum8's order: lanes j and j + 4, then 0 and 2 with 1 and 3,
+/// then those two.
+AVX512Q static inline void reduce_halves(__m512 z, float *first, float *second) {
+    __m512 s = _mm512_add_ps(z, _mm512_shuffle_f32x4(z, z, _MM_SHUFFLE(2, 3, 0, 1)));
+    s = _mm512_add_ps(s, _mm512_permute_ps(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm512_add_ps(s, _mm512_permute_ps(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    *first = _mm512_cvtss_f32(s);
+    *second = _mm_cvtss_f32(_mm512_extractf32x4_ps(s, 2));
+}
+
+/// The four 8-lane sums in the halves of `a` and `b`, reduced as reduce_halves reduces each, four at a time: the
+/// 128-bit quarters of each sum are added (a's and b's side by side), then lanes within each quarter.
+AVX512Q static inline void reduce_quarters(__m512 a, __m512 b, float *sums) {
+    __m512 s = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+    s = _mm512_add_ps(s, _mm512_permute_ps(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm512_add_ps(s, _mm512_permute_ps(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    const __m512 firsts = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), s);
+    _mm_storeu_ps(sums, _mm512_castps512_ps128(firsts));
+}
+
+/// 2 · `pairs` (pairs ≤ 5) candidates, two to a 512-bit register: each half fits one candidate lane for lane as
+/// fit_avx2 does and is reduced as sum8 reduces, so the sums are fit_avx2's to the bit.
+AVX512Q static inline __attribute__((always_inline)) void fit_pairs(const float *x, const float *w, size_t n, const float *inverses,
+                                                                   const int pairs, float low, float high, float *sum_xl, float *sum_ll) {
+    const __m512 vlow = _mm512_set1_ps(low), vhigh = _mm512_set1_ps(high);
+    __m512 vinverse[5], xl[5], ll[5];
+    for (int p = 0; p < pairs; p++) {
+        vinverse[p] = _mm512_insertf32x8(_mm512_set1_ps(inverses[2 * p]), _mm256_set1_ps(inverses[2 * p + 1]), 1);
+        xl[p] = _mm512_setzero_ps();
+        ll[p] = _mm512_setzero_ps();
+    }
+    for (size_t i = 0; i < n; i += 8) {
+        const __m512 v = _mm512_broadcast_f32x8(_mm256_loadu_ps(x + i));
+        const __m512 weight = w ? _mm512_broadcast_f32x8(_mm256_loadu_ps(w + i)) : _mm512_setzero_ps();
+        for (int p = 0; p < pairs; p++) {
+            __m512 l = _mm512_roundscale_ps(_mm512_mul_ps(vinverse[p], v), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            l = _mm512_min_ps(vhigh, _mm512_max_ps(vlow, l));
+            const __m512 weighted = w ? _mm512_mul_ps(weight, l) : l;
+            xl[p] = _mm512_fmadd_ps(weighted, v, xl[p]);
+            ll[p] = _mm512_fmadd_ps(weighted, l, ll[p]);
+        }
+    }
+    int p = 0;
+    for (; p + 2 <= pairs; p += 2) {
+        reduce_quarters(xl[p], xl[p + 1], sum_xl + 2 * p);
+        reduce_quarters(ll[p], ll[p + 1], sum_ll + 2 * p);
+    }
+    if (p < pairs) {
+        reduce_halves(xl[p], sum_xl + 2 * p, sum_xl + 2 * p + 1);
+        reduce_halves(ll[p], sum_ll + 2 * p, sum_ll + 2 * p + 1);
+    }
+}
+
+/// The search with two candidates per 512-bit register, ten at a time (n a multiple of 8).
+AVX512Q static float search_avx512(const float *x, const float *w, size_t n, int bits) {
+    float inverses[CANDIDATES + 1], low, high, sum_xl[CANDIDATES + 1], sum_ll[CANDIDATES + 1];
+    if (!candidates(extreme_avx2(x, n), bits, inverses, &low, &high)) return 0;
+    inverses[CANDIDATES] = inverses[CANDIDATES - 1];  // an even count; its sums are not looked at
+    fit_pairs(x, w, n, inverses, 5, low, high, sum_xl, sum_ll);
+    fit_pairs(x, w, n, inverses + 10, 5, low, high, sum_xl + 10, sum_ll + 10);
+    return choose(sum_xl, sum_ll);
+}
+
+/// The fastest search this CPU has for `n` values: each gives the same scale.
+AVX2Q static float search_fastest(const float *x, const float *w, size_t n, int bits) {
+    return n % 8 == 0 && lpk_dot_uses_avx512() ? search_avx512(x, w, n, bits) : search_avx2(x, w, n, bits);
+}
+
 AVX2Q static long quantize_row_avx2(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
                                     lpk_error_sums *sums) {
     const float max_level = bits == 8 ? 127.0f : bits == 4 ? 7.0f : 1.0f;
@@ -263,7 +356,7 @@ AVX2Q static long quantize_row_avx2(const float *x, const float *w, int search, 
             bad = _mm256_or_ps(bad, _mm256_cmp_ps(magnitude, infinity, _CMP_NLT_UQ));  // infinite or NaN
         }
         if (_mm256_movemask_ps(bad)) return first_non_finite(x, n);
-        const float scale = search ? search_avx2(v, w ? w + g * group : NULL, group, bits) : hmax(amax) / max_level;
+        const float scale = search ? search_fastest(v, w ? w + g * group : NULL, group, bits) : hmax(amax) / max_level;
         if (!(fabsf(scale) <= 65504.0f)) return (long)n;
         const unsigned short half = _cvtss_sh(scale, _MM_FROUND_TO_NEAREST_INT);
         record[2 * g] = (unsigned char)(half & 0xFF);
@@ -303,7 +396,16 @@ AVX2Q static long quantize_row_avx2(const float *x, const float *w, int search, 
 }
 
 float lpk_search_scale(const float *x, const float *w, size_t n, int bits) {
-    return lpk_dot_uses_avx2() ? search_avx2(x, w, n, bits) : search_portable(x, w, n, bits);
+    return lpk_dot_uses_avx2() ? search_fastest(x, w, n, bits) : search_portable(x, w, n, bits);
+}
+
+int lpk_search_scale_version(int version, const float *x, const float *w, size_t n, int bits, float *scale) {
+    switch (version) {
+    case 0: *scale = search_portable(x, w, n, bits); return 1;
+    case 1: if (!lpk_dot_uses_avx2()) return 0; *scale = search_avx2(x, w, n, bits); return 1;
+    case 2: if (!lpk_dot_uses_avx512() || n % 8 != 0) return 0; *scale = search_avx512(x, w, n, bits); return 1;
+    default: return 0;
+    }
 }
 
 long lpk_quantize_row(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
@@ -315,6 +417,12 @@ long lpk_quantize_row(const float *x, const float *w, int search, size_t n, size
 }
 #else
 float lpk_search_scale(const float *x, const float *w, size_t n, int bits) { return search_portable(x, w, n, bits); }
+
+int lpk_search_scale_version(int version, const float *x, const float *w, size_t n, int bits, float *scale) {
+    if (version != 0) return 0;
+    *scale = search_portable(x, w, n, bits);
+    return 1;
+}
 
 long lpk_quantize_row(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
                       lpk_error_sums *sums) {

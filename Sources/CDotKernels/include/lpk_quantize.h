@@ -11,6 +11,10 @@
 /// keeping the one with the least weighted squared error. 0 when every value is (near) zero.
 float lpk_search_scale(const float *x, const float *w, size_t n, int bits);
 
+/// The same search by one version: 0 portable C, 1 AVX2, 2 AVX-512 (n a multiple of 8), for tests that hold them to
+/// one another. Returns 0, computing nothing, when this CPU or build lacks the version.
+int lpk_search_scale_version(int version, const float *x, const float *w, size_t n, int bits, float *scale);
+
 /// Error sums of one quantized row against its values: Σ(x − y)², Σx², Σy², Σx·y and max |x − y| (y: what a reader
 /// decodes).
 typedef struct {
