@@ -216,6 +216,7 @@ public final class LinearWeight: @unchecked Sendable {
                     bytes.withUnsafeBytes { raw in
                         for r in start..<end {
                             let record = raw.baseAddress! + r * recordBytes
+                            if r + LinearWeight.prefetchDistance < end { lpk_prefetch(record + LinearWeight.prefetchDistance * recordBytes, recordBytes) }
                             for t in 0..<count { outputs[t * rows + r] = kernel.dot(record, inputs + t * columns, columns: columns) }
                         }
                     }
@@ -269,6 +270,10 @@ public final class LinearWeight: @unchecked Sendable {
         lpk_panel_pack(chunk, rowCount, columns, panel)
         lpk_panel_times_inputs(panel, rowCount, columns, x, count, y + firstRow, rows)
     }
+
+    /// Rows ahead of the one being multiplied in place whose bytes are asked for meanwhile: streaming a matrix once
+    /// per token, the memory system then has several rows in flight per thread.
+    static let prefetchDistance = 8
 
     /// Up to this many inputs, a quantized row is multiplied in place; beyond, decoding it once is cheaper.
     static let fusedInputLimit = 2
