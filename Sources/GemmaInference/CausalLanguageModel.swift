@@ -28,6 +28,9 @@ public enum ForwardOutput: Sendable, Equatable {
     /// head, without the product (what a calibration of the head needs).
     case finalStates
 
+    /// Tokens one pass through the layers takes at most; a longer forward call runs in chunks.
+    public static let chunkTokens = 256
+
     /// The first token whose row is returned.
     func first(of count: Int) -> Int {
         switch self {
@@ -46,6 +49,28 @@ extension CausalLanguageModel {
     /// Runs `tokens`; returns logits for every token (`count × vocabulary`) or only the last one.
     public func forward(_ tokens: [Int], allLogits: Bool) throws -> [Float] {
         try forward(tokens, logitsFrom: allLogits ? 0 : tokens.count - 1)
+    }
+
+    /// Runs a forward call of `tokens` through `run` in chunks of at most ``ForwardOutput/chunkTokens`` tokens (as even
+    /// as possible, so that no chunk is small enough to take the one-input product path), concatenating what each
+    /// returns: a long text's activations then take memory for one chunk, not the whole call. The result is the one
+    /// call's: every product, norm and attention is worked out token by token over the same cache.
+    func inChunks(_ tokens: [Int], output: ForwardOutput, _ run: ([Int], ForwardOutput) throws -> [Float]) rethrows -> [Float] {
+        let chunks = (tokens.count + ForwardOutput.chunkTokens - 1) / ForwardOutput.chunkTokens
+        guard chunks > 1 else { return try run(tokens, output) }
+        let first = output.first(of: tokens.count)
+        var result: [Float] = []
+        var start = 0
+        for index in 0..<chunks {
+            let end = tokens.count * (index + 1) / chunks
+            let piece = Array(tokens[start..<end])
+            switch output {
+            case .finalStates: result += try run(piece, .finalStates)
+            case .logits: result += try run(piece, .logits(from: min(piece.count, max(0, first - start))))
+            }
+            start = end
+        }
+        return result
     }
 
     /// Checks a forward call: every token id below `vocabulary`, room for the tokens in a context of `capacity`, and

@@ -8,8 +8,8 @@ public final class Gemma3TextModel: CausalLanguageModel {
     public var configuration: ModelConfiguration { context.configuration }
     public var numerics: Numerics { context.numerics }
     public private(set) var position = 0
-    /// Called during ``forward(_:allLogits:)`` with each layer's output (`count × hidden` values), to compare a run
-    /// layer by layer with another implementation's.
+    /// Called during ``forward(_:allLogits:)`` with each layer's output (`count × hidden` values, for each chunk of a
+    /// long call), to compare a run layer by layer with another implementation's.
     public var layerOutputObserver: ((_ layer: Int, _ hidden: [Float]) -> Void)?
     let embedding: TokenEmbedding
     let layers: [DecoderBlock]
@@ -36,6 +36,12 @@ public final class Gemma3TextModel: CausalLanguageModel {
     public func forward(_ tokens: [Int], output: ForwardOutput) throws -> [Float] {
         let first = output.first(of: tokens.count)
         try checkInput(tokens, logitsFrom: first, vocabulary: configuration.vocabularySize, capacity: context.cache.capacity)
+        return try inChunks(tokens, output: output) { try run($0, output: $1) }
+    }
+
+    /// One pass of `tokens` (checked) through the layers.
+    private func run(_ tokens: [Int], output: ForwardOutput) throws -> [Float] {
+        let first = output.first(of: tokens.count)
         let count = tokens.count
         let w = context.workspace
         w.prepare(tokens: count)

@@ -98,8 +98,14 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
 
     public func forward(_ tokens: [Int], output: ForwardOutput) throws -> [Float] {
         let first = output.first(of: tokens.count)
+        try checkInput(tokens, logitsFrom: first, vocabulary: configuration.vocabularySize, capacity: context.cache.capacity)
+        return try inChunks(tokens, output: output) { try run($0, output: $1) }
+    }
+
+    /// One pass of `tokens` (checked) through the layers.
+    private func run(_ tokens: [Int], output: ForwardOutput) throws -> [Float] {
+        let first = output.first(of: tokens.count)
         let c = configuration
-        try checkInput(tokens, logitsFrom: first, vocabulary: c.vocabularySize, capacity: context.cache.capacity)
         let count = tokens.count, d = c.hiddenSize, scratch = context.scratch
         // transformers reads PLE row 0 for ids past the PLE vocabulary.
         let pleRows = inputs.table.rows

@@ -59,6 +59,12 @@ public final class Gemma4TextModel: PerLayerEmbeddingModel {
         let first = output.first(of: tokens.count)
         try checkInput(tokens, logitsFrom: first, vocabulary: min(configuration.vocabularySize, inputs?.table.rows ?? .max),
                        capacity: context.cache.capacity)
+        return try inChunks(tokens, output: output) { try run($0, output: $1) }
+    }
+
+    /// One pass of `tokens` (checked) through the layers.
+    private func run(_ tokens: [Int], output: ForwardOutput) throws -> [Float] {
+        let first = output.first(of: tokens.count)
         let count = tokens.count, d = configuration.hiddenSize
         let w = context.workspace
         w.prepare(tokens: count)

@@ -1,0 +1,35 @@
+import GemmaInference
+import SourceAdapters
+import TensorModel
+import TestSupport
+import Testing
+
+/// A forward call longer than ``ForwardOutput/chunkTokens`` runs in chunks; what it returns is what the same tokens
+/// return run in calls of one pass each, bit for bit (every product, norm and attention works token by token over
+/// the same cache), for logits from any token and for final states.
+@Suite struct ChunkedForwardTests {
+    @Test("Gemma 3, 3n and 4: one 700-token call equals calls of 200, 250 and 250 tokens",
+          arguments: ["tiny-gemma3-f32", "tiny-gemma3n-f32", "tiny-gemma4-f32"])
+    func chunkedEqualsPasses(model name: String) throws {
+        let source = try ModelSources.open(Fixtures.path("models/\(name)"))
+        let model = try ModelRegistry.model(for: source, contextLength: 700)
+        let vocabulary = model.configuration.vocabularySize
+        let tokens = (0..<700).map { ($0 * 7919 + 3) % vocabulary }
+        #expect(tokens.count > 2 * ForwardOutput.chunkTokens)
+        for output in [ForwardOutput.logits(from: 0), .logits(from: 480), .finalStates] {
+            model.reset()
+            let whole = try model.forward(tokens, output: output)
+            model.reset()
+            var pieces: [Float] = []
+            for range in [0..<200, 200..<450, 450..<700] {
+                let first: ForwardOutput = switch output {
+                case .logits(let from): .logits(from: min(range.count, max(0, from - range.lowerBound)))
+                case .finalStates: .finalStates
+                }
+                pieces += try model.forward(Array(tokens[range]), output: first)
+            }
+            #expect(model.position == 700)
+            #expect(whole.count == pieces.count && whole.map(\.bitPattern) == pieces.map(\.bitPattern), "\(name), \(output)")
+        }
+    }
+}
