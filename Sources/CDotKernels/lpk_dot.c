@@ -186,7 +186,7 @@ static inline __attribute__((always_inline)) void block_q6_k(const uint8_t *b, f
 
 /// Defines NAME(row, out, columns): every block of the row through DECODE.
 #define BLOCK_DECODE(NAME, DECODE, BLOCK_BYTES, BLOCK_LENGTH) \
-    void NAME(const void *row, float *out, size_t columns) { \
+    static void NAME(const void *row, float *out, size_t columns) { \
         const uint8_t *p = row; \
         for (size_t i = 0; i < columns; i += BLOCK_LENGTH, p += BLOCK_BYTES) DECODE(p, out + i); \
     }
@@ -196,10 +196,13 @@ static inline __attribute__((always_inline)) void block_q8_0(const uint8_t *b, f
     for (int j = 0; j < 32; j++) y[j] = (float)(int8_t)b[2 + j] * d;
 }
 
-BLOCK_DECODE(lpk_decode_q8_0, block_q8_0, 34, 32)
-BLOCK_DECODE(lpk_decode_q5_0, block_q5_0, 22, 32)
-BLOCK_DECODE(lpk_decode_q4_k, block_q4_k, 144, 256)
-BLOCK_DECODE(lpk_decode_q6_k, block_q6_k, 210, 256)
+BLOCK_DECODE(decode_q8_0_portable, block_q8_0, 34, 32)
+BLOCK_DECODE(decode_q5_0_portable, block_q5_0, 22, 32)
+BLOCK_DECODE(decode_q4_k_portable, block_q4_k, 144, 256)
+BLOCK_DECODE(decode_q6_k_portable, block_q6_k, 210, 256)
+
+void lpk_decode_q4_k(const void *row, float *out, size_t columns) { decode_q4_k_portable(row, out, columns); }
+void lpk_decode_q6_k(const void *row, float *out, size_t columns) { decode_q6_k_portable(row, out, columns); }
 
 BLOCK_DOT(dot_q5_0_portable, , block_q5_0, 22, 32, dot_f32_portable)
 BLOCK_DOT(dot_q4_k_portable, , block_q4_k, 144, 256, dot_f32_portable)
@@ -378,6 +381,25 @@ AVX2 static __m256i q8_0_values(const uint8_t *b) { return _mm256_loadu_si256((c
 
 SCALED_BLOCK_DOT(dot_q8_0_avx2, q8_0_values, 34)
 SCALED_BLOCK_DOT(dot_q5_0_avx2, q5_0_values, 22)
+
+/// Defines NAME(row, out, columns) for blocks of 32 values that start with their f16 scale d: d · VALUES(block), the
+/// same products the portable decoders take one at a time.
+#define SCALED_BLOCK_DECODE(NAME, VALUES, BLOCK_BYTES) \
+    AVX2 static void NAME(const void *row, float *out, size_t columns) { \
+        const uint8_t *p = row; \
+        for (size_t i = 0; i < columns; i += 32, p += (BLOCK_BYTES)) { \
+            const __m256 d = _mm256_set1_ps(_cvtsh_ss(load_u16(p))); \
+            const __m256i q = VALUES(p); \
+            const __m128i low = _mm256_castsi256_si128(q), high = _mm256_extracti128_si256(q, 1); \
+            _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(low)), d)); \
+            _mm256_storeu_ps(out + i + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(low, 8))), d)); \
+            _mm256_storeu_ps(out + i + 16, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(high)), d)); \
+            _mm256_storeu_ps(out + i + 24, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(high, 8))), d)); \
+        } \
+    }
+
+SCALED_BLOCK_DECODE(decode_q8_0_avx2, q8_0_values, 34)
+SCALED_BLOCK_DECODE(decode_q5_0_avx2, q5_0_values, 22)
 
 /// Σ x[i] over 32 floats, as 8 lanes.
 AVX2 static __m256 sum32(const float *x) {
@@ -586,6 +608,31 @@ AVX512 static void decode_i4_groups_avx512(const void *record, float *out, size_
     }
 }
 
+/// Σ q[i]·x[i] over 32 signed bytes and 32 floats, sixteen at a time.
+AVX512 static __m512 bytes32_dot_avx512(__m256i q, const float *x) {
+    const __m512 low = _mm512_mul_ps(bytes16_to_floats(_mm256_castsi256_si128(q)), _mm512_loadu_ps(x));
+    return _mm512_fmadd_ps(bytes16_to_floats(_mm256_extracti128_si256(q, 1)), _mm512_loadu_ps(x + 16), low);
+}
+
+/// SCALED_BLOCK_DOT on AVX-512.
+#define SCALED_BLOCK_DOT_AVX512(NAME, VALUES, BLOCK_BYTES) \
+    AVX512 static float NAME(const void *row, const float *x, size_t columns) { \
+        const uint8_t *p = row; \
+        const size_t blocks = columns / 32; \
+        __m512 total0 = _mm512_setzero_ps(), total1 = _mm512_setzero_ps(); \
+        size_t b = 0; \
+        for (; b + 2 <= blocks; b += 2, p += 2 * (BLOCK_BYTES), x += 64) { \
+            total0 = _mm512_fmadd_ps(bytes32_dot_avx512(VALUES(p), x), _mm512_set1_ps(_cvtsh_ss(load_u16(p))), total0); \
+            total1 = _mm512_fmadd_ps(bytes32_dot_avx512(VALUES(p + (BLOCK_BYTES)), x + 32), \
+                                     _mm512_set1_ps(_cvtsh_ss(load_u16(p + (BLOCK_BYTES)))), total1); \
+        } \
+        if (b < blocks) total0 = _mm512_fmadd_ps(bytes32_dot_avx512(VALUES(p), x), _mm512_set1_ps(_cvtsh_ss(load_u16(p))), total0); \
+        return _mm512_reduce_add_ps(_mm512_add_ps(total0, total1)); \
+    }
+
+SCALED_BLOCK_DOT_AVX512(dot_q8_0_avx512, q8_0_values, 34)
+SCALED_BLOCK_DOT_AVX512(dot_q5_0_avx512, q5_0_values, 22)
+
 int lpk_dot_uses_avx512(void) {
     static int cached = -1;
     if (cached < 0) {
@@ -601,6 +648,16 @@ static int row_kernel_version(int bits, size_t group) {
     if (lpk_dot_uses_avx512() && group % (bits == 8 ? 16 : 32) == 0) return 2;
     if (lpk_dot_uses_avx2() && group % (bits == 8 ? 8 : 16) == 0) return 1;
     return 0;
+}
+
+int lpk_block_dot_version(int version, int type, const void *row, const float *x, size_t columns, float *dot) {
+    if ((type != 0 && type != 1) || columns % 32 != 0) return 0;
+    switch (version) {
+    case 0: *dot = type == 0 ? dot_q8_0_portable(row, x, columns) : dot_q5_0_portable(row, x, columns); return 1;
+    case 1: if (!lpk_dot_uses_avx2()) return 0; *dot = type == 0 ? dot_q8_0_avx2(row, x, columns) : dot_q5_0_avx2(row, x, columns); return 1;
+    case 2: if (!lpk_dot_uses_avx512()) return 0; *dot = type == 0 ? dot_q8_0_avx512(row, x, columns) : dot_q5_0_avx512(row, x, columns); return 1;
+    default: return 0;
+    }
 }
 
 int lpk_row_kernels_version(int version, int bits, const void *record, const float *x, size_t columns, size_t group,
@@ -640,7 +697,14 @@ void lpk_decode_bf16(const void *row, float *out, size_t columns) {
 void lpk_decode_f16(const void *row, float *out, size_t columns) {
     if (lpk_dot_uses_avx2()) decode_f16_avx2(row, out, columns); else decode_f16_portable(row, out, columns);
 }
+void lpk_decode_q8_0(const void *row, float *out, size_t columns) {
+    if (lpk_dot_uses_avx2()) decode_q8_0_avx2(row, out, columns); else decode_q8_0_portable(row, out, columns);
+}
+void lpk_decode_q5_0(const void *row, float *out, size_t columns) {
+    if (lpk_dot_uses_avx2()) decode_q5_0_avx2(row, out, columns); else decode_q5_0_portable(row, out, columns);
+}
 float lpk_dot_q8_0(const void *row, const float *x, size_t columns) {
+    if (lpk_dot_uses_avx512()) return dot_q8_0_avx512(row, x, columns);
     return lpk_dot_uses_avx2() ? dot_q8_0_avx2(row, x, columns) : dot_q8_0_portable(row, x, columns);
 }
 float lpk_dot_i8_groups(const void *record, const float *x, size_t columns, size_t group) {
@@ -652,6 +716,7 @@ float lpk_dot_i4_groups(const void *record, const float *x, size_t columns, size
     return lpk_dot_uses_avx2() ? dot_i4_groups_avx2(record, x, columns, group) : dot_i4_groups_portable(record, x, columns, group);
 }
 float lpk_dot_q5_0(const void *row, const float *x, size_t columns) {
+    if (lpk_dot_uses_avx512()) return dot_q5_0_avx512(row, x, columns);
     return lpk_dot_uses_avx2() ? dot_q5_0_avx2(row, x, columns) : dot_q5_0_portable(row, x, columns);
 }
 float lpk_dot_q4_k(const void *row, const float *x, size_t columns) {
@@ -679,6 +744,13 @@ void lpk_decode_i2_groups(const void *record, float *out, size_t columns, size_t
 #else
 int lpk_dot_uses_avx2(void) { return 0; }
 int lpk_dot_uses_avx512(void) { return 0; }
+void lpk_decode_q8_0(const void *row, float *out, size_t columns) { decode_q8_0_portable(row, out, columns); }
+void lpk_decode_q5_0(const void *row, float *out, size_t columns) { decode_q5_0_portable(row, out, columns); }
+int lpk_block_dot_version(int version, int type, const void *row, const float *x, size_t columns, float *dot) {
+    if (version != 0 || (type != 0 && type != 1) || columns % 32 != 0) return 0;
+    *dot = type == 0 ? dot_q8_0_portable(row, x, columns) : dot_q5_0_portable(row, x, columns);
+    return 1;
+}
 int lpk_row_kernels_version(int version, int bits, const void *record, const float *x, size_t columns, size_t group,
                             float *dot, float *out) {
     if (version != 0 || (bits != 8 && bits != 4)) return 0;

@@ -210,3 +210,37 @@ import Testing
         #expect(ran >= 1 && reference != nil)
     }
 }
+
+/// ggml's Q8_0 and Q5_0 dot products (the output head and the carried blocks of a GGUF), every version this CPU has
+/// against the portable one, on the real 270M's blocks.
+@Suite struct BlockDotVersionTests {
+    @Test("portable, AVX2 and AVX-512 on every Q8_0 and Q5_0 tensor of the 270M block fixture")
+    func versions() throws {
+        let source = try ModelSources.open(Fixtures.path("gguf/gemma3-270m.blocks.gguf"))
+        var checked = 0
+        for tensor in source.tensors where tensor.shape.rank == 2 {
+            let type: Int32
+            switch tensor.encoding {
+            case .ggml(.q8_0): type = 0
+            case .ggml(.q5_0): type = 1
+            default: continue
+            }
+            let bytes = try source.storedBytes(tensor.name)
+            let columns = tensor.shape.dimensions.last!, rows = tensor.shape.dimensions.first!, stride = bytes.count / rows
+            let x = (0..<columns).map { Float(cos(Double($0) * 0.53)) }
+            bytes.withUnsafeBytes { raw in
+                for r in 0..<rows {
+                    var dots: [Float] = []
+                    for version: Int32 in 0...2 {
+                        var dot: Float = .nan
+                        if lpk_block_dot_version(version, type, raw.baseAddress! + r * stride, x, columns, &dot) == 1 { dots.append(dot) }
+                    }
+                    let spread = (dots.max() ?? 0) - (dots.min() ?? 0), scale = dots.map(abs).max() ?? 0
+                    #expect(spread <= 1e-5 * max(1, scale), "\(tensor.name) row \(r): \(dots)")
+                }
+            }
+            checked += 1
+        }
+        #expect(checked >= 2)
+    }
+}

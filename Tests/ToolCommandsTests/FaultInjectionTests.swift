@@ -19,25 +19,43 @@ import TestSupport
         let before = try inputHash(model)
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        // Five spread moments, then three drawn by a seeded xorshift (reproducible "random points" in 0–3 s).
-        var state: UInt64 = 20_261_122
-        let drawn = (0..<3).map { _ -> Double in
-            state ^= state << 13; state ^= state >> 7; state ^= state << 17
-            return 0.01 + Double(state % 2990) / 1000
-        }
-        for delay in [0.05, 0.3, 0.8, 1.5, 2.5] + drawn {
+        func start() throws -> Process {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: Fixtures.productsDirectory + "/lpk-quantize")
-            // --requantize: the default recipe alone carries the GGUF's blocks over in under a second.
+            // --requantize: the default recipe alone carries the GGUF's blocks over in a fraction of a second.
             process.arguments = [model, "-o", directory.path + "/out.lpk", "--requantize", "--quiet"]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            Thread.sleep(forTimeInterval: delay)
+            return process
+        }
+        // One whole run sets the time scale, so the kills land inside a run however fast it has become.
+        let started = Date()
+        let whole = try start()
+        whole.waitUntilExit()
+        let duration = Date().timeIntervalSince(started)
+        #expect(try whole.terminationStatus == 0 && directory.contents() == ["out.lpk"])
+        try FileManager.default.removeItem(atPath: directory.path + "/out.lpk")
+        // Five spread moments, then three drawn by a seeded xorshift (reproducible "random points" of the run).
+        var state: UInt64 = 20_261_122
+        let drawn = (0..<3).map { _ -> Double in
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return 0.01 + Double(state % 980) / 1000
+        }
+        var killedRunning = 0
+        for fraction in [0.02, 0.15, 0.4, 0.7, 0.9] + drawn {
+            let process = try start()
+            Thread.sleep(forTimeInterval: fraction * duration)
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            #expect(try directory.contents() == [], "after a kill at \(delay) s")
+            if process.terminationReason == .uncaughtSignal {
+                killedRunning += 1
+                #expect(try directory.contents() == [], "after a kill at \(fraction) of the run")
+            } else {
+                try? FileManager.default.removeItem(atPath: directory.path + "/out.lpk")  // it finished first: complete
+            }
         }
+        #expect(killedRunning >= 6, "most kills land while the run is going")
         #expect(try inputHash(model) == before)
     }
 
