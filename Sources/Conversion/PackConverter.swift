@@ -327,12 +327,13 @@ public enum PackConverter {
             var records = buffers[chunkIndex % 2]
             buffers[chunkIndex % 2] = []
             let end = min(rowCount, start + rowsPerChunk), rows = end - start, chunkStart = start
-            let perWorker = (rows + workers - 1) / workers
-            let results = WorkerResults(count: workers)
+            // More pieces than cores: while the writing thread holds a core, the other threads take its share.
+            let pieces = min(rows, 4 * workers), perPiece = (rows + pieces - 1) / pieces
+            let results = WorkerResults(count: pieces)
             records.withUnsafeMutableBytes { output in weighting.withUnsafeBufferPointer { weighting in
                 let shared = ChunkBuffers(output: output, importance: weighting.isEmpty ? nil : weighting)
-                DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                    let first = chunkStart + worker * perWorker, last = min(end, first + perWorker)
+                DispatchQueue.concurrentPerform(iterations: pieces) { worker in
+                    let first = chunkStart + worker * perPiece, last = min(end, first + perPiece)
                     guard first < last else { return }
                     var metrics = ErrorMetrics()
                     var check = [Float](repeating: 0, count: rowLength)
