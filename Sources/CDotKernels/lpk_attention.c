@@ -78,6 +78,52 @@ AVX2 TILE void attend_tile(const float *queries, const int n, const float *keys,
     }
 }
 
+#define AVX512 __attribute__((target("avx512f")))
+
+/// attend_tile on AVX-512 (hd a multiple of 16): sixteen values per instruction.
+AVX512 TILE void attend_tile_avx512(const float *queries, const int n, const float *keys, const float *values, size_t stride,
+                                    size_t span, size_t hd, float scale, float *scores, float *out) {
+    for (size_t j = 0; j < span; j++) {
+        const float *key = keys + j * stride;
+        __m512 acc[LPK_ATTENTION_TILE];
+        UNROLLED for (int g = 0; g < n; g++) acc[g] = _mm512_setzero_ps();
+        for (size_t i = 0; i < hd; i += 16) {
+            const __m512 k = _mm512_loadu_ps(key + i);
+            UNROLLED for (int g = 0; g < n; g++) acc[g] = _mm512_fmadd_ps(_mm512_loadu_ps(queries + g * hd + i), k, acc[g]);
+        }
+        UNROLLED for (int g = 0; g < n; g++) scores[g * span + j] = _mm512_reduce_add_ps(acc[g]) * scale;
+    }
+    UNROLLED for (int g = 0; g < n; g++) softmax(scores + g * span, span);
+    for (size_t i = 0; i < hd; i += 32) {
+        const int pairs = i + 32 <= hd;
+        __m512 low[LPK_ATTENTION_TILE], high[LPK_ATTENTION_TILE];
+        UNROLLED for (int g = 0; g < n; g++) { low[g] = _mm512_setzero_ps(); high[g] = _mm512_setzero_ps(); }
+        for (size_t j = 0; j < span; j++) {
+            const float *value = values + j * stride + i;
+            const __m512 v0 = _mm512_loadu_ps(value), v1 = pairs ? _mm512_loadu_ps(value + 16) : _mm512_setzero_ps();
+            UNROLLED for (int g = 0; g < n; g++) {
+                const __m512 p = _mm512_set1_ps(scores[g * span + j]);
+                low[g] = _mm512_fmadd_ps(p, v0, low[g]);
+                high[g] = _mm512_fmadd_ps(p, v1, high[g]);
+            }
+        }
+        UNROLLED for (int g = 0; g < n; g++) {
+            _mm512_storeu_ps(out + g * hd + i, low[g]);
+            if (pairs) _mm512_storeu_ps(out + g * hd + i + 16, high[g]);
+        }
+    }
+}
+
+AVX512 static void attend_avx512(const float *queries, size_t n, const float *keys, const float *values, size_t stride, size_t span,
+                                 size_t hd, float scale, float *scores, float *out) {
+    switch (n) {
+    case 1: attend_tile_avx512(queries, 1, keys, values, stride, span, hd, scale, scores, out); break;
+    case 2: attend_tile_avx512(queries, 2, keys, values, stride, span, hd, scale, scores, out); break;
+    case 3: attend_tile_avx512(queries, 3, keys, values, stride, span, hd, scale, scores, out); break;
+    default: attend_tile_avx512(queries, 4, keys, values, stride, span, hd, scale, scores, out); break;
+    }
+}
+
 AVX2 static void attend_avx2(const float *queries, size_t n, const float *keys, const float *values, size_t stride, size_t span,
                              size_t hd, float scale, float *scores, float *out) {
     switch (n) {
@@ -96,13 +142,18 @@ int lpk_attend_heads_version(int version, const float *queries, size_t n, const 
         if (!lpk_dot_uses_avx2() || hd % 8 != 0) return 0;
         attend_avx2(queries, n, keys, values, stride, span, hd, scale, scores, out);
         return 1;
+    case 2:
+        if (!lpk_dot_uses_avx512() || hd % 16 != 0) return 0;
+        attend_avx512(queries, n, keys, values, stride, span, hd, scale, scores, out);
+        return 1;
     default: return 0;
     }
 }
 
 void lpk_attend_heads(const float *queries, size_t n, const float *keys, const float *values, size_t stride, size_t span,
                       size_t hd, float scale, float *scores, float *out) {
-    if (!lpk_attend_heads_version(1, queries, n, keys, values, stride, span, hd, scale, scores, out))
+    if (!lpk_attend_heads_version(2, queries, n, keys, values, stride, span, hd, scale, scores, out)
+        && !lpk_attend_heads_version(1, queries, n, keys, values, stride, span, hd, scale, scores, out))
         attend_portable(queries, n, keys, values, stride, span, hd, scale, scores, out);
 }
 

@@ -151,8 +151,8 @@ import Testing
 /// Grouped-query attention over cached keys and values, up to four query heads at a time, against a direct
 /// computation in Double.
 @Suite struct AttentionKernelTests {
-    @Test("portable and AVX2 versions: one to four heads, head sizes 8, 24 and 256, spans 1 to 40, keys interleaved with other heads",
-          arguments: [8, 24, 256])
+    @Test("portable, AVX2 and AVX-512 versions: one to four heads, head sizes 8, 24, 48 and 256, spans 1 to 40, keys interleaved with other heads",
+          arguments: [8, 24, 48, 256])
     func versions(headDimension hd: Int) {
         let stride = 3 * hd, scale: Float = 0.3
         for heads in 1...4 {
@@ -168,7 +168,7 @@ import Testing
                         for i in 0..<hd { expected[g * hd + i] += weights[j] / total * Double(values[j * stride + i]) }
                     }
                 }
-                for version: Int32 in 0...1 {
+                for version: Int32 in 0...2 {
                     var scores = [Float](repeating: .nan, count: 4 * span), out = [Float](repeating: .nan, count: heads * hd + 1)
                     guard lpk_attend_heads_version(version, queries, heads, keys, values, stride, span, hd, scale, &scores, &out) == 1 else { continue }
                     let worst = (0..<(heads * hd)).map { abs(Double(out[$0]) - expected[$0]) }.max()!

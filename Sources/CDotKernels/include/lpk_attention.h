@@ -1,6 +1,6 @@
 // Causal attention for the query heads that share one key/value head (grouped-query attention): each cached key
-// and value is loaded once for up to LPK_ATTENTION_TILE query heads. AVX2/FMA where the CPU has it (chosen once at
-// run time), plain C elsewhere. Callers guarantee every length; nothing here checks bounds.
+// and value is loaded once for up to LPK_ATTENTION_TILE query heads. AVX-512 or AVX2/FMA where the CPU has them
+// (chosen once at run time), plain C elsewhere. Callers guarantee every length; nothing here checks bounds.
 #ifndef LPK_ATTENTION_H
 #define LPK_ATTENTION_H
 #include <stddef.h>
@@ -14,8 +14,8 @@
 void lpk_attend_heads(const float *queries, size_t n, const float *keys, const float *values, size_t stride, size_t span,
                       size_t hd, float scale, float *scores, float *out);
 
-/// The same by one version: 0 portable C, 1 AVX2/FMA (what tests hold to each other). Returns 0, computing nothing,
-/// when this CPU or build lacks that version or `hd` is not a multiple of 8 for AVX2.
+/// The same by one version: 0 portable C, 1 AVX2/FMA, 2 AVX-512 (what tests hold to each other). Returns 0, computing
+/// nothing, when this CPU or build lacks that version or `hd` is not a multiple of 8 (AVX2) or 16 (AVX-512).
 int lpk_attend_heads_version(int version, const float *queries, size_t n, const float *keys, const float *values,
                              size_t stride, size_t span, size_t hd, float scale, float *scores, float *out);
 
