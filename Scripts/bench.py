@@ -373,6 +373,13 @@ def main():
         except RuntimeError as error:
             row("270M GGUF in llama.cpp (llama-cpp-python)", "", f"could not run here: {str(error)[-120:]}")
 
+    if not args.skip_llama:
+        from bench_llama_gemma3n import gemma3n_llama_rows
+        try:
+            gemma3n_llama_rows(lpk, work, args.llama_tools, run, row, bench_json)
+        except RuntimeError as error:
+            row("22-layer Gemma-3n-shaped model beside llama.cpp", "", f"could not run here: {str(error)[-160:]}")
+
     if args.float_model and not args.skip_llama:
         from bench_quality import conversion_pair_rows, verification_rows
         conversion_pair_rows(lpk, args.float_model, work, args.llama_tools, run, row)

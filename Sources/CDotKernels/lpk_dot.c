@@ -191,6 +191,15 @@ static inline __attribute__((always_inline)) void block_q6_k(const uint8_t *b, f
         for (size_t i = 0; i < columns; i += BLOCK_LENGTH, p += BLOCK_BYTES) DECODE(p, out + i); \
     }
 
+/// Q4_0: f16 d, then 16 bytes whose low nibbles are values 0–15 and high nibbles values 16–31, each q − 8.
+static inline __attribute__((always_inline)) void block_q4_0(const uint8_t *b, float *y) {
+    const float d = half_to_float(load_u16(b));
+    for (int j = 0; j < 16; j++) {
+        y[j] = (float)((int)(b[2 + j] & 0xF) - 8) * d;
+        y[j + 16] = (float)((int)(b[2 + j] >> 4) - 8) * d;
+    }
+}
+
 static inline __attribute__((always_inline)) void block_q8_0(const uint8_t *b, float *y) {
     const float d = half_to_float(load_u16(b));
     for (int j = 0; j < 32; j++) y[j] = (float)(int8_t)b[2 + j] * d;
@@ -198,6 +207,7 @@ static inline __attribute__((always_inline)) void block_q8_0(const uint8_t *b, f
 
 BLOCK_DECODE(decode_q8_0_portable, block_q8_0, 34, 32)
 BLOCK_DECODE(decode_q5_0_portable, block_q5_0, 22, 32)
+BLOCK_DECODE(decode_q4_0_portable, block_q4_0, 18, 32)
 BLOCK_DECODE(decode_q4_k_portable, block_q4_k, 144, 256)
 BLOCK_DECODE(decode_q6_k_portable, block_q6_k, 210, 256)
 
@@ -205,6 +215,7 @@ void lpk_decode_q4_k(const void *row, float *out, size_t columns) { decode_q4_k_
 void lpk_decode_q6_k(const void *row, float *out, size_t columns) { decode_q6_k_portable(row, out, columns); }
 
 BLOCK_DOT(dot_q5_0_portable, , block_q5_0, 22, 32, dot_f32_portable)
+BLOCK_DOT(dot_q4_0_portable, , block_q4_0, 18, 32, dot_f32_portable)
 BLOCK_DOT(dot_q4_k_portable, , block_q4_k, 144, 256, dot_f32_portable)
 BLOCK_DOT(dot_q6_k_portable, , block_q6_k, 210, 256, dot_f32_portable)
 
@@ -379,8 +390,16 @@ AVX2 static __m256i q8_0_values(const uint8_t *b) { return _mm256_loadu_si256((c
         return hsum(_mm256_add_ps(total0, total1)); \
     }
 
+/// The 32 values of a Q4_0 block as signed bytes q − 8, in value order (low nibbles, then high nibbles).
+AVX2 static __m256i q4_0_values(const uint8_t *b) {
+    const __m128i packed = _mm_loadu_si128((const __m128i *)(b + 2)), low_mask = _mm_set1_epi8(0x0F);
+    const __m256i both = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask), _mm_and_si128(packed, low_mask));
+    return _mm256_sub_epi8(both, _mm256_set1_epi8(8));
+}
+
 SCALED_BLOCK_DOT(dot_q8_0_avx2, q8_0_values, 34)
 SCALED_BLOCK_DOT(dot_q5_0_avx2, q5_0_values, 22)
+SCALED_BLOCK_DOT(dot_q4_0_avx2, q4_0_values, 18)
 
 /// Defines NAME(row, out, columns) for blocks of 32 values that start with their f16 scale d: d · VALUES(block), the
 /// same products the portable decoders take one at a time.
@@ -400,6 +419,7 @@ SCALED_BLOCK_DOT(dot_q5_0_avx2, q5_0_values, 22)
 
 SCALED_BLOCK_DECODE(decode_q8_0_avx2, q8_0_values, 34)
 SCALED_BLOCK_DECODE(decode_q5_0_avx2, q5_0_values, 22)
+SCALED_BLOCK_DECODE(decode_q4_0_avx2, q4_0_values, 18)
 
 /// Σ x[i] over 32 floats, as 8 lanes.
 AVX2 static __m256 sum32(const float *x) {
@@ -632,6 +652,7 @@ AVX512 static __m512 bytes32_dot_avx512(__m256i q, const float *x) {
 
 SCALED_BLOCK_DOT_AVX512(dot_q8_0_avx512, q8_0_values, 34)
 SCALED_BLOCK_DOT_AVX512(dot_q5_0_avx512, q5_0_values, 22)
+SCALED_BLOCK_DOT_AVX512(dot_q4_0_avx512, q4_0_values, 18)
 
 int lpk_dot_uses_avx512(void) {
     static int cached = -1;
@@ -651,11 +672,19 @@ static int row_kernel_version(int bits, size_t group) {
 }
 
 int lpk_block_dot_version(int version, int type, const void *row, const float *x, size_t columns, float *dot) {
-    if ((type != 0 && type != 1) || columns % 32 != 0) return 0;
+    if (type < 0 || type > 2 || columns % 32 != 0) return 0;
     switch (version) {
-    case 0: *dot = type == 0 ? dot_q8_0_portable(row, x, columns) : dot_q5_0_portable(row, x, columns); return 1;
-    case 1: if (!lpk_dot_uses_avx2()) return 0; *dot = type == 0 ? dot_q8_0_avx2(row, x, columns) : dot_q5_0_avx2(row, x, columns); return 1;
-    case 2: if (!lpk_dot_uses_avx512()) return 0; *dot = type == 0 ? dot_q8_0_avx512(row, x, columns) : dot_q5_0_avx512(row, x, columns); return 1;
+    case 0:
+        *dot = type == 0 ? dot_q8_0_portable(row, x, columns) : type == 1 ? dot_q5_0_portable(row, x, columns) : dot_q4_0_portable(row, x, columns);
+        return 1;
+    case 1:
+        if (!lpk_dot_uses_avx2()) return 0;
+        *dot = type == 0 ? dot_q8_0_avx2(row, x, columns) : type == 1 ? dot_q5_0_avx2(row, x, columns) : dot_q4_0_avx2(row, x, columns);
+        return 1;
+    case 2:
+        if (!lpk_dot_uses_avx512()) return 0;
+        *dot = type == 0 ? dot_q8_0_avx512(row, x, columns) : type == 1 ? dot_q5_0_avx512(row, x, columns) : dot_q4_0_avx512(row, x, columns);
+        return 1;
     default: return 0;
     }
 }
@@ -703,6 +732,13 @@ void lpk_decode_q8_0(const void *row, float *out, size_t columns) {
 void lpk_decode_q5_0(const void *row, float *out, size_t columns) {
     if (lpk_dot_uses_avx2()) decode_q5_0_avx2(row, out, columns); else decode_q5_0_portable(row, out, columns);
 }
+void lpk_decode_q4_0(const void *row, float *out, size_t columns) {
+    if (lpk_dot_uses_avx2()) decode_q4_0_avx2(row, out, columns); else decode_q4_0_portable(row, out, columns);
+}
+float lpk_dot_q4_0(const void *row, const float *x, size_t columns) {
+    if (lpk_dot_uses_avx512()) return dot_q4_0_avx512(row, x, columns);
+    return lpk_dot_uses_avx2() ? dot_q4_0_avx2(row, x, columns) : dot_q4_0_portable(row, x, columns);
+}
 float lpk_dot_q8_0(const void *row, const float *x, size_t columns) {
     if (lpk_dot_uses_avx512()) return dot_q8_0_avx512(row, x, columns);
     return lpk_dot_uses_avx2() ? dot_q8_0_avx2(row, x, columns) : dot_q8_0_portable(row, x, columns);
@@ -746,9 +782,11 @@ int lpk_dot_uses_avx2(void) { return 0; }
 int lpk_dot_uses_avx512(void) { return 0; }
 void lpk_decode_q8_0(const void *row, float *out, size_t columns) { decode_q8_0_portable(row, out, columns); }
 void lpk_decode_q5_0(const void *row, float *out, size_t columns) { decode_q5_0_portable(row, out, columns); }
+void lpk_decode_q4_0(const void *row, float *out, size_t columns) { decode_q4_0_portable(row, out, columns); }
+float lpk_dot_q4_0(const void *row, const float *x, size_t columns) { return dot_q4_0_portable(row, x, columns); }
 int lpk_block_dot_version(int version, int type, const void *row, const float *x, size_t columns, float *dot) {
-    if (version != 0 || (type != 0 && type != 1) || columns % 32 != 0) return 0;
-    *dot = type == 0 ? dot_q8_0_portable(row, x, columns) : dot_q5_0_portable(row, x, columns);
+    if (version != 0 || type < 0 || type > 2 || columns % 32 != 0) return 0;
+    *dot = type == 0 ? dot_q8_0_portable(row, x, columns) : type == 1 ? dot_q5_0_portable(row, x, columns) : dot_q4_0_portable(row, x, columns);
     return 1;
 }
 int lpk_row_kernels_version(int version, int bits, const void *record, const float *x, size_t columns, size_t group,

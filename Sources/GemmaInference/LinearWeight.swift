@@ -154,6 +154,7 @@ public final class LinearWeight: @unchecked Sendable {
                     }
                 case .ggml(.q8_0) where columns % 32 == 0: lpk_decode_q8_0(record.baseAddress!, output, columns)
                 case .ggml(.q5_0) where columns % 32 == 0: lpk_decode_q5_0(record.baseAddress!, output, columns)
+                case .ggml(.q4_0) where columns % 32 == 0: lpk_decode_q4_0(record.baseAddress!, output, columns)
                 case .ggml(.q4_K) where columns % 256 == 0: lpk_decode_q4_k(record.baseAddress!, output, columns)
                 case .ggml(.q6_K) where columns % 256 == 0: lpk_decode_q6_k(record.baseAddress!, output, columns)
                 case .ggml(let type): GGMLDequantizer.dequantize(type, record, into: out)
@@ -280,7 +281,7 @@ public final class LinearWeight: @unchecked Sendable {
 
     /// The encodings with a fused dot product (in CDotKernels).
     enum FusedKernel {
-        case q8_0, q5_0, q4_K, q6_K
+        case q8_0, q5_0, q4_0, q4_K, q6_K
         case int8(RowScheme)
         case int4(RowScheme)
         case int2(RowScheme)
@@ -289,6 +290,7 @@ public final class LinearWeight: @unchecked Sendable {
             switch encoding {
             case .ggml(.q8_0) where columns % 32 == 0: self = .q8_0
             case .ggml(.q5_0) where columns % 32 == 0: self = .q5_0
+            case .ggml(.q4_0) where columns % 32 == 0: self = .q4_0
             case .ggml(.q4_K) where columns % 256 == 0: self = .q4_K
             case .ggml(.q6_K) where columns % 256 == 0: self = .q6_K
             case .rows(let scheme):
@@ -306,6 +308,7 @@ public final class LinearWeight: @unchecked Sendable {
             switch self {
             case .q8_0: lpk_dot_q8_0(record, x, columns)
             case .q5_0: lpk_dot_q5_0(record, x, columns)
+            case .q4_0: lpk_dot_q4_0(record, x, columns)
             case .q4_K: lpk_dot_q4_k(record, x, columns)
             case .q6_K: lpk_dot_q6_k(record, x, columns)
             case .int8(let scheme): lpk_dot_i8_groups(record, x, columns, scheme.columnsPerGroup(rowLength: columns))

@@ -54,6 +54,20 @@ import Testing
         }
     }
 
+    @Test("ggml Q4_0 rows (gguf-py's, Fixtures/gguf/types.gguf): the fused dot against the reference, the C decoder against GGUFFormat's dequantizer bit for bit")
+    func q4_0Rows() throws {
+        let source = try ModelSources.open(Fixtures.path("gguf/types.gguf"))
+        let tensor = try #require(source.tensors.first { $0.encoding == .ggml(.q4_0) })
+        let weight = try LinearWeight(source: source, name: tensor.name)
+        check(weight)
+        let reference = try source.floats(tensor.name)
+        var row = [Float](repeating: 0, count: weight.columns)
+        for r in 0..<weight.rows {
+            row.withUnsafeMutableBufferPointer { weight.decodeRow(r, into: $0.baseAddress!) }
+            #expect(row.map(\.bitPattern) == reference[(r * weight.columns)..<((r + 1) * weight.columns)].map(\.bitPattern), "row \(r)")
+        }
+    }
+
     @Test("LayerPack int8, int4 and int2 rows, per-row scales and groups of 32",
           arguments: [Recipe.Precision.int8, .int4, .int2], [nil, 32])
     func packedRows(precision: Recipe.Precision, group: Int?) throws {
@@ -211,18 +225,20 @@ import Testing
     }
 }
 
-/// ggml's Q8_0 and Q5_0 dot products (the output head and the carried blocks of a GGUF), every version this CPU has
-/// against the portable one, on the real 270M's blocks.
+/// ggml's Q8_0, Q5_0 and Q4_0 dot products (the output head and the carried blocks of a GGUF), every version this
+/// CPU has against the portable one, on the real 270M's blocks and gguf-py's.
 @Suite struct BlockDotVersionTests {
-    @Test("portable, AVX2 and AVX-512 on every Q8_0 and Q5_0 tensor of the 270M block fixture")
-    func versions() throws {
-        let source = try ModelSources.open(Fixtures.path("gguf/gemma3-270m.blocks.gguf"))
+    @Test("portable, AVX2 and AVX-512 on every Q8_0 and Q5_0 tensor of the 270M block fixture and gguf-py's Q4_0 tensor",
+          arguments: ["gguf/gemma3-270m.blocks.gguf", "gguf/types.gguf"])
+    func versions(fixture: String) throws {
+        let source = try ModelSources.open(Fixtures.path(fixture))
         var checked = 0
         for tensor in source.tensors where tensor.shape.rank == 2 {
             let type: Int32
             switch tensor.encoding {
             case .ggml(.q8_0): type = 0
             case .ggml(.q5_0): type = 1
+            case .ggml(.q4_0): type = 2
             default: continue
             }
             let bytes = try source.storedBytes(tensor.name)
@@ -241,6 +257,6 @@ import Testing
             }
             checked += 1
         }
-        #expect(checked >= 2)
+        #expect(checked >= 1)
     }
 }

@@ -13,12 +13,14 @@ float lpk_dot_q8_0(const void *row, const float *x, size_t columns);
 /// ggml Q5_0 (22-byte blocks of 32), Q4_K and Q6_K (144- and 210-byte blocks of 256) rows · x: each block is
 /// decoded into a buffer on the stack and multiplied while it is in cache. `columns` is a multiple of the block.
 float lpk_dot_q5_0(const void *row, const float *x, size_t columns);
+float lpk_dot_q4_0(const void *row, const float *x, size_t columns);
 float lpk_dot_q4_k(const void *row, const float *x, size_t columns);
 float lpk_dot_q6_k(const void *row, const float *x, size_t columns);
 
 /// Decode a ggml Q8_0, Q5_0, Q4_K or Q6_K row into `columns` floats (a multiple of the block length).
 void lpk_decode_q8_0(const void *row, float *out, size_t columns);
 void lpk_decode_q5_0(const void *row, float *out, size_t columns);
+void lpk_decode_q4_0(const void *row, float *out, size_t columns);
 void lpk_decode_q4_k(const void *row, float *out, size_t columns);
 void lpk_decode_q6_k(const void *row, float *out, size_t columns);
 
@@ -52,7 +54,7 @@ int lpk_dot_uses_avx512(void);
 int lpk_row_kernels_version(int version, int bits, const void *record, const float *x, size_t columns, size_t group,
                             float *dot, float *out);
 
-/// The ggml Q8_0 (`type` 0) and Q5_0 (`type` 1) dot products by one version, as lpk_row_kernels_version: writes the
+/// The ggml Q8_0 (`type` 0), Q5_0 (`type` 1) and Q4_0 (`type` 2) dot products by one version, as lpk_row_kernels_version: writes the
 /// row's dot product with `x` to `*dot`; returns 0 when this CPU or build lacks the version.
 int lpk_block_dot_version(int version, int type, const void *row, const float *x, size_t columns, float *dot);
 

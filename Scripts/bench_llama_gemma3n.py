@@ -1,0 +1,80 @@
+"""make bench: a Gemma-3n-shaped model beside llama.cpp running the same model converted by its own converter.
+
+llama.cpp's Gemma 3n code hard-codes 22 layers, a PLE width of 256, a LAuReL rank of 64 and 4 AltUp streams
+(Fixtures/scripts/make_gemma3n_gguf.py explains each), so the model has those; the rest is sized like the bench's
+other Gemma-3n-shaped model (hidden 256, 2 heads of 128, intermediate 1024) with a 32,768-token vocabulary (a
+1.5 GB PLE table at 262,144 would add minutes of conversion for nothing the comparison needs). transformers makes
+it (bf16, save_pretrained), llama.cpp's convert_hf_to_gguf.py converts it and llama-quantize makes its Q8_0 and
+Q4_0; llama.cpp (llama-cpp-python) and LayerPack run those same GGUFs, and LayerPack also its own int8/int4 packs
+of the safetensors, PLE table in a companion file.
+"""
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "Fixtures" / "scripts"
+
+
+def make_model(directory):
+    """The checkpoint, its tokenizer and llama.cpp's bf16 GGUF of it, made once into `directory`."""
+    gguf = directory / "model-bf16.gguf"
+    if gguf.exists():
+        return gguf
+    sys.path.insert(0, str(SCRIPTS))
+    import torch
+    from transformers import Gemma3nForCausalLM, Gemma3nTextConfig
+    import make_gemma3n_gguf as recipe  # the tokenizer, the KV-sharing stand-ins and the converter call
+    torch.manual_seed(7)
+    layers = recipe.N_LAYERS
+    config = Gemma3nTextConfig(
+        vocab_size=32768, vocab_size_per_layer_input=32768, hidden_size=256, intermediate_size=1024,
+        num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=1, head_dim=128,
+        layer_types=recipe.LAYER_TYPES, sliding_window=512, activation_sparsity_pattern=recipe.SPARSITY,
+        hidden_size_per_layer_input=256, altup_num_inputs=4, laurel_rank=64, num_kv_shared_layers=2,
+        final_logit_softcapping=30.0, rms_norm_eps=1e-6, max_position_embeddings=4096, tie_word_embeddings=True,
+        pad_token_id=0, eos_token_id=1, bos_token_id=2,
+        rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0},
+                         "full_attention": {"rope_type": "default", "rope_theta": 1_000_000.0}})
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    model = Gemma3nForCausalLM(config)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("correct_output_scale"):
+                p.fill_(1.0)  # zeros would switch the per-layer inputs off
+    model.to(torch.bfloat16).save_pretrained(directory)
+    recipe.add_shared_kv_dummies(directory, config)
+    recipe.train_tokenizer(directory / "tokenizer.model")
+    recipe.convert(directory)
+    return gguf
+
+
+LLAMA_DECODE = ("import llama_cpp,time,sys\n"
+                "o=llama_cpp.llama_cpp.llama_model_default_params\n"
+                "def p():\n q=o(); q.use_extra_bufts=False; return q\n"
+                "llama_cpp.llama_cpp.llama_model_default_params=p\n"
+                "m=llama_cpp.Llama(sys.argv[1],n_ctx=256,n_threads=2,verbose=False)\n"
+                "t=[2]+[4+(i*7919)%32000 for i in range(1,128)];s=time.perf_counter();m.eval(t);pf=time.perf_counter()-s\n"
+                "s=time.perf_counter()\nfor i in range(32): m.eval([int(m.scores[m.n_tokens-1].argmax())])\n"
+                "d=time.perf_counter()-s;print(128/pf,32/d)")
+
+
+def gemma3n_llama_rows(lpk, work, tools, run, row, bench_json):
+    directory = work / "llama-gemma3n"
+    bf16 = make_model(directory)
+    for kind, preset in [("Q8_0", "int8"), ("Q4_0", "int4")]:
+        quantized = directory / f"model.{kind}.gguf"
+        run([str(Path(tools) / "llama-quantize"), str(bf16), str(quantized), kind, "2"])
+        pack = directory / f"model.{preset}.lpk"
+        run([lpk["lpk-quantize"], str(directory), "-o", str(pack), "--preset", preset, "--split-ple", "--quiet"])
+        out, _, _ = run([sys.executable, "-c", LLAMA_DECODE, str(quantized)])
+        theirs = [float(v) for v in out.split()]
+        gguf = bench_json(lpk["lpk-bench"], "decode", str(quantized))
+        ours = bench_json(lpk["lpk-bench"], "decode", str(pack))
+        row(f"22-layer Gemma-3n-shaped model (vocab 32,768, PLE 22 × 256) converted by llama.cpp's convert_hf_to_gguf.py, "
+            f"{kind} GGUF / LayerPack {preset} pack: prefill (128 tokens) / decode, 2 threads",
+            f"{gguf['prefill_tokens_per_second']:.0f} / {gguf['decode_tokens_per_second']:.1f} (GGUF); "
+            f"{ours['prefill_tokens_per_second']:.0f} / {ours['decode_tokens_per_second']:.1f} (pack) tokens/s",
+            f"llama.cpp on the {kind} GGUF: {theirs[0]:.0f} / {theirs[1]:.1f} tokens/s")
