@@ -572,37 +572,59 @@ AVX2 static void decode_f16_avx2(const void *row, float *out, size_t columns) {
 
 AVX512 static __m512 bytes16_to_floats(__m128i bytes) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes)); }
 
+/// Group g of an int8 record times x, added to `total` with the group's scale.
+AVX512 static inline __m512 i8_group_avx512(const uint8_t *scales, const int8_t *q, const float *x, size_t g, size_t group,
+                                           __m512 total) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+    size_t i = g * group, end = i + group;
+    for (; i + 32 <= end; i += 32) {
+        s0 = _mm512_fmadd_ps(bytes16_to_floats(_mm_loadu_si128((const __m128i *)(q + i))), _mm512_loadu_ps(x + i), s0);
+        s1 = _mm512_fmadd_ps(bytes16_to_floats(_mm_loadu_si128((const __m128i *)(q + i + 16))), _mm512_loadu_ps(x + i + 16), s1);
+    }
+    if (i < end) s0 = _mm512_fmadd_ps(bytes16_to_floats(_mm_loadu_si128((const __m128i *)(q + i))), _mm512_loadu_ps(x + i), s0);
+    return _mm512_fmadd_ps(_mm512_add_ps(s0, s1), _mm512_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g))), total);
+}
+
+// Two running totals (even and odd groups), so that consecutive groups do not wait on one accumulator.
 AVX512 static float dot_i8_groups_avx512(const void *record, const float *x, size_t columns, size_t group) {
     const uint8_t *scales = record;
     const int8_t *q = (const int8_t *)(scales + 2 * (columns / group));
-    __m512 total = _mm512_setzero_ps();
-    for (size_t g = 0; g < columns / group; g++) {
-        __m512 s0 = _mm512_setzero_ps(), s1 = s0;
-        size_t i = g * group, end = i + group;
-        for (; i + 32 <= end; i += 32) {
-            s0 = _mm512_fmadd_ps(bytes16_to_floats(_mm_loadu_si128((const __m128i *)(q + i))), _mm512_loadu_ps(x + i), s0);
-            s1 = _mm512_fmadd_ps(bytes16_to_floats(_mm_loadu_si128((const __m128i *)(q + i + 16))), _mm512_loadu_ps(x + i + 16), s1);
-        }
-        if (i < end) s0 = _mm512_fmadd_ps(bytes16_to_floats(_mm_loadu_si128((const __m128i *)(q + i))), _mm512_loadu_ps(x + i), s0);
-        total = _mm512_fmadd_ps(_mm512_add_ps(s0, s1), _mm512_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g))), total);
+    const size_t groups = columns / group;
+    __m512 total0 = _mm512_setzero_ps(), total1 = total0;
+    size_t g = 0;
+    for (; g + 2 <= groups; g += 2) {
+        total0 = i8_group_avx512(scales, q, x, g, group, total0);
+        total1 = i8_group_avx512(scales, q, x, g + 1, group, total1);
     }
-    return _mm512_reduce_add_ps(total);
+    if (g < groups) total0 = i8_group_avx512(scales, q, x, g, group, total0);
+    return _mm512_reduce_add_ps(_mm512_add_ps(total0, total1));
 }
 
+/// Group g of an int4 record times x, added to `total` with the group's scale.
+AVX512 static inline __m512 i4_group_avx512(const uint8_t *scales, const uint8_t *q, const float *x, size_t g, size_t group,
+                                           __m512 total) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+    for (size_t i = g * group; i < (g + 1) * group; i += 32) {
+        const __m128i packed = _mm_loadu_si128((const __m128i *)(q + i / 2));
+        s0 = _mm512_fmadd_ps(bytes16_to_floats(nibbles_to_bytes(packed, 0)), _mm512_loadu_ps(x + i), s0);
+        s1 = _mm512_fmadd_ps(bytes16_to_floats(nibbles_to_bytes(packed, 1)), _mm512_loadu_ps(x + i + 16), s1);
+    }
+    return _mm512_fmadd_ps(_mm512_add_ps(s0, s1), _mm512_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g))), total);
+}
+
+// Two running totals, as dot_i8_groups_avx512.
 AVX512 static float dot_i4_groups_avx512(const void *record, const float *x, size_t columns, size_t group) {
     const uint8_t *scales = record;
     const uint8_t *q = scales + 2 * (columns / group);
-    __m512 total = _mm512_setzero_ps();
-    for (size_t g = 0; g < columns / group; g++) {
-        __m512 s0 = _mm512_setzero_ps(), s1 = s0;
-        for (size_t i = g * group; i < (g + 1) * group; i += 32) {
-            const __m128i packed = _mm_loadu_si128((const __m128i *)(q + i / 2));
-            s0 = _mm512_fmadd_ps(bytes16_to_floats(nibbles_to_bytes(packed, 0)), _mm512_loadu_ps(x + i), s0);
-            s1 = _mm512_fmadd_ps(bytes16_to_floats(nibbles_to_bytes(packed, 1)), _mm512_loadu_ps(x + i + 16), s1);
-        }
-        total = _mm512_fmadd_ps(_mm512_add_ps(s0, s1), _mm512_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g))), total);
+    const size_t groups = columns / group;
+    __m512 total0 = _mm512_setzero_ps(), total1 = total0;
+    size_t g = 0;
+    for (; g + 2 <= groups; g += 2) {
+        total0 = i4_group_avx512(scales, q, x, g, group, total0);
+        total1 = i4_group_avx512(scales, q, x, g + 1, group, total1);
     }
-    return _mm512_reduce_add_ps(total);
+    if (g < groups) total0 = i4_group_avx512(scales, q, x, g, group, total0);
+    return _mm512_reduce_add_ps(_mm512_add_ps(total0, total1));
 }
 
 AVX512 static void decode_i8_groups_avx512(const void *record, float *out, size_t columns, size_t group) {
