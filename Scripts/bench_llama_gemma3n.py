@@ -3,7 +3,7 @@
 llama.cpp's Gemma 3n code hard-codes 22 layers, a PLE width of 256, a LAuReL rank of 64 and 4 AltUp streams
 (Fixtures/scripts/make_gemma3n_gguf.py explains each), so the model has those; the rest is sized like the bench's
 other Gemma-3n-shaped model (hidden 256, 2 heads of 128, intermediate 1024) with a 32,768-token vocabulary (a
-1.5 GB PLE table at 262,144 would add minutes of conversion for nothing the comparison needs). transformers makes
+3 GB bf16 PLE table at 262,144 would add minutes of conversion for nothing the comparison needs). transformers makes
 it (bf16, save_pretrained), llama.cpp's convert_hf_to_gguf.py converts it and llama-quantize makes its Q8_0 and
 Q4_0; llama.cpp (llama-cpp-python) and LayerPack run those same GGUFs, and LayerPack also its own int8/int4 packs
 of the safetensors, PLE table in a companion file.

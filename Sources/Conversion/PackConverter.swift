@@ -304,8 +304,9 @@ public enum PackConverter {
     /// Rows per chunk of a quantized tensor: about 16 MiB of floats, split among the workers.
     static let quantizeChunkFloats = 4 << 20
 
-    /// Quantizes a tensor chunk by chunk: in each chunk every worker decodes its own rows from the source, quantizes
-    /// them and accumulates their error (``RowQuantizer/quantize(_:importance:into:measuring:decoded:)``), so decoding, quantizing and checking all run on
+    /// Quantizes a tensor chunk by chunk: each chunk is cut into pieces (four per core) whose threads decode their own
+    /// rows from the source, quantize them and accumulate their error
+    /// (``RowQuantizer/quantize(_:importance:into:measuring:decoded:)``), so decoding, quantizing and checking all run on
     /// every core and no chunk-sized copy of the decoded values exists; the chunk's records are then written.
     private static func quantizeChunks(_ tensor: TensorDescriptor, in source: any TensorSource, quantizer: RowQuantizer,
                                        importance: [Float]?, recordBytes: Int, stride: Int, writer: any TensorSink) throws -> ErrorMetrics {
@@ -332,8 +333,8 @@ public enum PackConverter {
             let results = WorkerResults(count: pieces)
             records.withUnsafeMutableBytes { output in weighting.withUnsafeBufferPointer { weighting in
                 let shared = ChunkBuffers(output: output, importance: weighting.isEmpty ? nil : weighting)
-                DispatchQueue.concurrentPerform(iterations: pieces) { worker in
-                    let first = chunkStart + worker * perPiece, last = min(end, first + perPiece)
+                DispatchQueue.concurrentPerform(iterations: pieces) { piece in
+                    let first = chunkStart + piece * perPiece, last = min(end, first + perPiece)
                     guard first < last else { return }
                     var metrics = ErrorMetrics()
                     var check = [Float](repeating: 0, count: rowLength)
@@ -363,7 +364,7 @@ public enum PackConverter {
                         if failed { return }
                         batchStart = batchEnd
                     }
-                    results.store(metrics, worker: worker)
+                    results.store(metrics, piece: piece)
                 }
             } }
             if let (row, reason) = results.failure {
@@ -446,14 +447,14 @@ public enum PackConverter {
     }
 }
 
-/// What the workers of one chunk share. `@unchecked Sendable`: raw pointers are not Sendable, but each worker writes
-/// only its own rows' records, the importances are only read, and both outlive the workers.
+/// What the pieces of one chunk share. `@unchecked Sendable`: raw pointers are not Sendable, but each piece writes
+/// only its own rows' records, the importances are only read, and both outlive the pieces.
 private struct ChunkBuffers: @unchecked Sendable {
     let output: UnsafeMutableRawBufferPointer
     let importance: UnsafeBufferPointer<Float>?
 }
 
-/// Each worker's error metrics and the first failure among them (a lock guards both, hence `@unchecked Sendable`).
+/// Each piece's error metrics and the first failure among them (a lock guards both, hence `@unchecked Sendable`).
 private final class WorkerResults: @unchecked Sendable {
     private let lock = NSLock()
     private(set) var metrics: [ErrorMetrics]
@@ -461,9 +462,9 @@ private final class WorkerResults: @unchecked Sendable {
 
     init(count: Int) { metrics = Array(repeating: ErrorMetrics(), count: count) }
 
-    func store(_ result: ErrorMetrics, worker: Int) {
+    func store(_ result: ErrorMetrics, piece: Int) {
         lock.lock()
-        metrics[worker] = result
+        metrics[piece] = result
         lock.unlock()
     }
 

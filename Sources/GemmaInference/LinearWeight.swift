@@ -78,6 +78,7 @@ public final class LinearWeight: @unchecked Sendable {
     /// Asks the CPU to bring row `row`'s bytes into its caches while other work goes on: for lookups, where the next
     /// row is known before the current one is decoded. Nothing to do for weights in memory.
     public func prefetchRowIntoCache(_ row: Int) {
+        precondition(row >= 0 && row < rows, "\(name): row \(row) of \(rows)")
         guard case .mapped(let bytes, _, let stride) = storage else { return }
         bytes.withUnsafeBytes { raw in lpk_prefetch(raw.baseAddress! + row * stride, stride) }
     }
