@@ -170,8 +170,8 @@ public final class LinearWeight: @unchecked Sendable {
     }
 
     /// y[t, r] = Σ_c W[r, c] · x[t, c] for the first `count` inputs of `columns` values in `x`; writes the first
-    /// `count × rows` values of `y`. Rows are split among workers; each decodes a chunk of rows at a time into its own
-    /// `scratch` rows.
+    /// `count × rows` values of `y`. Rows are cut into pieces for the worker pool's threads; a piece that decodes rows
+    /// does a chunk at a time into its own `scratch` rows.
     /// - Precondition: `x` holds at least `count × columns` values and `y` at least `count × rows`.
     public func multiply(_ x: [Float], count: Int, into y: inout [Float], scratch: Scratch) {
         precondition(count >= 0 && x.count >= count * columns && y.count >= count * rows,
@@ -185,27 +185,36 @@ public final class LinearWeight: @unchecked Sendable {
 
     /// The product over raw buffers, whose sizes ``multiply(_:count:into:scratch:)`` has checked.
     private func multiply(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, scratch: Scratch) {
-        let workers = min(scratch.workers, max(1, rows / 64))
+        let pieces = fusedPieces(count: count) ?? min(scratch.workers, max(1, rows / 64))
         let product = Product(weight: self, inputs: round(x, count: count, scratch: scratch), outputs: y, count: count,
-                              rowsPerWorker: (rows + workers - 1) / workers, scratch: scratch)
-        WorkerPool.shared.parallelFor(workers, .product(product))
+                              rowsPerPiece: (rows + pieces - 1) / pieces, scratch: scratch)
+        WorkerPool.shared.parallelFor(pieces, .product(product))
+    }
+
+    /// For a product multiplied in place (which needs no scratch), how many pieces its rows are cut into: several per
+    /// thread, so that a thread that starts late or runs slow leaves its share to the others instead of holding the
+    /// product up. Nil for products that decode rows into a thread's scratch (one piece per thread).
+    private func fusedPieces(count: Int) -> Int? {
+        guard count <= LinearWeight.fusedInputLimit, case .mapped(_, let encoding, _) = storage,
+              FusedKernel(encoding, columns: columns) != nil else { return nil }
+        return max(1, min(WorkerPool.shared.participants * LinearWeight.piecesPerThread, rows / 64))
     }
 
     /// One product as the worker pool's threads see it.
     struct Product {
         let weight: LinearWeight
         let inputs: UnsafeMutablePointer<Float>, outputs: UnsafeMutablePointer<Float>
-        let count, rowsPerWorker: Int
+        let count, rowsPerPiece: Int
         let scratch: Scratch
 
-        /// Worker `worker`'s share of the rows.
-        func run(worker: Int) {
+        /// Piece `piece` of the rows; a piece that decodes rows uses scratch `piece` (one piece per thread then).
+        func run(piece: Int) {
             let rows = weight.rows, columns = weight.columns
-            let start = worker * rowsPerWorker, end = min(rows, start + rowsPerWorker)
+            let start = piece * rowsPerPiece, end = min(rows, start + rowsPerPiece)
             guard start < end else { return }
             switch weight.storage {
             case .dense(let values):
-                let panel = scratch.panel(worker)
+                let panel = scratch.panel(piece)
                 values.withUnsafeBufferPointer { weights in
                     for chunk in stride(from: start, to: end, by: LinearWeight.chunkRows) {
                         let chunkEnd = min(end, chunk + LinearWeight.chunkRows)
@@ -224,7 +233,7 @@ public final class LinearWeight: @unchecked Sendable {
                     }
                     return
                 }
-                let decoded = scratch.rows(worker), panel = scratch.panel(worker)
+                let decoded = scratch.rows(piece), panel = scratch.panel(piece)
                 for chunk in stride(from: start, to: end, by: LinearWeight.chunkRows) {
                     let chunkEnd = min(end, chunk + LinearWeight.chunkRows)
                     for r in chunk..<chunkEnd { weight.decodeRow(r, into: decoded + (r - chunk) * columns) }
@@ -276,6 +285,9 @@ public final class LinearWeight: @unchecked Sendable {
     /// Rows ahead of the one being multiplied in place whose bytes are asked for meanwhile: streaming a matrix once
     /// per token, the memory system then has several rows in flight per thread.
     static let prefetchDistance = 8
+
+    /// Pieces per thread of a product multiplied in place.
+    static let piecesPerThread = 4
 
     /// Up to this many inputs, a quantized row is multiplied in place; beyond, decoding it once is cheaper.
     static let fusedInputLimit = 2

@@ -2,7 +2,7 @@
 /// caller's stack and casts it back in one place, ``WorkerPool/parallelFor(_:_:)``. An enum keeps the payload inline,
 /// so starting a loop allocates nothing.
 enum ParallelJob {
-    /// A matrix product; iteration `i` is worker `i`'s share of the rows.
+    /// A matrix product; iteration `i` is piece `i` of the rows.
     case product(LinearWeight.Product)
     /// Attention of a batch of queries; iteration `i` is lane `i`.
     case attention(Attention.Job)
@@ -11,7 +11,7 @@ enum ParallelJob {
 
     func run(_ iteration: Int) {
         switch self {
-        case .product(let product): product.run(worker: iteration)
+        case .product(let product): product.run(piece: iteration)
         case .attention(let job): job.run(lane: iteration)
         case .geglu(let job): job.run(part: iteration)
         }
