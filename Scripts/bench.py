@@ -374,11 +374,15 @@ def main():
             row("270M GGUF in llama.cpp (llama-cpp-python)", "", f"could not run here: {str(error)[-120:]}")
 
     if not args.skip_llama:
-        from bench_llama_gemma3n import gemma3n_llama_rows
+        from bench_llama_models import gemma3n_llama_rows, gemma4_llama_rows
         try:
             gemma3n_llama_rows(lpk, work, args.llama_tools, run, row, bench_json)
         except RuntimeError as error:
             row("22-layer Gemma-3n-shaped model beside llama.cpp", "", f"could not run here: {str(error)[-160:]}")
+        try:
+            gemma4_llama_rows(lpk, work, args.llama_tools, run, row, bench_json)
+        except RuntimeError as error:
+            row("10-layer Gemma-4-shaped model beside llama.cpp", "", f"could not run here: {str(error)[-160:]}")
 
     if args.float_model and not args.skip_llama:
         from bench_quality import conversion_pair_rows, verification_rows

@@ -1,4 +1,4 @@
-"""make bench: a Gemma-3n-shaped model beside llama.cpp running the same model converted by its own converter.
+"""make bench: Gemma-3n- and Gemma-4-shaped models beside llama.cpp running the same models converted by its own converter.
 
 llama.cpp's Gemma 3n code hard-codes 22 layers, a PLE width of 256, a LAuReL rank of 64 and 4 AltUp streams
 (Fixtures/scripts/make_gemma3n_gguf.py explains each), so the model has those; the rest is sized like the bench's
@@ -7,6 +7,17 @@ other Gemma-3n-shaped model (hidden 256, 2 heads of 128, intermediate 1024) with
 it (bf16, save_pretrained), llama.cpp's convert_hf_to_gguf.py converts it and llama-quantize makes its Q8_0 and
 Q4_0; llama.cpp (llama-cpp-python) and LayerPack run those same GGUFs, and LayerPack also its own int8/int4 packs
 of the safetensors, PLE table in a companion file.
+
+Beside it, the same comparison for a Gemma-4-shaped model of E2B's kind: 10 layers (4 sliding + 1 full, twice, as
+E2B repeats 4 + 1 seven times), the last 5 reusing the first 5 layers' keys and values (E2B: 20 of 35) with the
+double-wide MLP there (intermediate 1024, 2,048 on the KV-shared layers), PLE width 256, sliding layers with 2 heads
+of 128 and full layers with 2 heads of 256 (E2B's 2:1 ratio of global to sliding head size) under proportional RoPE
+(a quarter of the pairs rotated), 1 KV head, tied embeddings, final logit softcap 30. Hidden 256, intermediate 1024
+and the 32,768-token vocabulary are the Gemma 3n model's, so the two rows compare; llama.cpp's Gemma 4 code
+hard-codes no shapes, so the layer count is free; with 10, making it takes about 10 s and converting it 7 s.
+llama.cpp's Gemma 4 converter reads the vocabulary from tokenizer.json only (gguf.LlamaHfVocab) and cuts
+token_embd to the tokenizer's size, so the tokenizer must have all 32,768 entries: make_conformance_models.py's
+256-piece tokenizer.json, padded with unreachable pieces to the model's vocabulary.
 """
 import json
 import os
@@ -61,9 +72,8 @@ LLAMA_DECODE = ("import llama_cpp,time,sys\n"
                 "d=time.perf_counter()-s;print(128/pf,32/d)")
 
 
-def gemma3n_llama_rows(lpk, work, tools, run, row, bench_json):
-    directory = work / "llama-gemma3n"
-    bf16 = make_model(directory)
+def llama_rows(lpk, directory, bf16, label, tools, run, row, bench_json):
+    """llama.cpp's Q8_0 and Q4_0 of `bf16` run by llama.cpp and by LayerPack, and LayerPack's int8/int4 packs."""
     for kind, preset in [("Q8_0", "int8"), ("Q4_0", "int4")]:
         quantized = directory / f"model.{kind}.gguf"
         run([str(Path(tools) / "llama-quantize"), str(bf16), str(quantized), kind, "2"])
@@ -73,8 +83,70 @@ def gemma3n_llama_rows(lpk, work, tools, run, row, bench_json):
         theirs = [float(v) for v in out.split()]
         gguf = bench_json(lpk["lpk-bench"], "decode", str(quantized))
         ours = bench_json(lpk["lpk-bench"], "decode", str(pack))
-        row(f"22-layer Gemma-3n-shaped model (vocab 32,768, PLE 22 × 256) converted by llama.cpp's convert_hf_to_gguf.py, "
+        row(f"{label} converted by llama.cpp's convert_hf_to_gguf.py, "
             f"{kind} GGUF / LayerPack {preset} pack: prefill (128 tokens) / decode, 2 threads",
             f"{gguf['prefill_tokens_per_second']:.0f} / {gguf['decode_tokens_per_second']:.1f} (GGUF); "
             f"{ours['prefill_tokens_per_second']:.0f} / {ours['decode_tokens_per_second']:.1f} (pack) tokens/s",
             f"llama.cpp on the {kind} GGUF: {theirs[0]:.0f} / {theirs[1]:.1f} tokens/s")
+
+
+def gemma3n_llama_rows(lpk, work, tools, run, row, bench_json):
+    directory = work / "llama-gemma3n"
+    bf16 = make_model(directory)
+    llama_rows(lpk, directory, bf16, "22-layer Gemma-3n-shaped model (vocab 32,768, PLE 22 × 256)",
+               tools, run, row, bench_json)
+
+
+GEMMA4_VOCAB = 32768
+GEMMA4_LAYERS = 10
+GEMMA4_KV_SHARED = 5
+
+
+def pad_tokenizer(directory, size):
+    """Pads tokenizer.json's BPE vocabulary with pieces no merge reaches (▁w256, ▁w257, …) to `size` entries."""
+    path = directory / "tokenizer.json"
+    tokenizer = json.loads(path.read_text())
+    pieces = tokenizer["model"]["vocab"]
+    for i in range(len(pieces), size):
+        assert f"▁w{i}" not in pieces
+        pieces[f"▁w{i}"] = i
+    assert sorted(pieces.values()) == list(range(size))
+    path.write_text(json.dumps(tokenizer, ensure_ascii=False) + "\n")
+
+
+def make_gemma4_model(directory):
+    """The Gemma 4 checkpoint, its tokenizer and llama.cpp's bf16 GGUF of it, made once into `directory`."""
+    gguf = directory / "model-bf16.gguf"
+    if gguf.exists():
+        return gguf
+    sys.path.insert(0, str(SCRIPTS))
+    import make_conformance_models as conformance  # the tokenizer.json Gemma 4's converter accepts (and AMX off)
+    import make_gemma3n_gguf as recipe  # the converter call, --outtype bf16 into model-bf16.gguf
+    import torch
+    from transformers import Gemma4ForCausalLM, Gemma4TextConfig
+    torch.manual_seed(7)
+    S, F = conformance.S, conformance.F
+    config = Gemma4TextConfig(
+        vocab_size=GEMMA4_VOCAB, vocab_size_per_layer_input=GEMMA4_VOCAB, hidden_size=256, intermediate_size=1024,
+        num_hidden_layers=GEMMA4_LAYERS, num_attention_heads=2, num_key_value_heads=1, head_dim=128, global_head_dim=256,
+        layer_types=([S] * 4 + [F]) * (GEMMA4_LAYERS // 5), sliding_window=512, num_kv_shared_layers=GEMMA4_KV_SHARED,
+        use_double_wide_mlp=True, hidden_size_per_layer_input=256, final_logit_softcapping=30.0, rms_norm_eps=1e-6,
+        max_position_embeddings=4096, tie_word_embeddings=True, pad_token_id=0, eos_token_id=1, bos_token_id=2,
+        rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0},
+                         "full_attention": {"rope_type": "proportional", "partial_rotary_factor": 0.25,
+                                            "rope_theta": 1_000_000.0}})
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    Gemma4ForCausalLM(config).to(torch.bfloat16).save_pretrained(directory)
+    conformance.write_hf_tokenizer(directory)
+    pad_tokenizer(directory, GEMMA4_VOCAB)
+    recipe.convert(directory)
+    return gguf
+
+
+def gemma4_llama_rows(lpk, work, tools, run, row, bench_json):
+    directory = work / "llama-gemma4"
+    bf16 = make_gemma4_model(directory)
+    llama_rows(lpk, directory, bf16,
+               f"{GEMMA4_LAYERS}-layer Gemma-4-shaped model (vocab 32,768, PLE {GEMMA4_LAYERS} × 256, "
+               f"{GEMMA4_KV_SHARED} KV-shared layers, double-wide MLP, proportional RoPE)", tools, run, row, bench_json)
