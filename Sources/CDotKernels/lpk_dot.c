@@ -219,19 +219,20 @@ BLOCK_DOT(dot_q4_0_portable, , block_q4_0, 18, 32, dot_f32_portable)
 BLOCK_DOT(dot_q4_k_portable, , block_q4_k, 144, 256, dot_f32_portable)
 BLOCK_DOT(dot_q6_k_portable, , block_q6_k, 210, 256, dot_f32_portable)
 
-static void decode_i8_groups_portable(const void *record, float *out, size_t columns, size_t group) {
+// The int8/int4 decoders decode groups [first, end) of a record of `columns` values.
+static void decode_i8_groups_portable(const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
     const uint8_t *scales = record;
     const int8_t *q = (const int8_t *)(scales + 2 * (columns / group));
-    for (size_t g = 0; g < columns / group; g++) {
+    for (size_t g = first; g < end; g++) {
         float scale = half_to_float(load_u16(scales + 2 * g));
         for (size_t i = g * group; i < (g + 1) * group; i++) out[i] = (float)q[i] * scale;
     }
 }
 
-static void decode_i4_groups_portable(const void *record, float *out, size_t columns, size_t group) {
+static void decode_i4_groups_portable(const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
     const uint8_t *scales = record;
     const uint8_t *q = scales + 2 * (columns / group);
-    for (size_t g = 0; g < columns / group; g++) {
+    for (size_t g = first; g < end; g++) {
         float scale = half_to_float(load_u16(scales + 2 * g));
         for (size_t i = g * group; i < (g + 1) * group; i += 2) {
             out[i] = (float)((int)(q[i / 2] & 0xF) - 8) * scale;
@@ -486,22 +487,22 @@ AVX2 static float dot_q6_k_avx2(const void *row, const float *x, size_t columns)
     return hsum(total);
 }
 
-AVX2 static void decode_i8_groups_avx2(const void *record, float *out, size_t columns, size_t group) {
-    if (group % 8 != 0) { decode_i8_groups_portable(record, out, columns, group); return; }
+AVX2 static void decode_i8_groups_avx2(const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
+    if (group % 8 != 0) { decode_i8_groups_portable(record, out, columns, group, first, end); return; }
     const uint8_t *scales = record;
     const int8_t *q = (const int8_t *)(scales + 2 * (columns / group));
-    for (size_t g = 0; g < columns / group; g++) {
+    for (size_t g = first; g < end; g++) {
         __m256 scale = _mm256_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g)));
         for (size_t i = g * group; i < (g + 1) * group; i += 8) _mm256_storeu_ps(out + i, _mm256_mul_ps(bytes_to_floats(q + i), scale));
     }
 }
 
-AVX2 static void decode_i4_groups_avx2(const void *record, float *out, size_t columns, size_t group) {
-    if (group % 16 != 0) { decode_i4_groups_portable(record, out, columns, group); return; }
+AVX2 static void decode_i4_groups_avx2(const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
+    if (group % 16 != 0) { decode_i4_groups_portable(record, out, columns, group, first, end); return; }
     const uint8_t *scales = record;
     const uint8_t *q = scales + 2 * (columns / group);
     const __m128i low_mask = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
-    for (size_t g = 0; g < columns / group; g++) {
+    for (size_t g = first; g < end; g++) {
         __m256 scale = _mm256_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g)));
         for (size_t i = g * group; i < (g + 1) * group; i += 16) {
             __m128i packed = _mm_loadl_epi64((const __m128i *)(q + i / 2));
@@ -624,20 +625,20 @@ AVX512 static float dot_i4_groups_avx512(const void *record, const float *x, siz
     return group == 32 ? groups_dot_avx512(record, x, columns, 32, 4) : groups_dot_avx512(record, x, columns, group, 4);
 }
 
-AVX512 static void decode_i8_groups_avx512(const void *record, float *out, size_t columns, size_t group) {
+AVX512 static void decode_i8_groups_avx512(const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
     const uint8_t *scales = record;
     const int8_t *q = (const int8_t *)(scales + 2 * (columns / group));
-    for (size_t g = 0; g < columns / group; g++) {
+    for (size_t g = first; g < end; g++) {
         const __m512 scale = _mm512_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g)));
         for (size_t i = g * group; i < (g + 1) * group; i += 16)
             _mm512_storeu_ps(out + i, _mm512_mul_ps(bytes16_to_floats(_mm_loadu_si128((const __m128i *)(q + i))), scale));
     }
 }
 
-AVX512 static void decode_i4_groups_avx512(const void *record, float *out, size_t columns, size_t group) {
+AVX512 static void decode_i4_groups_avx512(const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
     const uint8_t *scales = record;
     const uint8_t *q = scales + 2 * (columns / group);
-    for (size_t g = 0; g < columns / group; g++) {
+    for (size_t g = first; g < end; g++) {
         const __m512 scale = _mm512_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g)));
         for (size_t i = g * group; i < (g + 1) * group; i += 32) {
             const __m128i packed = _mm_loadu_si128((const __m128i *)(q + i / 2));
@@ -714,15 +715,18 @@ int lpk_row_kernels_version(int version, int bits, const void *record, const flo
     switch (version) {
     case 2:
         *dot = bits == 8 ? dot_i8_groups_avx512(record, x, columns, group) : dot_i4_groups_avx512(record, x, columns, group);
-        if (bits == 8) decode_i8_groups_avx512(record, out, columns, group); else decode_i4_groups_avx512(record, out, columns, group);
+        if (bits == 8) decode_i8_groups_avx512(record, out, columns, group, 0, columns / group);
+        else decode_i4_groups_avx512(record, out, columns, group, 0, columns / group);
         return 1;
     case 1:
         *dot = bits == 8 ? dot_i8_groups_avx2(record, x, columns, group) : dot_i4_groups_avx2(record, x, columns, group);
-        if (bits == 8) decode_i8_groups_avx2(record, out, columns, group); else decode_i4_groups_avx2(record, out, columns, group);
+        if (bits == 8) decode_i8_groups_avx2(record, out, columns, group, 0, columns / group);
+        else decode_i4_groups_avx2(record, out, columns, group, 0, columns / group);
         return 1;
     default:
         *dot = bits == 8 ? dot_i8_groups_portable(record, x, columns, group) : dot_i4_groups_portable(record, x, columns, group);
-        if (bits == 8) decode_i8_groups_portable(record, out, columns, group); else decode_i4_groups_portable(record, out, columns, group);
+        if (bits == 8) decode_i8_groups_portable(record, out, columns, group, 0, columns / group);
+        else decode_i4_groups_portable(record, out, columns, group, 0, columns / group);
         return 1;
     }
 }
@@ -780,15 +784,17 @@ float lpk_dot_q4_k(const void *row, const float *x, size_t columns) {
 float lpk_dot_q6_k(const void *row, const float *x, size_t columns) {
     return lpk_dot_uses_avx2() ? dot_q6_k_avx2(row, x, columns) : dot_q6_k_portable(row, x, columns);
 }
-void lpk_decode_i8_groups(const void *record, float *out, size_t columns, size_t group) {
-    if (lpk_dot_uses_avx512() && group % 16 == 0) decode_i8_groups_avx512(record, out, columns, group);
-    else if (lpk_dot_uses_avx2()) decode_i8_groups_avx2(record, out, columns, group);
-    else decode_i8_groups_portable(record, out, columns, group);
-}
-void lpk_decode_i4_groups(const void *record, float *out, size_t columns, size_t group) {
-    if (lpk_dot_uses_avx512() && group % 32 == 0) decode_i4_groups_avx512(record, out, columns, group);
-    else if (lpk_dot_uses_avx2()) decode_i4_groups_avx2(record, out, columns, group);
-    else decode_i4_groups_portable(record, out, columns, group);
+/// Groups [first, end) of an int8 (`bits` 8) or int4 (4) record, by the fastest decoder this CPU has.
+static void decode_groups(int bits, const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
+    if (bits == 8) {
+        if (lpk_dot_uses_avx512() && group % 16 == 0) decode_i8_groups_avx512(record, out, columns, group, first, end);
+        else if (lpk_dot_uses_avx2()) decode_i8_groups_avx2(record, out, columns, group, first, end);
+        else decode_i8_groups_portable(record, out, columns, group, first, end);
+    } else {
+        if (lpk_dot_uses_avx512() && group % 32 == 0) decode_i4_groups_avx512(record, out, columns, group, first, end);
+        else if (lpk_dot_uses_avx2()) decode_i4_groups_avx2(record, out, columns, group, first, end);
+        else decode_i4_groups_portable(record, out, columns, group, first, end);
+    }
 }
 float lpk_dot_i2_groups(const void *record, const float *x, size_t columns, size_t group) {
     return lpk_dot_uses_avx2() ? dot_i2_groups_avx2(record, x, columns, group) : dot_i2_groups_portable(record, x, columns, group);
@@ -819,8 +825,10 @@ float lpk_dot_i2_groups(const void *record, const float *x, size_t columns, size
 void lpk_decode_i2_groups(const void *record, float *out, size_t columns, size_t group) { decode_i2_groups_portable(record, out, columns, group); }
 void lpk_decode_bf16(const void *row, float *out, size_t columns) { decode_bf16_portable(row, out, columns); }
 void lpk_decode_f16(const void *row, float *out, size_t columns) { decode_f16_portable(row, out, columns); }
-void lpk_decode_i8_groups(const void *record, float *out, size_t columns, size_t group) { decode_i8_groups_portable(record, out, columns, group); }
-void lpk_decode_i4_groups(const void *record, float *out, size_t columns, size_t group) { decode_i4_groups_portable(record, out, columns, group); }
+static void decode_groups(int bits, const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
+    if (bits == 8) decode_i8_groups_portable(record, out, columns, group, first, end);
+    else decode_i4_groups_portable(record, out, columns, group, first, end);
+}
 float lpk_dot_q5_0(const void *row, const float *x, size_t columns) { return dot_q5_0_portable(row, x, columns); }
 float lpk_dot_q4_k(const void *row, const float *x, size_t columns) { return dot_q4_k_portable(row, x, columns); }
 float lpk_dot_q6_k(const void *row, const float *x, size_t columns) { return dot_q6_k_portable(row, x, columns); }
@@ -833,3 +841,20 @@ float lpk_dot_i8_groups(const void *record, const float *x, size_t columns, size
     return dot_i8_groups_portable(record, x, columns, group);
 }
 #endif
+
+void lpk_decode_i8_groups(const void *record, float *out, size_t columns, size_t group) {
+    decode_groups(8, record, out, columns, group, 0, columns / group);
+}
+void lpk_decode_i4_groups(const void *record, float *out, size_t columns, size_t group) {
+    decode_groups(4, record, out, columns, group, 0, columns / group);
+}
+
+void lpk_decode_groups_fetching(int bits, const void *record, float *out, size_t columns, size_t group, const void *next,
+                                size_t next_bytes) {
+    const size_t groups = columns / group, slices = groups < 32 ? groups : 32, lines = (next_bytes + 63) / 64;
+    for (size_t slice = 0; slice < slices; slice++) {
+        for (size_t line = slice * lines / slices; line < (slice + 1) * lines / slices; line++)
+            __builtin_prefetch((const char *)next + 64 * line, 0, 1);
+        decode_groups(bits, record, out, columns, group, slice * groups / slices, (slice + 1) * groups / slices);
+    }
+}

@@ -75,12 +75,22 @@ public final class LinearWeight: @unchecked Sendable {
         bytes.slice(offset: start, length: end - start)?.advise(.willNeed)
     }
 
-    /// Asks the CPU to bring row `row`'s bytes into its caches while other work goes on: for lookups, where the next
-    /// row is known before the current one is decoded. Nothing to do for weights in memory.
-    public func prefetchRowIntoCache(_ row: Int) {
-        precondition(row >= 0 && row < rows, "\(name): row \(row) of \(rows)")
-        guard case .mapped(let bytes, _, let stride) = storage else { return }
-        bytes.withUnsafeBytes { raw in lpk_prefetch(raw.baseAddress! + row * stride, stride) }
+    /// Decodes row `row` into `output` (`columns` floats) and asks the CPU meanwhile to bring row `next`'s bytes into
+    /// its caches: for lookups, where the next row is known before the current one is decoded. int8/int4 rows
+    /// spread those requests over the decoding; other encodings ask for the whole row first.
+    public func decodeRow(_ row: Int, into output: UnsafeMutablePointer<Float>, fetching next: Int) {
+        precondition(next >= 0 && next < rows, "\(name): row \(next) of \(rows)")
+        guard case .mapped(let bytes, let encoding, let stride) = storage else { return decodeRow(row, into: output) }
+        if case .rows(let scheme) = encoding, scheme.bits != .int2 {
+            precondition(row >= 0 && row < rows, "\(name): row \(row) of \(rows)")
+            bytes.withUnsafeBytes { raw in
+                lpk_decode_groups_fetching(scheme.bits == .int8 ? 8 : 4, raw.baseAddress! + row * stride, output, columns,
+                                           scheme.columnsPerGroup(rowLength: columns), raw.baseAddress! + next * stride, stride)
+            }
+        } else {
+            bytes.withUnsafeBytes { raw in lpk_prefetch(raw.baseAddress! + next * stride, stride) }
+            decodeRow(row, into: output)
+        }
     }
 
     private init(name: String, rows: Int, columns: Int, storage: Storage, inputRounding: InputRounding) {

@@ -53,8 +53,11 @@ final class PerLayerInputs {
         perLayer.withUnsafeMutableBufferPointer { p in
             for (t, token) in tokens.enumerated() {
                 let row = tableRow(token)
-                if t + 1 < count { table.prefetchRowIntoCache(tableRow(tokens[t + 1])) }  // fetched while this one decodes
-                table.decodeRow(row, into: p.baseAddress! + t * record)
+                if t + 1 < count {
+                    table.decodeRow(row, into: p.baseAddress! + t * record, fetching: tableRow(tokens[t + 1]))
+                } else {
+                    table.decodeRow(row, into: p.baseAddress! + t * record)
+                }
                 for layer in ablatedLayers where layer < layerCount {
                     (p.baseAddress! + t * record + layer * ple).update(repeating: 0, count: ple)
                 }

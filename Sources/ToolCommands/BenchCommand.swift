@@ -90,8 +90,7 @@ package struct BenchCommand: ParsableCommand {
                 var row = next()
                 for _ in 0..<lookups {
                     let following = next()
-                    weight.prefetchRowIntoCache(following)
-                    weight.decodeRow(row, into: out.baseAddress!)
+                    weight.decodeRow(row, into: out.baseAddress!, fetching: following)
                     checksum += out[0]
                     row = following
                 }

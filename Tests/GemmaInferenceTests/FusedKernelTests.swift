@@ -94,6 +94,9 @@ import Testing
                         RowDequantizer.dequantizeReference(UnsafeRawBufferPointer(rebasing: raw[(r * stride)..<((r + 1) * stride)]), scheme: scheme, into: $0)
                     }
                     #expect(fast == reference, "\(tensor.name) row \(r)")
+                    // A lookup's decode, which asks for the next row's bytes slice by slice, decodes the same values.
+                    fast.withUnsafeMutableBufferPointer { weight.decodeRow(r, into: $0.baseAddress!, fetching: (r + 1) % weight.rows) }
+                    #expect(fast == reference, "\(tensor.name) row \(r), decoded while fetching the next")
                     if fast != reference { return }
                 }
             }
@@ -258,5 +261,20 @@ import Testing
             checked += 1
         }
         #expect(checked >= 1)
+    }
+
+    @Test("a lookup's decode, fetching the next record slice by slice, equals the plain decode for many groups",
+          arguments: [(8, 16, 100), (8, 256, 30), (4, 32, 45), (4, 64, 7)])
+    func decodeWhileFetching(bits: Int32, group: Int, groups: Int) {
+        let columns = group * groups, recordBytes = 2 * groups + columns * Int(bits) / 8
+        var generator = SystemRandomNumberGenerator()
+        var records = (0..<(2 * recordBytes)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        for g in 0..<groups { records[2 * g] = UInt8.random(in: 0...255); records[2 * g + 1] = 0x2C }  // finite f16 scales
+        var plain = [Float](repeating: 0, count: columns), fetching = [Float](repeating: .nan, count: columns)
+        records.withUnsafeBytes { raw in
+            if bits == 8 { lpk_decode_i8_groups(raw.baseAddress!, &plain, columns, group) } else { lpk_decode_i4_groups(raw.baseAddress!, &plain, columns, group) }
+            lpk_decode_groups_fetching(bits, raw.baseAddress!, &fetching, columns, group, raw.baseAddress! + recordBytes, recordBytes)
+        }
+        #expect(fetching.map(\.bitPattern) == plain.map(\.bitPattern))
     }
 }

@@ -39,6 +39,11 @@ float lpk_dot_i2_groups(const void *record, const float *x, size_t columns, size
 void lpk_decode_i8_groups(const void *record, float *out, size_t columns, size_t group);
 void lpk_decode_i4_groups(const void *record, float *out, size_t columns, size_t group);
 void lpk_decode_i2_groups(const void *record, float *out, size_t columns, size_t group);
+/// lpk_decode_i8_groups (`bits` 8) or lpk_decode_i4_groups (4) of `record`, asking meanwhile for the `next_bytes` at
+/// `next` (the record a lookup reads next) into the caches, a slice of lines per slice of groups decoded: spread over
+/// the decoding, the requests do not queue up behind each other as a burst does (a random 7.7 KB record: ~1.4 → ~1.0 µs).
+void lpk_decode_groups_fetching(int bits, const void *record, float *out, size_t columns, size_t group, const void *next,
+                                size_t next_bytes);
 
 /// Widen a row of `columns` little-endian bfloat16 or IEEE half values to floats (exactly: NaN payloads kept).
 void lpk_decode_bf16(const void *row, float *out, size_t columns);
