@@ -20,45 +20,88 @@ extension VerifyCommand {
         buried channel of the river, which has never entirely stopped moving.
         """
 
-    /// Runs both models (or one, against saved logits) over `--prompt`, `--tokens` or the built-in passage.
+    /// Runs both models (or one, against saved logits) over `--prompt`, `--tokens` or the built-in passage, a block of
+    /// positions at a time (``TextChunks/scoredBlock``, as `--text` scores): each block's logits are compared (and,
+    /// with `--save-logits`, written) before the next block runs, so a long prompt holds one block of logits per model.
     func runTokens(_ referenceSource: any TensorSource) throws {
         let ids = try resolveTokens(referenceSource)
-        let referenceRun = try Self.run(referenceSource, ids, generate: generate, sampler: sampler, numerics: numerics)
+        let capacity = ids.count + generate + 1
+        let referenceModel = try ModelRegistry.model(for: referenceSource, contextLength: capacity, numerics: numerics)
+        let vocabulary = referenceModel.configuration.vocabularySize
         var report = VerifyReport(reference: reference, candidate: candidate ?? referenceLogits!, tokens: ids.count,
                                   numerics: numerics.rawValue)
-        report.referenceSpeed = referenceRun.tokensPerSecond
-        report.referenceContinuation = referenceRun.continuation
-        if let saveLogits {
-            try OutputGuard.check(saveLogits, inputs: referenceSource.inputFiles + [candidate, referenceLogits].compactMap { $0 })
-            try NumpyArray.write(referenceRun.logits, shape: [ids.count, referenceRun.vocabulary], to: saveLogits)
-        }
-        let logits: LogitComparison
+        // The other side: saved logits (then the model above is the one compared to them), or the candidate model.
+        var saved: NumpyArray?, candidateSource: (any TensorSource)?, candidateModel: (any CausalLanguageModel)?
         if let referenceLogits {
-            let saved = try NumpyArray(path: referenceLogits)
-            let vocabulary = referenceRun.vocabulary
-            guard saved.shape == [ids.count, vocabulary] else {
-                throw NumpyError(file: referenceLogits, offset: 0, message: "shape \(saved.shape), expected [\(ids.count), \(vocabulary)] for the tokens given")
+            let array = try NumpyArray(path: referenceLogits)
+            guard array.shape == [ids.count, vocabulary] else {
+                throw NumpyError(file: referenceLogits, offset: 0, message: "shape \(array.shape), expected [\(ids.count), \(vocabulary)] for the tokens given")
             }
-            logits = LogitComparison(reference: saved.values, candidate: referenceRun.logits, vocabulary: vocabulary)
+            saved = array
         } else {
             let candidatePath = candidate!  // validate() requires CANDIDATE without --reference-logits
-            let candidateSource = try ModelSources.open(candidatePath)
-            let candidateRun = try Self.run(candidateSource, ids, generate: generate, sampler: sampler, numerics: numerics)
-            guard candidateRun.vocabulary == referenceRun.vocabulary else {
+            let source = try ModelSources.open(candidatePath)
+            let model = try ModelRegistry.model(for: source, contextLength: capacity, numerics: numerics)
+            guard model.configuration.vocabularySize == vocabulary else {
                 throw TensorSourceError.invalidConfiguration(
-                    file: candidatePath, "its vocabulary of \(candidateRun.vocabulary) tokens differs from the reference's \(referenceRun.vocabulary)")
+                    file: candidatePath, "its vocabulary of \(model.configuration.vocabularySize) tokens differs from the reference's \(vocabulary)")
             }
-            report.candidateSpeed = candidateRun.tokensPerSecond
-            report.candidateContinuation = candidateRun.continuation
-            logits = LogitComparison(reference: referenceRun.logits, candidate: candidateRun.logits, vocabulary: referenceRun.vocabulary)
+            (candidateSource, candidateModel) = (source, model)
+        }
+        var logitsFile: NumpyArray.Writer?
+        if let saveLogits {
+            try OutputGuard.check(saveLogits, inputs: referenceSource.inputFiles + [candidate, referenceLogits].compactMap { $0 })
+            logitsFile = try NumpyArray.Writer(path: saveLogits, shape: [ids.count, vocabulary])
+        }
+        var comparison = LogitComparison.Accumulator(vocabulary: vocabulary)
+        var referenceSeconds = 0.0, candidateSeconds = 0.0
+        var referenceLast: [Float] = [], candidateLast: [Float] = []
+        for block in Self.blocks(ids.count) {
+            let tokens = Array(ids[block])
+            var start = Date()
+            let rows = try referenceModel.forward(tokens, allLogits: true)
+            referenceSeconds += Date().timeIntervalSince(start)
+            try rows.withUnsafeBufferPointer { try logitsFile?.append($0) }
+            referenceLast = rows
+            if let candidateModel {
+                start = Date()
+                candidateLast = try candidateModel.forward(tokens, allLogits: true)
+                candidateSeconds += Date().timeIntervalSince(start)
+                rows.withUnsafeBufferPointer { r in candidateLast.withUnsafeBufferPointer { c in comparison.add(reference: r, candidate: c) } }
+            } else {
+                // Saved logits are the reference; the model run here is the candidate.
+                saved!.rows(block).withUnsafeBufferPointer { r in rows.withUnsafeBufferPointer { c in comparison.add(reference: r, candidate: c) } }
+            }
+        }
+        try logitsFile?.commit()
+        report.referenceSpeed = Double(ids.count) / max(referenceSeconds, 1e-9)
+        report.referenceContinuation = try continuation(of: referenceModel, referenceSource, after: referenceLast)
+        if let candidateModel, let candidateSource {
+            report.candidateSpeed = Double(ids.count) / max(candidateSeconds, 1e-9)
+            report.candidateContinuation = try continuation(of: candidateModel, candidateSource, after: candidateLast)
             if !noWeights { report.weights = try WeightComparison(reference: referenceSource, candidate: candidateSource) }
             report.sizes = [referenceSource.fileBytes, candidateSource.fileBytes]
         }
+        let logits = comparison.comparison
         report.logits = logits
         report.failures = Self.nonFiniteFailures(reference: logits.nonFiniteReferenceLogits, candidate: logits.nonFiniteCandidateLogits)
             + thresholds.failures(meanKLD: logits.meanKLD, p99KLD: logits.p99KLD, top1: logits.top1Agreement,
                                   cosine: logits.meanLogitCosine, maxAbsDiff: logits.maxAbsoluteDifference)
         try finish(report, text: report.rendered(verdict: verdict(report.failures)), failures: report.failures)
+    }
+
+    /// The positions of a run of `count` tokens in blocks of at most ``TextChunks/scoredBlock``.
+    static func blocks(_ count: Int) -> [Range<Int>] {
+        stride(from: 0, to: count, by: TextChunks.scoredBlock).map { $0..<min(count, $0 + TextChunks.scoredBlock) }
+    }
+
+    /// `--generate` tokens from `model`, continuing from the last row of `logits` (its prompt's last logits), as text
+    /// (token ids when the source has no tokenizer); nil without `--generate`.
+    private func continuation(of model: any CausalLanguageModel, _ source: any TensorSource, after logits: [Float]) throws -> String? {
+        guard generate > 0 else { return nil }
+        var sampler = sampler
+        let produced = try model.generate(continuing: logits, count: generate, sampler: &sampler)
+        return (try? SentencePieceTokenizer.from(source: source))?.decode(produced) ?? produced.map(String.init).joined(separator: ",")
     }
 
     /// A model whose logits are NaN or infinite is broken: it fails whether or not thresholds were given.
@@ -75,31 +118,8 @@ extension VerifyCommand {
         return tokenizer.encode(prompt ?? Self.defaultText)
     }
 
-    struct Run {
-        let logits: [Float]
-        let vocabulary: Int
-        let tokensPerSecond: Double
-        let continuation: String?
-    }
-
     /// The sampler of `--generate`: greedy, or seeded sampling (each model starts from the same seed).
     var sampler: Sampler { Sampler(temperature: temperature, topK: topK, topP: topP, seed: seed) }
-
-    /// Runs all tokens in one prefill, then optional generation.
-    static func run(_ source: any TensorSource, _ ids: [Int], generate: Int, sampler: Sampler, numerics: Numerics) throws -> Run {
-        let model = try ModelRegistry.model(for: source, contextLength: ids.count + generate + 1, numerics: numerics)
-        let start = Date()
-        let logits = try model.forward(ids, allLogits: true)
-        let seconds = Date().timeIntervalSince(start)
-        var continuation: String?
-        if generate > 0 {
-            var sampler = sampler
-            let produced = try model.generate(continuing: logits, count: generate, sampler: &sampler)
-            continuation = (try? SentencePieceTokenizer.from(source: source))?.decode(produced) ?? produced.map(String.init).joined(separator: ",")
-        }
-        return Run(logits: logits, vocabulary: model.configuration.vocabularySize,
-                   tokensPerSecond: Double(ids.count) / max(seconds, 1e-9), continuation: continuation)
-    }
 }
 
 /// What `lpk-verify` reports for a prompt or token ids (schema version 1).

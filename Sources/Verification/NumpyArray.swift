@@ -2,11 +2,12 @@ import Foundation
 
 import ByteIO
 
-/// A float32 array read from a NumPy `.npy` file (format versions 1–3, little-endian `<f4`, C order).
+/// A float32 array in a NumPy `.npy` file (format versions 1–3, little-endian `<f4`, C order), mapped: its values
+/// are read when asked for, all at once or a range of rows (first-dimension entries) at a time.
 public struct NumpyArray: Sendable {
     public let shape: [Int]
-    public let values: [Float]
-
+    /// The values, after the header.
+    private let data: ByteView
 
     public init(path: String) throws {
         let file = try MappedFile(path: path)
@@ -38,26 +39,70 @@ public struct NumpyArray: Sendable {
         guard count * 4 == reader.remaining else {
             throw fail("shape \(shape) needs \(count) floats (\(count * 4) bytes) but \(reader.remaining) bytes follow the header")
         }
-        let data = try reader.readView(count: count * 4)
+        data = try reader.readView(count: count * 4)
         self.shape = shape
-        values = data.withUnsafeBytes { raw in (0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) } }
     }
 
-    /// Writes `values` with `shape` as a float32 C-order `.npy` file (format 1.0, header padded to 64 bytes as
-    /// NumPy writes it), atomically: a temporary file renamed into place when complete.
+    /// Every value, in C order.
+    public var values: [Float] { floats(0..<(data.count / 4)) }
+
+    /// Rows `range` of the first dimension (every value of each), in C order.
+    /// - Precondition: the array has at least one dimension and `range` lies within its first.
+    public func rows(_ range: Range<Int>) -> [Float] {
+        precondition(!shape.isEmpty && range.lowerBound >= 0 && range.upperBound <= shape[0], "rows \(range) of \(shape)")
+        let rowLength = shape.dropFirst().reduce(1, *)
+        return floats((range.lowerBound * rowLength)..<(range.upperBound * rowLength))
+    }
+
+    private func floats(_ range: Range<Int>) -> [Float] {
+        data.withUnsafeBytes { raw in
+            range.map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+        }
+    }
+
+    /// Writes `values` with `shape` as a float32 C-order `.npy` file (see ``Writer``).
     public static func write(_ values: [Float], shape: [Int], to path: String) throws {
         precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not hold \(values.count) values")
-        let dims = shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? "," : "")
-        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(dims)), }"
-        let unpadded = 10 + header.utf8.count + 1
-        header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
-        var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
-        withUnsafeBytes(of: UInt16(header.utf8.count).littleEndian) { bytes += $0 }
-        bytes += Array(header.utf8)
-        let sink = try AtomicFileWriter(destination: path)
-        try sink.write(bytes)
-        try values.map { $0.bitPattern.littleEndian }.withUnsafeBytes { try sink.write($0) }
-        try sink.commit()
+        let writer = try Writer(path: path, shape: shape)
+        try values.withUnsafeBufferPointer { try writer.append($0) }
+        try writer.commit()
+    }
+
+    /// A float32 C-order `.npy` file (format 1.0, header padded to 64 bytes as NumPy writes it) written a run of
+    /// values at a time, atomically: a temporary file renamed into place by ``commit()`` once every value is in.
+    public final class Writer {
+        private let sink: AtomicFileWriter
+        private var remaining: Int
+
+        public init(path: String, shape: [Int]) throws {
+            let dims = shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? "," : "")
+            var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(dims)), }"
+            let unpadded = 10 + header.utf8.count + 1
+            header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
+            var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
+            withUnsafeBytes(of: UInt16(header.utf8.count).littleEndian) { bytes += $0 }
+            bytes += Array(header.utf8)
+            remaining = shape.reduce(1, *)
+            sink = try AtomicFileWriter(destination: path)
+            try sink.write(bytes)
+        }
+
+        /// Appends the next values in C order.
+        /// - Precondition: no more values than the shape holds.
+        public func append(_ values: UnsafeBufferPointer<Float>) throws {
+            precondition(values.count <= remaining, "\(values.count) values past the shape's end")
+            remaining -= values.count
+            for start in stride(from: 0, to: values.count, by: 1 << 16) {  // 256 KiB at a time, not a copy of them all
+                try values[start..<min(values.count, start + 1 << 16)].map { $0.bitPattern.littleEndian }.withUnsafeBytes { try sink.write($0) }
+            }
+        }
+
+        /// Puts the file in place.
+        /// - Precondition: every value the shape holds was appended.
+        public func commit() throws {
+            precondition(remaining == 0, "\(remaining) values missing")
+            try sink.commit()
+        }
     }
 }
 

@@ -191,6 +191,32 @@ import Verification
         #expect(bad.standardOutput.contains("verdict: FAIL"))
     }
 
+    @Test("a prompt of several blocks is compared block by block with the figures of one comparison of all its logits, saved whole")
+    func blockwiseComparison() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let pack = directory.path + "/m.lpk", referenceFile = directory.path + "/reference.npy", candidateFile = directory.path + "/candidate.npy"
+        #expect(try ToolRun.run("lpk-quantize", [model, "-o", pack, "--preset", "int4", "--quiet"]).status == 0)
+        let ids = ([2] + (1..<300).map { ($0 * 37 + 5) % 512 }).map(String.init).joined(separator: ",")  // three blocks of 128
+        let both = try ToolRun.run("lpk-verify", [model, pack, "--tokens", ids, "--save-logits", referenceFile, "--json", "--no-weights"])
+        #expect(both.status == 0, "\(both.standardError)")
+        let saved = try ToolRun.run("lpk-verify", [pack, "--reference-logits", referenceFile, "--tokens", ids, "--save-logits", candidateFile, "--json"])
+        #expect(saved.status == 0, "\(saved.standardError)")
+        let reference = try NumpyArray(path: referenceFile), candidate = try NumpyArray(path: candidateFile)
+        #expect(reference.shape == [300, 512] && candidate.shape == [300, 512])
+        let whole = LogitComparison(reference: reference.values, candidate: candidate.values, vocabulary: 512)
+        #expect(whole.meanKLD > 0)
+        for run in [both, saved] {
+            let logits = try #require(try JSONParser.parse(run.standardOutput).objectValue?["logits"]?.objectValue)
+            #expect(logits["positions"]?.intValue == 300)
+            for (key, value) in [("meanKLD", whole.meanKLD), ("p99KLD", whole.p99KLD), ("top1Agreement", whole.top1Agreement),
+                                 ("meanLogitCosine", whole.meanLogitCosine), ("maxAbsoluteDifference", whole.maxAbsoluteDifference)] {
+                let reported = try #require(logits[key]?.doubleValue)
+                #expect(abs(reported - value) <= 1e-12 * max(1, abs(value)), "\(key): \(reported) vs \(value)")
+            }
+        }
+    }
+
     @Test("--reference-logits compares one model with logits transformers saved")
     func referenceLogits() throws {
         let run = try ToolRun.run("lpk-verify", [model, "--reference-logits", model + "/logits.npy", "--tokens", tokens,
