@@ -254,6 +254,30 @@ static void decode_f16_portable(const void *row, float *out, size_t columns) {
     for (size_t i = 0; i < columns; i++) out[i] = half_to_float(load_u16(bytes + 2 * i));
 }
 
+static float bf16_to_float(uint16_t h) {
+    const uint32_t bits = (uint32_t)h << 16;
+    float value;
+    memcpy(&value, &bits, 4);
+    return value;
+}
+
+/// Defines NAME(row, x, columns): a row of 16-bit floats (TO_FLOAT widens one) times x, summed exactly as
+/// dot_f32_portable sums the widened row, so a fused product equals decode-then-dot to the bit.
+#define HALF_ROW_DOT_PORTABLE(NAME, TO_FLOAT) \
+    static float NAME(const void *row, const float *x, size_t n) { \
+        const uint8_t *bytes = row; \
+        float s[8] = {0}; \
+        size_t i = 0; \
+        for (; i + 8 <= n; i += 8) \
+            for (int k = 0; k < 8; k++) s[k] += TO_FLOAT(load_u16(bytes + 2 * (i + k))) * x[i + k]; \
+        float sum = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); \
+        for (; i < n; i++) sum += TO_FLOAT(load_u16(bytes + 2 * i)) * x[i]; \
+        return sum; \
+    }
+
+HALF_ROW_DOT_PORTABLE(dot_bf16_portable, bf16_to_float)
+HALF_ROW_DOT_PORTABLE(dot_f16_portable, half_to_float)
+
 void lpk_prefetch(const void *p, size_t bytes) {
     const char *line = p;
     for (size_t i = 0; i < bytes; i += 64) __builtin_prefetch(line + i, 0, 1);
@@ -566,6 +590,33 @@ AVX2 static void decode_f16_avx2(const void *row, float *out, size_t columns) {
     decode_f16_portable(bytes + 2 * i, out + i, columns - i);
 }
 
+AVX2 static __m256 bf16x8(const uint8_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+AVX2 static __m256 f16x8(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
+/// Defines NAME(row, x, columns): a row of 16-bit floats (LOAD8 widens eight, TO_FLOAT one) times x, summed exactly
+/// as dot_f32_avx2 sums the widened row, so a fused product equals decode-then-dot to the bit.
+#define HALF_ROW_DOT_AVX2(NAME, LOAD8, TO_FLOAT) \
+    AVX2 static float NAME(const void *row, const float *x, size_t n) { \
+        const uint8_t *b = row; \
+        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps(); \
+        size_t i = 0; \
+        for (; i + 32 <= n; i += 32) { \
+            s0 = _mm256_fmadd_ps(LOAD8(b + 2 * i), _mm256_loadu_ps(x + i), s0); \
+            s1 = _mm256_fmadd_ps(LOAD8(b + 2 * (i + 8)), _mm256_loadu_ps(x + i + 8), s1); \
+            s2 = _mm256_fmadd_ps(LOAD8(b + 2 * (i + 16)), _mm256_loadu_ps(x + i + 16), s2); \
+            s3 = _mm256_fmadd_ps(LOAD8(b + 2 * (i + 24)), _mm256_loadu_ps(x + i + 24), s3); \
+        } \
+        for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(LOAD8(b + 2 * i), _mm256_loadu_ps(x + i), s0); \
+        float sum = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))); \
+        for (; i < n; i++) sum += TO_FLOAT(load_u16(b + 2 * i)) * x[i]; \
+        return sum; \
+    }
+
+HALF_ROW_DOT_AVX2(dot_bf16_avx2, bf16x8, bf16_to_float)
+HALF_ROW_DOT_AVX2(dot_f16_avx2, f16x8, half_to_float)
+
 // AVX-512 versions of the int8/int4 row kernels: sixteen values per instruction, so a decoded token's products
 // (the output head above all) wait on memory rather than on conversions. Groups of a multiple of 16 (int8) or 32
 // (int4) columns; AVX2 otherwise.
@@ -749,6 +800,12 @@ void lpk_decode_bf16(const void *row, float *out, size_t columns) {
 void lpk_decode_f16(const void *row, float *out, size_t columns) {
     if (lpk_dot_uses_avx2()) decode_f16_avx2(row, out, columns); else decode_f16_portable(row, out, columns);
 }
+float lpk_dot_bf16(const void *row, const float *x, size_t columns) {
+    return lpk_dot_uses_avx2() ? dot_bf16_avx2(row, x, columns) : dot_bf16_portable(row, x, columns);
+}
+float lpk_dot_f16(const void *row, const float *x, size_t columns) {
+    return lpk_dot_uses_avx2() ? dot_f16_avx2(row, x, columns) : dot_f16_portable(row, x, columns);
+}
 void lpk_decode_q8_0(const void *row, float *out, size_t columns) {
     if (lpk_dot_uses_avx2()) decode_q8_0_avx2(row, out, columns); else decode_q8_0_portable(row, out, columns);
 }
@@ -825,6 +882,8 @@ float lpk_dot_i2_groups(const void *record, const float *x, size_t columns, size
 void lpk_decode_i2_groups(const void *record, float *out, size_t columns, size_t group) { decode_i2_groups_portable(record, out, columns, group); }
 void lpk_decode_bf16(const void *row, float *out, size_t columns) { decode_bf16_portable(row, out, columns); }
 void lpk_decode_f16(const void *row, float *out, size_t columns) { decode_f16_portable(row, out, columns); }
+float lpk_dot_bf16(const void *row, const float *x, size_t columns) { return dot_bf16_portable(row, x, columns); }
+float lpk_dot_f16(const void *row, const float *x, size_t columns) { return dot_f16_portable(row, x, columns); }
 static void decode_groups(int bits, const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
     if (bits == 8) decode_i8_groups_portable(record, out, columns, group, first, end);
     else decode_i4_groups_portable(record, out, columns, group, first, end);

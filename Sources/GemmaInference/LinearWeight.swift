@@ -148,34 +148,40 @@ public final class LinearWeight: @unchecked Sendable {
     /// Decodes row `row` into `output` (`columns` floats).
     @inline(__always)
     public func decodeRow(_ row: Int, into output: UnsafeMutablePointer<Float>) {
+        precondition(row >= 0 && row < rows, "\(name): row \(row) of \(rows)")
         switch storage {
         case .dense(let values):
             values.withUnsafeBufferPointer { output.update(from: $0.baseAddress! + row * columns, count: columns) }
         case .mapped(let bytes, let encoding, let stride):
-            bytes.withUnsafeBytes { raw in
-                let record = UnsafeRawBufferPointer(rebasing: raw[(row * stride)..<((row + 1) * stride)])
-                let out = UnsafeMutableBufferPointer(start: output, count: columns)
-                switch encoding {
-                case .rows(let scheme):
-                    let group = scheme.columnsPerGroup(rowLength: columns)
-                    switch scheme.bits {
-                    case .int8: lpk_decode_i8_groups(record.baseAddress!, output, columns, group)
-                    case .int4: lpk_decode_i4_groups(record.baseAddress!, output, columns, group)
-                    case .int2: lpk_decode_i2_groups(record.baseAddress!, output, columns, group)
-                    }
-                case .ggml(.q8_0) where columns % 32 == 0: lpk_decode_q8_0(record.baseAddress!, output, columns)
-                case .ggml(.q5_0) where columns % 32 == 0: lpk_decode_q5_0(record.baseAddress!, output, columns)
-                case .ggml(.q4_0) where columns % 32 == 0: lpk_decode_q4_0(record.baseAddress!, output, columns)
-                case .ggml(.q4_K) where columns % 256 == 0: lpk_decode_q4_k(record.baseAddress!, output, columns)
-                case .ggml(.q6_K) where columns % 256 == 0: lpk_decode_q6_k(record.baseAddress!, output, columns)
-                case .ggml(let type): GGMLDequantizer.dequantize(type, record, into: out)
-                case .plain(.bf16): lpk_decode_bf16(record.baseAddress!, output, columns)
-                case .plain(.f16): lpk_decode_f16(record.baseAddress!, output, columns)
-                case .plain: preconditionFailure("only 16-bit floats are mapped")
-                case .file: preconditionFailure("files are not weights")
-                case .mlx: preconditionFailure("MLX groups are dequantized when loaded, never mapped")
-                }
+            bytes.withUnsafeBytes { raw in LinearWeight.decode(raw.baseAddress! + row * stride, stride, encoding, columns: columns, into: output) }
+        }
+    }
+
+    /// Decodes one stored row of `columns` values (`recordBytes` at `record`, in `encoding`) into `output`.
+    @inline(__always)
+    static func decode(_ record: UnsafeRawPointer, _ recordBytes: Int, _ encoding: TensorEncoding, columns: Int,
+                       into output: UnsafeMutablePointer<Float>) {
+        switch encoding {
+        case .rows(let scheme):
+            let group = scheme.columnsPerGroup(rowLength: columns)
+            switch scheme.bits {
+            case .int8: lpk_decode_i8_groups(record, output, columns, group)
+            case .int4: lpk_decode_i4_groups(record, output, columns, group)
+            case .int2: lpk_decode_i2_groups(record, output, columns, group)
             }
+        case .ggml(.q8_0) where columns % 32 == 0: lpk_decode_q8_0(record, output, columns)
+        case .ggml(.q5_0) where columns % 32 == 0: lpk_decode_q5_0(record, output, columns)
+        case .ggml(.q4_0) where columns % 32 == 0: lpk_decode_q4_0(record, output, columns)
+        case .ggml(.q4_K) where columns % 256 == 0: lpk_decode_q4_k(record, output, columns)
+        case .ggml(.q6_K) where columns % 256 == 0: lpk_decode_q6_k(record, output, columns)
+        case .ggml(let type):
+            GGMLDequantizer.dequantize(type, UnsafeRawBufferPointer(start: record, count: recordBytes),
+                                       into: UnsafeMutableBufferPointer(start: output, count: columns))
+        case .plain(.bf16): lpk_decode_bf16(record, output, columns)
+        case .plain(.f16): lpk_decode_f16(record, output, columns)
+        case .plain: preconditionFailure("only 16-bit floats are mapped")
+        case .file: preconditionFailure("files are not weights")
+        case .mlx: preconditionFailure("MLX groups are dequantized when loaded, never mapped")
         }
     }
 
@@ -193,12 +199,21 @@ public final class LinearWeight: @unchecked Sendable {
         }
     }
 
-    /// The product over raw buffers, whose sizes ``multiply(_:count:into:scratch:)`` has checked.
+    /// The product over raw buffers, whose sizes ``multiply(_:count:into:scratch:)`` has checked. The weight's storage
+    /// is opened here, once, and the workers get its address and the scratch's: they touch no reference-counted
+    /// object, whose count both threads would otherwise update (a cache line bounced between the cores per row).
     private func multiply(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, scratch: Scratch) {
-        let pieces = fusedPieces(count: count) ?? min(scratch.workers, max(1, rows / 64))
-        let product = Product(weight: self, inputs: round(x, count: count, scratch: scratch), outputs: y, count: count,
-                              rowsPerPiece: (rows + pieces - 1) / pieces, scratch: scratch)
-        WorkerPool.shared.parallelFor(pieces, .product(product))
+        let inputs = round(x, count: count, scratch: scratch)
+        func run(_ weights: Product.Weights) {
+            let pieces = fusedPieces(count: count) ?? min(scratch.workers, max(1, rows / 64))
+            let product = Product(weights: weights, rows: rows, columns: columns, inputs: inputs, outputs: y, count: count,
+                                  rowsPerPiece: (rows + pieces - 1) / pieces, scratch: scratch.regions)
+            WorkerPool.shared.parallelFor(pieces, .product(product))
+        }
+        switch storage {
+        case .dense(let values): values.withUnsafeBufferPointer { run(.dense($0.baseAddress!)) }
+        case .mapped(let bytes, let encoding, let stride): bytes.withUnsafeBytes { run(.mapped($0.baseAddress!, encoding, recordBytes: stride)) }
+        }
     }
 
     /// For a product multiplied in place (which needs no scratch), how many pieces its rows are cut into: several per
@@ -210,46 +225,63 @@ public final class LinearWeight: @unchecked Sendable {
         return max(1, min(WorkerPool.shared.participants * LinearWeight.piecesPerThread, rows / 64))
     }
 
-    /// One product as the worker pool's threads see it.
+    /// One product as the worker pool's threads see it: addresses and sizes only.
     struct Product {
-        let weight: LinearWeight
+        /// Where the weight's rows are: floats in memory, or mapped records of `recordBytes` in `encoding`.
+        enum Weights {
+            case dense(UnsafePointer<Float>)
+            case mapped(UnsafeRawPointer, TensorEncoding, recordBytes: Int)
+        }
+        let weights: Weights
+        let rows, columns: Int
         let inputs: UnsafeMutablePointer<Float>, outputs: UnsafeMutablePointer<Float>
         let count, rowsPerPiece: Int
-        let scratch: Scratch
+        let scratch: Scratch.Regions
 
         /// Piece `piece` of the rows; a piece that decodes rows uses scratch `piece` (one piece per thread then).
         func run(piece: Int) {
-            let rows = weight.rows, columns = weight.columns
             let start = piece * rowsPerPiece, end = min(rows, start + rowsPerPiece)
             guard start < end else { return }
-            switch weight.storage {
+            switch weights {
             case .dense(let values):
                 let panel = scratch.panel(piece)
-                values.withUnsafeBufferPointer { weights in
-                    for chunk in stride(from: start, to: end, by: LinearWeight.chunkRows) {
-                        let chunkEnd = min(end, chunk + LinearWeight.chunkRows)
-                        weight.chunkTimesInputs(weights.baseAddress! + chunk * columns, rowCount: chunkEnd - chunk, firstRow: chunk,
-                                                inputs, count, outputs, panel: panel)
-                    }
+                for chunk in stride(from: start, to: end, by: LinearWeight.chunkRows) {
+                    let chunkEnd = min(end, chunk + LinearWeight.chunkRows)
+                    chunkTimesInputs(values + chunk * columns, rowCount: chunkEnd - chunk, firstRow: chunk, panel: panel)
                 }
-            case .mapped(let bytes, let encoding, let recordBytes):
+            case .mapped(let records, let encoding, let recordBytes):
                 if count <= LinearWeight.fusedInputLimit, let kernel = FusedKernel(encoding, columns: columns) {
-                    bytes.withUnsafeBytes { raw in
-                        for r in start..<end {
-                            let record = raw.baseAddress! + r * recordBytes
-                            if r + LinearWeight.prefetchDistance < end { lpk_prefetch(record + LinearWeight.prefetchDistance * recordBytes, recordBytes) }
-                            for t in 0..<count { outputs[t * rows + r] = kernel.dot(record, inputs + t * columns, columns: columns) }
-                        }
+                    for r in start..<end {
+                        let record = records + r * recordBytes
+                        if r + LinearWeight.prefetchDistance < end { lpk_prefetch(record + LinearWeight.prefetchDistance * recordBytes, recordBytes) }
+                        for t in 0..<count { outputs[t * rows + r] = kernel.dot(record, inputs + t * columns, columns: columns) }
                     }
                     return
                 }
                 let decoded = scratch.rows(piece), panel = scratch.panel(piece)
                 for chunk in stride(from: start, to: end, by: LinearWeight.chunkRows) {
                     let chunkEnd = min(end, chunk + LinearWeight.chunkRows)
-                    for r in chunk..<chunkEnd { weight.decodeRow(r, into: decoded + (r - chunk) * columns) }
-                    weight.chunkTimesInputs(decoded, rowCount: chunkEnd - chunk, firstRow: chunk, inputs, count, outputs, panel: panel)
+                    for r in chunk..<chunkEnd {
+                        LinearWeight.decode(records + r * recordBytes, recordBytes, encoding, columns: columns, into: decoded + (r - chunk) * columns)
+                    }
+                    chunkTimesInputs(decoded, rowCount: chunkEnd - chunk, firstRow: chunk, panel: panel)
                 }
             }
+        }
+
+        /// y[t, firstRow + i] = chunk[i] · x[t] for `rowCount` (≤ ``LinearWeight/chunkRows``) consecutive rows and every
+        /// input: one or two inputs take a dot product per row; more lay the rows out column by column in `panel` and
+        /// multiply them by all inputs in register tiles.
+        @inline(__always)
+        private func chunkTimesInputs(_ chunk: UnsafePointer<Float>, rowCount: Int, firstRow: Int, panel: UnsafeMutablePointer<Float>) {
+            guard count > LinearWeight.fusedInputLimit else {
+                for t in 0..<count {
+                    for i in 0..<rowCount { outputs[t * rows + firstRow + i] = Kernels.dot(chunk + i * columns, inputs + t * columns, columns) }
+                }
+                return
+            }
+            lpk_panel_pack(chunk, rowCount, columns, panel)
+            lpk_panel_times_inputs(panel, rowCount, columns, inputs, count, outputs + firstRow, rows)
         }
     }
 
@@ -276,22 +308,6 @@ public final class LinearWeight: @unchecked Sendable {
         return scratch.inputs(n)
     }
 
-    /// y[t, firstRow + i] = chunk[i] · x[t] for `rowCount` (≤ ``chunkRows``) consecutive rows and every input: one or
-    /// two inputs take a dot product per row; more lay the rows out column by column in `panel` and multiply them by
-    /// all inputs in register tiles.
-    @inline(__always)
-    fileprivate func chunkTimesInputs(_ chunk: UnsafePointer<Float>, rowCount: Int, firstRow: Int, _ x: UnsafePointer<Float>,
-                                      _ count: Int, _ y: UnsafeMutablePointer<Float>, panel: UnsafeMutablePointer<Float>) {
-        guard count > LinearWeight.fusedInputLimit else {
-            for t in 0..<count {
-                for i in 0..<rowCount { y[t * rows + firstRow + i] = Kernels.dot(chunk + i * columns, x + t * columns, columns) }
-            }
-            return
-        }
-        lpk_panel_pack(chunk, rowCount, columns, panel)
-        lpk_panel_times_inputs(panel, rowCount, columns, x, count, y + firstRow, rows)
-    }
-
     /// Rows ahead of the one being multiplied in place whose bytes are asked for meanwhile: streaming a matrix once
     /// per token, the memory system then has several rows in flight per thread.
     static let prefetchDistance = 8
@@ -304,7 +320,7 @@ public final class LinearWeight: @unchecked Sendable {
 
     /// The encodings with a fused dot product (in CDotKernels).
     enum FusedKernel {
-        case q8_0, q5_0, q4_0, q4_K, q6_K
+        case q8_0, q5_0, q4_0, q4_K, q6_K, bf16, f16
         case int8(RowScheme)
         case int4(RowScheme)
         case int2(RowScheme)
@@ -316,6 +332,8 @@ public final class LinearWeight: @unchecked Sendable {
             case .ggml(.q4_0) where columns % 32 == 0: self = .q4_0
             case .ggml(.q4_K) where columns % 256 == 0: self = .q4_K
             case .ggml(.q6_K) where columns % 256 == 0: self = .q6_K
+            case .plain(.bf16): self = .bf16
+            case .plain(.f16): self = .f16
             case .rows(let scheme):
                 switch scheme.bits {
                 case .int8: self = .int8(scheme)
@@ -334,6 +352,8 @@ public final class LinearWeight: @unchecked Sendable {
             case .q4_0: lpk_dot_q4_0(record, x, columns)
             case .q4_K: lpk_dot_q4_k(record, x, columns)
             case .q6_K: lpk_dot_q6_k(record, x, columns)
+            case .bf16: lpk_dot_bf16(record, x, columns)
+            case .f16: lpk_dot_f16(record, x, columns)
             case .int8(let scheme): lpk_dot_i8_groups(record, x, columns, scheme.columnsPerGroup(rowLength: columns))
             case .int4(let scheme): lpk_dot_i4_groups(record, x, columns, scheme.columnsPerGroup(rowLength: columns))
             case .int2(let scheme): lpk_dot_i2_groups(record, x, columns, scheme.columnsPerGroup(rowLength: columns))
@@ -370,11 +390,20 @@ public final class Scratch: @unchecked Sendable {
     /// Values each worker owns: a chunk of decoded rows and the same rows laid out as a panel.
     public static func valuesPerWorker(width: Int) -> Int { 2 * LinearWeight.chunkRows * width }
 
-    /// Room for ``LinearWeight/chunkRows`` rows of `width` values, for `worker` alone.
-    func rows(_ worker: Int) -> UnsafeMutablePointer<Float> { buffer + worker * Scratch.valuesPerWorker(width: width) }
+    /// Every worker's rooms, by address (what a product's workers use).
+    var regions: Regions { Regions(buffer: buffer, width: width) }
 
-    /// Room for the panel of those rows, for `worker` alone.
-    func panel(_ worker: Int) -> UnsafeMutablePointer<Float> { rows(worker) + LinearWeight.chunkRows * width }
+    /// The workers' rooms in the scratch buffer, as addresses.
+    struct Regions {
+        let buffer: UnsafeMutablePointer<Float>
+        let width: Int
+
+        /// Room for ``LinearWeight/chunkRows`` rows of `width` values, for `worker` alone.
+        func rows(_ worker: Int) -> UnsafeMutablePointer<Float> { buffer + worker * Scratch.valuesPerWorker(width: width) }
+
+        /// Room for the panel of those rows, for `worker` alone.
+        func panel(_ worker: Int) -> UnsafeMutablePointer<Float> { rows(worker) + LinearWeight.chunkRows * width }
+    }
 
     /// Room for `count` rounded input values; valid until the next call.
     func inputs(_ count: Int) -> UnsafeMutablePointer<Float> {

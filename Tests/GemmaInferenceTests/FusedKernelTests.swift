@@ -54,6 +54,24 @@ import Testing
         }
     }
 
+    @Test("bfloat16 and half rows (save_pretrained's, 36 columns: both vector loops and a tail): multiplied in place, the same floats as decoded then multiplied",
+          arguments: ["bf16", "f16"])
+    func halfRows(storage: String) throws {
+        let source = try ModelSources.open(Fixtures.path("conformance/gemma3-heads6-kv3-hidden36-window5-softcap/" + storage))
+        let matrices = source.tensors.filter { $0.shape.rank == 2 && $0.encoding == .plain(storage == "bf16" ? .bf16 : .f16) }
+        #expect(!matrices.isEmpty)
+        for tensor in matrices {
+            let weight = try LinearWeight(source: source, name: tensor.name)
+            let x = (0..<weight.columns).map { Float(sin(Double($0) * 0.37)) }
+            var fused = [Float](repeating: 0, count: weight.rows), row = [Float](repeating: 0, count: weight.columns)
+            weight.multiply(x, count: 1, into: &fused, scratch: Scratch(workers: 2, width: weight.columns))
+            for r in 0..<weight.rows {
+                row.withUnsafeMutableBufferPointer { weight.decodeRow(r, into: $0.baseAddress!) }
+                #expect(fused[r].bitPattern == Kernels.dot(row, x, weight.columns).bitPattern, "\(tensor.name) row \(r)")
+            }
+        }
+    }
+
     @Test("ggml Q4_0 rows (gguf-py's, Fixtures/gguf/types.gguf): the fused dot against the reference, the C decoder against GGUFFormat's dequantizer bit for bit")
     func q4_0Rows() throws {
         let source = try ModelSources.open(Fixtures.path("gguf/types.gguf"))

@@ -48,6 +48,10 @@ void lpk_decode_groups_fetching(int bits, const void *record, float *out, size_t
 /// Widen a row of `columns` little-endian bfloat16 or IEEE half values to floats (exactly: NaN payloads kept).
 void lpk_decode_bf16(const void *row, float *out, size_t columns);
 void lpk_decode_f16(const void *row, float *out, size_t columns);
+/// Σ row[i]·x[i] over a row of `columns` bfloat16 or IEEE half values, widened on the fly and summed as lpk_dot_f32
+/// sums the widened row (the same float to the bit as lpk_decode_bf16/f16 then lpk_dot_f32).
+float lpk_dot_bf16(const void *row, const float *x, size_t columns);
+float lpk_dot_f16(const void *row, const float *x, size_t columns);
 
 /// 1 when the AVX2/FMA/F16C versions are in use; 1 when the AVX-512 ones are too.
 int lpk_dot_uses_avx2(void);
