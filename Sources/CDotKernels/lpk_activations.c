@@ -1,10 +1,14 @@
-// See include/lpk_gelu.h.
-#include "lpk_gelu.h"
+// See include/lpk_activations.h.
+#include "lpk_activations.h"
 #include "lpk_dot.h"
 #include <math.h>
 
 static const float sqrt_2_over_pi = 0.7978845608028654f;
 static const float cubic = 0.044715f;
+
+static void softcap_portable(float *x, size_t n, float cap) {
+    for (size_t i = 0; i < n; i++) x[i] = cap * tanhf(x[i] / cap);
+}
 
 static void geglu_tanh_portable(const float *x, const float *g, float *out, size_t n) {
     for (size_t i = 0; i < n; i++) {
@@ -54,9 +58,34 @@ AVX2 static void geglu_tanh_avx2(const float *x, const float *g, float *out, siz
     geglu_tanh_portable(x + i, g + i, out + i, n - i);
 }
 
+AVX2 static void softcap_avx2(float *x, size_t n, float cap) {
+    const __m256 vcap = _mm256_set1_ps(cap), sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 y = _mm256_div_ps(_mm256_loadu_ps(x + i), vcap);
+        const __m256 magnitude = _mm256_andnot_ps(sign, y), y2 = _mm256_mul_ps(y, y);
+        __m256 p = _mm256_set1_ps(-1382.0f / 155925);  // tanh's Taylor series: y − y³/3 + 2y⁵/15 − 17y⁷/315 + …
+        p = _mm256_fmadd_ps(p, y2, _mm256_set1_ps(62.0f / 2835));
+        p = _mm256_fmadd_ps(p, y2, _mm256_set1_ps(-17.0f / 315));
+        p = _mm256_fmadd_ps(p, y2, _mm256_set1_ps(2.0f / 15));
+        p = _mm256_fmadd_ps(p, y2, _mm256_set1_ps(-1.0f / 3));
+        const __m256 series = _mm256_fmadd_ps(_mm256_mul_ps(p, y2), y, y);
+        const __m256 e = exp_avx2(_mm256_mul_ps(_mm256_set1_ps(-2.0f), magnitude));
+        const __m256 ratio = _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e));
+        const __m256 signed_ratio = _mm256_or_ps(ratio, _mm256_and_ps(sign, y));
+        const __m256 small = _mm256_cmp_ps(magnitude, _mm256_set1_ps(0.3f), _CMP_LT_OQ);
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(vcap, _mm256_blendv_ps(signed_ratio, series, small)));
+    }
+    softcap_portable(x + i, n - i, cap);
+}
+
 void lpk_geglu_tanh(const float *x, const float *g, float *out, size_t n) {
     if (lpk_dot_uses_avx2()) geglu_tanh_avx2(x, g, out, n); else geglu_tanh_portable(x, g, out, n);
 }
+void lpk_softcap(float *x, size_t n, float cap) {
+    if (lpk_dot_uses_avx2()) softcap_avx2(x, n, cap); else softcap_portable(x, n, cap);
+}
 #else
 void lpk_geglu_tanh(const float *x, const float *g, float *out, size_t n) { geglu_tanh_portable(x, g, out, n); }
+void lpk_softcap(float *x, size_t n, float cap) { softcap_portable(x, n, cap); }
 #endif

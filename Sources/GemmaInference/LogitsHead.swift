@@ -1,3 +1,4 @@
+import CDotKernels
 import Foundation
 import TensorModel
 
@@ -35,9 +36,7 @@ struct LogitsHead {
         guard case .logits = output else { return Array(final[0..<(rows * d)]) }
         var logits = [Float](repeating: 0, count: rows * weight.rows)
         weight.multiply(final, count: rows, into: &logits, scratch: scratch)
-        if let softcap {
-            for i in logits.indices { logits[i] = softcap * tanh(logits[i] / softcap) }
-        }
+        if let softcap { logits.withUnsafeMutableBufferPointer { lpk_softcap($0.baseAddress!, $0.count, softcap) } }
         return logits
     }
 }
