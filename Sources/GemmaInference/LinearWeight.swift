@@ -365,9 +365,9 @@ public final class LinearWeight: @unchecked Sendable {
 /// Per-worker chunks of scratch rows, allocated once per model so that products allocate nothing per token, and the
 /// rounded inputs of a product (grown to the longest batch, then reused).
 ///
-/// `@unchecked Sendable`: worker `w` writes only ``rows(_:)`` of `w`; the rounded inputs are written by the calling
-/// thread before a product starts and only read inside it. A model (and so its scratch) runs one forward call at a
-/// time.
+/// `@unchecked Sendable`: worker `w` writes only its own room (``Regions/rows(_:)`` and ``Regions/panel(_:)`` of `w`);
+/// the rounded inputs are written by the calling thread before a product starts and only read inside it. A model (and
+/// so its scratch) runs one forward call at a time.
 public final class Scratch: @unchecked Sendable {
     public let workers: Int
     private let width: Int
