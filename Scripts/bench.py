@@ -5,7 +5,7 @@ Runs the release binaries and the peers (gguf-py, llama.cpp through llama-cpp-py
 one markdown table. Work files go to ~/.cache/layerpack/bench (a 2.3 GB synthetic Gemma 3n E2B-shaped checkpoint
 is made there once).
 """
-import argparse, json, os, subprocess, sys, time
+import argparse, json, os, statistics, subprocess, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -296,16 +296,23 @@ def main():
             "", f"memcpy {memcpy:.1f} GB/s")
         row(f"peak RSS of that conversion", f"{rss / 1e6:.0f} MB", "", f"largest tensor {largest / 1e6:.0f} MB")
     # The same file copied, as a plain copy and as a durable one (our outputs are synced before they are renamed
-    # into place): the peer of a conversion's time.
+    # into place): the peer of a conversion's time. Three rounds, interleaved, each command after a sync (so that no
+    # earlier command's dirty pages are written back during it); medians.
     copy = work / "synthetic.copy"
-    _, plain, _ = run(["cp", str(synthetic / "model.safetensors"), str(copy)], capture=False)
-    copy.unlink()
-    _, durable, _ = run(["sh", "-c", 'cp "$0" "$1" && sync "$1"', str(synthetic / "model.safetensors"), str(copy)], capture=False)
-    copy.unlink()
     out = work / "synthetic.int8.lpk"
-    _, converted, _ = run([lpk["lpk-quantize"], str(synthetic), "-o", str(out), "--core", "int8:row", "--ple", "int8", "--embed", "int8:row",
-                           "--rounding", "nearest", "--quiet"], capture=False)
-    row(f"the same bf16 → int8 conversion beside copying its {gb(size)} source", f"{converted:.2f} s",
+    times = {"plain": [], "durable": [], "converted": []}
+    for _ in range(3):
+        run(["sync"])
+        times["plain"].append(run(["cp", str(synthetic / "model.safetensors"), str(copy)], capture=False)[1])
+        copy.unlink()
+        run(["sync"])
+        times["durable"].append(run(["sh", "-c", 'cp "$0" "$1" && sync "$1"', str(synthetic / "model.safetensors"), str(copy)], capture=False)[1])
+        copy.unlink()
+        run(["sync"])
+        times["converted"].append(run([lpk["lpk-quantize"], str(synthetic), "-o", str(out), "--core", "int8:row", "--ple", "int8",
+                                       "--embed", "int8:row", "--rounding", "nearest", "--quiet"], capture=False)[1])
+    plain, durable, converted = (statistics.median(times[k]) for k in ["plain", "durable", "converted"])
+    row(f"the same bf16 → int8 conversion beside copying its {gb(size)} source (medians of 3 interleaved rounds)", f"{converted:.2f} s",
         f"cp {plain:.2f} s; cp + sync {durable:.2f} s", f"{converted / plain:.2f}× a copy, {converted / durable:.2f}× a durable copy (goal ≤ 1.0×)")
     lossless = work / "synthetic.lossless.lpk"
     _, seconds, rss = run([lpk["lpk-pack"], str(synthetic), "-o", str(lossless), "--split-ple", "--quiet"], capture=False)
