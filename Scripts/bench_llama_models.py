@@ -28,12 +28,20 @@ from pathlib import Path
 SCRIPTS = Path(__file__).resolve().parents[1] / "Fixtures" / "scripts"
 
 
-def make_model(directory):
-    """The checkpoint, its tokenizer and llama.cpp's bf16 GGUF of it, made once into `directory`."""
+def made_once(directory, make):
+    """llama.cpp's bf16 GGUF of the checkpoint `make(directory)` writes (with its tokenizer and the converter's run)
+    into an emptied `directory`; made once, then reused."""
     gguf = directory / "model-bf16.gguf"
-    if gguf.exists():
-        return gguf
-    sys.path.insert(0, str(SCRIPTS))
+    if not gguf.exists():
+        sys.path.insert(0, str(SCRIPTS))
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        make(directory)
+    return gguf
+
+
+def make_gemma3n_model(directory):
+    """The Gemma 3n checkpoint, its tokenizer and llama.cpp's bf16 GGUF of it, written into `directory`."""
     import torch
     from transformers import Gemma3nForCausalLM, Gemma3nTextConfig
     import make_gemma3n_gguf as recipe  # the tokenizer, the KV-sharing stand-ins and the converter call
@@ -48,8 +56,6 @@ def make_model(directory):
         pad_token_id=0, eos_token_id=1, bos_token_id=2,
         rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0},
                          "full_attention": {"rope_type": "default", "rope_theta": 1_000_000.0}})
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
     model = Gemma3nForCausalLM(config)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -59,7 +65,6 @@ def make_model(directory):
     recipe.add_shared_kv_dummies(directory, config)
     recipe.train_tokenizer(directory / "tokenizer.model")
     recipe.convert(directory)
-    return gguf
 
 
 LLAMA_DECODE = ("import llama_cpp,time,sys\n"
@@ -92,7 +97,7 @@ def llama_rows(lpk, directory, bf16, label, tools, run, row, bench_json):
 
 def gemma3n_llama_rows(lpk, work, tools, run, row, bench_json):
     directory = work / "llama-gemma3n"
-    bf16 = make_model(directory)
+    bf16 = made_once(directory, make_gemma3n_model)
     llama_rows(lpk, directory, bf16, "22-layer Gemma-3n-shaped model (vocab 32,768, PLE 22 × 256)",
                tools, run, row, bench_json)
 
@@ -115,11 +120,7 @@ def pad_tokenizer(directory, size):
 
 
 def make_gemma4_model(directory):
-    """The Gemma 4 checkpoint, its tokenizer and llama.cpp's bf16 GGUF of it, made once into `directory`."""
-    gguf = directory / "model-bf16.gguf"
-    if gguf.exists():
-        return gguf
-    sys.path.insert(0, str(SCRIPTS))
+    """The Gemma 4 checkpoint, its tokenizer and llama.cpp's bf16 GGUF of it, written into `directory`."""
     import make_conformance_models as conformance  # the tokenizer.json Gemma 4's converter accepts (and AMX off)
     import make_gemma3n_gguf as recipe  # the converter call, --outtype bf16 into model-bf16.gguf
     import torch
@@ -135,18 +136,15 @@ def make_gemma4_model(directory):
         rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0},
                          "full_attention": {"rope_type": "proportional", "partial_rotary_factor": 0.25,
                                             "rope_theta": 1_000_000.0}})
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
     Gemma4ForCausalLM(config).to(torch.bfloat16).save_pretrained(directory)
     conformance.write_hf_tokenizer(directory)
     pad_tokenizer(directory, GEMMA4_VOCAB)
     recipe.convert(directory)
-    return gguf
 
 
 def gemma4_llama_rows(lpk, work, tools, run, row, bench_json):
     directory = work / "llama-gemma4"
-    bf16 = make_gemma4_model(directory)
+    bf16 = made_once(directory, make_gemma4_model)
     llama_rows(lpk, directory, bf16,
                f"{GEMMA4_LAYERS}-layer Gemma-4-shaped model (vocab 32,768, PLE {GEMMA4_LAYERS} × 256, "
                f"{GEMMA4_KV_SHARED} KV-shared layers, double-wide MLP, proportional RoPE)", tools, run, row, bench_json)
