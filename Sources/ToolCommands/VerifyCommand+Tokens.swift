@@ -62,12 +62,13 @@ extension VerifyCommand {
             let rows = try referenceModel.forward(tokens, allLogits: true)
             referenceSeconds += Date().timeIntervalSince(start)
             try rows.withUnsafeBufferPointer { try logitsFile?.append($0) }
-            referenceLast = rows
+            referenceLast = Array(rows.suffix(vocabulary))  // the last position's, where --generate continues
             if let candidateModel {
                 start = Date()
-                candidateLast = try candidateModel.forward(tokens, allLogits: true)
+                let candidateRows = try candidateModel.forward(tokens, allLogits: true)
                 candidateSeconds += Date().timeIntervalSince(start)
-                rows.withUnsafeBufferPointer { r in candidateLast.withUnsafeBufferPointer { c in comparison.add(reference: r, candidate: c) } }
+                rows.withUnsafeBufferPointer { r in candidateRows.withUnsafeBufferPointer { c in comparison.add(reference: r, candidate: c) } }
+                candidateLast = Array(candidateRows.suffix(vocabulary))
             } else {
                 // Saved logits are the reference; the model run here is the candidate.
                 saved!.rows(block).withUnsafeBufferPointer { r in rows.withUnsafeBufferPointer { c in comparison.add(reference: r, candidate: c) } }
