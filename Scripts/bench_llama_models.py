@@ -77,29 +77,30 @@ LLAMA_DECODE = ("import llama_cpp,time,sys\n"
                 "d=time.perf_counter()-s;print(128/pf,32/d)")
 
 
-def llama_rows(lpk, directory, bf16, label, tools, run, row, bench_json):
-    """llama.cpp's Q8_0 and Q4_0 of `bf16` run by llama.cpp and by LayerPack, and LayerPack's int8/int4 packs."""
+def llama_rows(lpk, directory, bf16, label, tools, run, row, bench_json, median_rounds):
+    """llama.cpp's Q8_0 and Q4_0 of `bf16` run by llama.cpp and by LayerPack, and LayerPack's int8/int4 packs
+    (medians of interleaved rounds)."""
     for kind, preset in [("Q8_0", "int8"), ("Q4_0", "int4")]:
         quantized = directory / f"model.{kind}.gguf"
         run([str(Path(tools) / "llama-quantize"), str(bf16), str(quantized), kind, "2"])
         pack = directory / f"model.{preset}.lpk"
         run([lpk["lpk-quantize"], str(directory), "-o", str(pack), "--preset", preset, "--split-ple", "--quiet"])
-        out, _, _ = run([sys.executable, "-c", LLAMA_DECODE, str(quantized)])
-        theirs = [float(v) for v in out.split()]
-        gguf = bench_json(lpk["lpk-bench"], "decode", str(quantized))
-        ours = bench_json(lpk["lpk-bench"], "decode", str(pack))
+        theirs, gguf, ours = median_rounds([
+            lambda: [float(v) for v in run([sys.executable, "-c", LLAMA_DECODE, str(quantized)])[0].split()],
+            lambda: bench_json(lpk["lpk-bench"], "decode", str(quantized)),
+            lambda: bench_json(lpk["lpk-bench"], "decode", str(pack))])
         row(f"{label} converted by llama.cpp's convert_hf_to_gguf.py, "
-            f"{kind} GGUF / LayerPack {preset} pack: prefill (128 tokens) / decode, 2 threads",
+            f"{kind} GGUF / LayerPack {preset} pack: prefill (128 tokens) / decode, 2 threads (medians of 3 rounds)",
             f"{gguf['prefill_tokens_per_second']:.0f} / {gguf['decode_tokens_per_second']:.1f} (GGUF); "
             f"{ours['prefill_tokens_per_second']:.0f} / {ours['decode_tokens_per_second']:.1f} (pack) tokens/s",
             f"llama.cpp on the {kind} GGUF: {theirs[0]:.0f} / {theirs[1]:.1f} tokens/s")
 
 
-def gemma3n_llama_rows(lpk, work, tools, run, row, bench_json):
+def gemma3n_llama_rows(lpk, work, tools, run, row, bench_json, median_rounds):
     directory = work / "llama-gemma3n"
     bf16 = made_once(directory, make_gemma3n_model)
     llama_rows(lpk, directory, bf16, "22-layer Gemma-3n-shaped model (vocab 32,768, PLE 22 × 256)",
-               tools, run, row, bench_json)
+               tools, run, row, bench_json, median_rounds)
 
 
 GEMMA4_VOCAB = 32768
@@ -142,9 +143,10 @@ def make_gemma4_model(directory):
     recipe.convert(directory)
 
 
-def gemma4_llama_rows(lpk, work, tools, run, row, bench_json):
+def gemma4_llama_rows(lpk, work, tools, run, row, bench_json, median_rounds):
     directory = work / "llama-gemma4"
     bf16 = made_once(directory, make_gemma4_model)
     llama_rows(lpk, directory, bf16,
                f"{GEMMA4_LAYERS}-layer Gemma-4-shaped model (vocab 32,768, PLE {GEMMA4_LAYERS} × 256, "
-               f"{GEMMA4_KV_SHARED} KV-shared layers, double-wide MLP, proportional RoPE)", tools, run, row, bench_json)
+               f"{GEMMA4_KV_SHARED} KV-shared layers, double-wide MLP, proportional RoPE)", tools, run, row, bench_json,
+               median_rounds)
