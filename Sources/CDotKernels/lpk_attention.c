@@ -37,102 +37,70 @@ static void attend_portable(const float *queries, size_t n, const float *keys, c
 #define TILE __attribute__((always_inline)) static inline
 #define UNROLLED _Pragma("clang loop unroll(full)")
 
-AVX2 static float sum8(__m256 v) {
+#define AVX512 __attribute__((target("avx512f")))
+
+AVX2 static float sum_256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
+AVX512 static float sum_512(__m512 v) { return _mm512_reduce_add_ps(v); }
 
-/// n heads: each key is loaded once for all n dot products, each value once for all n sums.
-AVX2 TILE void attend_tile(const float *queries, const int n, const float *keys, const float *values, size_t stride,
-                           size_t span, size_t hd, float scale, float *scores, float *out) {
-    for (size_t j = 0; j < span; j++) {
-        const float *key = keys + j * stride;
-        __m256 acc[LPK_ATTENTION_TILE];
-        UNROLLED for (int g = 0; g < n; g++) acc[g] = _mm256_setzero_ps();
-        for (size_t i = 0; i < hd; i += 8) {
-            const __m256 k = _mm256_loadu_ps(key + i);
-            UNROLLED for (int g = 0; g < n; g++) acc[g] = _mm256_fmadd_ps(_mm256_loadu_ps(queries + g * hd + i), k, acc[g]);
-        }
-        UNROLLED for (int g = 0; g < n; g++) scores[g * span + j] = sum8(acc[g]) * scale;
+/// Defines NAME(queries, n, …) for n heads (n ≤ LPK_ATTENTION_TILE) in registers of W bits (256: AVX2, 512: AVX-512,
+/// TARGET its attribute; hd a multiple of W / 32): each key is loaded once for all n dot products, each value once
+/// for all n sums.
+#define ATTEND_TILE(NAME, TARGET, W) \
+    TARGET TILE void NAME(const float *queries, const int n, const float *keys, const float *values, size_t stride, \
+                          size_t span, size_t hd, float scale, float *scores, float *out) { \
+        const size_t lanes = (W) / 32; \
+        for (size_t j = 0; j < span; j++) { \
+            const float *key = keys + j * stride; \
+            __m##W acc[LPK_ATTENTION_TILE]; \
+            UNROLLED for (int g = 0; g < n; g++) acc[g] = _mm##W##_setzero_ps(); \
+            for (size_t i = 0; i < hd; i += lanes) { \
+                const __m##W k = _mm##W##_loadu_ps(key + i); \
+                UNROLLED for (int g = 0; g < n; g++) acc[g] = _mm##W##_fmadd_ps(_mm##W##_loadu_ps(queries + g * hd + i), k, acc[g]); \
+            } \
+            UNROLLED for (int g = 0; g < n; g++) scores[g * span + j] = sum_##W(acc[g]) * scale; \
+        } \
+        UNROLLED for (int g = 0; g < n; g++) softmax(scores + g * span, span); \
+        for (size_t i = 0; i < hd; i += 2 * lanes) { \
+            const int pairs = i + 2 * lanes <= hd; \
+            __m##W low[LPK_ATTENTION_TILE], high[LPK_ATTENTION_TILE]; \
+            UNROLLED for (int g = 0; g < n; g++) { low[g] = _mm##W##_setzero_ps(); high[g] = _mm##W##_setzero_ps(); } \
+            for (size_t j = 0; j < span; j++) { \
+                const float *value = values + j * stride + i; \
+                const __m##W v0 = _mm##W##_loadu_ps(value), v1 = pairs ? _mm##W##_loadu_ps(value + lanes) : _mm##W##_setzero_ps(); \
+                UNROLLED for (int g = 0; g < n; g++) { \
+                    const __m##W p = _mm##W##_set1_ps(scores[g * span + j]); \
+                    low[g] = _mm##W##_fmadd_ps(p, v0, low[g]); \
+                    high[g] = _mm##W##_fmadd_ps(p, v1, high[g]); \
+                } \
+            } \
+            UNROLLED for (int g = 0; g < n; g++) { \
+                _mm##W##_storeu_ps(out + g * hd + i, low[g]); \
+                if (pairs) _mm##W##_storeu_ps(out + g * hd + i + lanes, high[g]); \
+            } \
+        } \
     }
-    UNROLLED for (int g = 0; g < n; g++) softmax(scores + g * span, span);
-    for (size_t i = 0; i < hd; i += 16) {
-        const int pairs = i + 16 <= hd;
-        __m256 low[LPK_ATTENTION_TILE], high[LPK_ATTENTION_TILE];
-        UNROLLED for (int g = 0; g < n; g++) { low[g] = _mm256_setzero_ps(); high[g] = _mm256_setzero_ps(); }
-        for (size_t j = 0; j < span; j++) {
-            const float *value = values + j * stride + i;
-            const __m256 v0 = _mm256_loadu_ps(value), v1 = pairs ? _mm256_loadu_ps(value + 8) : _mm256_setzero_ps();
-            UNROLLED for (int g = 0; g < n; g++) {
-                const __m256 p = _mm256_broadcast_ss(scores + g * span + j);
-                low[g] = _mm256_fmadd_ps(p, v0, low[g]);
-                high[g] = _mm256_fmadd_ps(p, v1, high[g]);
-            }
-        }
-        UNROLLED for (int g = 0; g < n; g++) {
-            _mm256_storeu_ps(out + g * hd + i, low[g]);
-            if (pairs) _mm256_storeu_ps(out + g * hd + i + 8, high[g]);
-        }
-    }
-}
 
-#define AVX512 __attribute__((target("avx512f")))
+/// Defines NAME(queries, n, …): TILE_NAME with n (1 to LPK_ATTENTION_TILE) a constant, so its loops over the heads unroll.
+#define ATTEND_HEADS(NAME, TARGET, TILE_NAME) \
+    TARGET static void NAME(const float *queries, size_t n, const float *keys, const float *values, size_t stride, size_t span, \
+                            size_t hd, float scale, float *scores, float *out) { \
+        switch (n) { \
+        case 1: TILE_NAME(queries, 1, keys, values, stride, span, hd, scale, scores, out); break; \
+        case 2: TILE_NAME(queries, 2, keys, values, stride, span, hd, scale, scores, out); break; \
+        case 3: TILE_NAME(queries, 3, keys, values, stride, span, hd, scale, scores, out); break; \
+        default: TILE_NAME(queries, 4, keys, values, stride, span, hd, scale, scores, out); break; \
+        } \
+    }
 
-/// attend_tile on AVX-512 (hd a multiple of 16): sixteen values per instruction.
-AVX512 TILE void attend_tile_avx512(const float *queries, const int n, const float *keys, const float *values, size_t stride,
-                                    size_t span, size_t hd, float scale, float *scores, float *out) {
-    for (size_t j = 0; j < span; j++) {
-        const float *key = keys + j * stride;
-        __m512 acc[LPK_ATTENTION_TILE];
-        UNROLLED for (int g = 0; g < n; g++) acc[g] = _mm512_setzero_ps();
-        for (size_t i = 0; i < hd; i += 16) {
-            const __m512 k = _mm512_loadu_ps(key + i);
-            UNROLLED for (int g = 0; g < n; g++) acc[g] = _mm512_fmadd_ps(_mm512_loadu_ps(queries + g * hd + i), k, acc[g]);
-        }
-        UNROLLED for (int g = 0; g < n; g++) scores[g * span + j] = _mm512_reduce_add_ps(acc[g]) * scale;
-    }
-    UNROLLED for (int g = 0; g < n; g++) softmax(scores + g * span, span);
-    for (size_t i = 0; i < hd; i += 32) {
-        const int pairs = i + 32 <= hd;
-        __m512 low[LPK_ATTENTION_TILE], high[LPK_ATTENTION_TILE];
-        UNROLLED for (int g = 0; g < n; g++) { low[g] = _mm512_setzero_ps(); high[g] = _mm512_setzero_ps(); }
-        for (size_t j = 0; j < span; j++) {
-            const float *value = values + j * stride + i;
-            const __m512 v0 = _mm512_loadu_ps(value), v1 = pairs ? _mm512_loadu_ps(value + 16) : _mm512_setzero_ps();
-            UNROLLED for (int g = 0; g < n; g++) {
-                const __m512 p = _mm512_set1_ps(scores[g * span + j]);
-                low[g] = _mm512_fmadd_ps(p, v0, low[g]);
-                high[g] = _mm512_fmadd_ps(p, v1, high[g]);
-            }
-        }
-        UNROLLED for (int g = 0; g < n; g++) {
-            _mm512_storeu_ps(out + g * hd + i, low[g]);
-            if (pairs) _mm512_storeu_ps(out + g * hd + i + 16, high[g]);
-        }
-    }
-}
-
-AVX512 static void attend_avx512(const float *queries, size_t n, const float *keys, const float *values, size_t stride, size_t span,
-                                 size_t hd, float scale, float *scores, float *out) {
-    switch (n) {
-    case 1: attend_tile_avx512(queries, 1, keys, values, stride, span, hd, scale, scores, out); break;
-    case 2: attend_tile_avx512(queries, 2, keys, values, stride, span, hd, scale, scores, out); break;
-    case 3: attend_tile_avx512(queries, 3, keys, values, stride, span, hd, scale, scores, out); break;
-    default: attend_tile_avx512(queries, 4, keys, values, stride, span, hd, scale, scores, out); break;
-    }
-}
-
-AVX2 static void attend_avx2(const float *queries, size_t n, const float *keys, const float *values, size_t stride, size_t span,
-                             size_t hd, float scale, float *scores, float *out) {
-    switch (n) {
-    case 1: attend_tile(queries, 1, keys, values, stride, span, hd, scale, scores, out); break;
-    case 2: attend_tile(queries, 2, keys, values, stride, span, hd, scale, scores, out); break;
-    case 3: attend_tile(queries, 3, keys, values, stride, span, hd, scale, scores, out); break;
-    default: attend_tile(queries, 4, keys, values, stride, span, hd, scale, scores, out); break;
-    }
-}
+ATTEND_TILE(attend_tile_avx2, AVX2, 256)
+ATTEND_TILE(attend_tile_avx512, AVX512, 512)
+ATTEND_HEADS(attend_avx2, AVX2, attend_tile_avx2)
+ATTEND_HEADS(attend_avx512, AVX512, attend_tile_avx512)
 
 int lpk_attend_heads_version(int version, const float *queries, size_t n, const float *keys, const float *values,
                              size_t stride, size_t span, size_t hd, float scale, float *scores, float *out) {

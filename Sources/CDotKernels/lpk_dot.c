@@ -27,15 +27,37 @@ static float half_to_float(uint16_t h) {
 
 static uint16_t load_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
-static float dot_f32_portable(const float *a, const float *b, size_t n) {
-    float s[8] = {0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) s[k] += a[i + k] * b[i + k];
-    float sum = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-    for (; i < n; i++) sum += a[i] * b[i];
-    return sum;
+static float f32_at(const uint8_t *p) {
+    float value;
+    memcpy(&value, p, 4);
+    return value;
 }
+static float bf16_at(const uint8_t *p) {
+    const uint32_t bits = (uint32_t)load_u16(p) << 16;
+    float value;
+    memcpy(&value, &bits, 4);
+    return value;
+}
+static float f16_at(const uint8_t *p) { return half_to_float(load_u16(p)); }
+
+/// Defines NAME(row, x, n): a row of n floats stored in ELEMENT_BYTES each (AT widens the one at an address) times x,
+/// in eight interleaved sums. f32, bf16 and f16 rows share it, so a 16-bit row multiplied in place sums exactly as
+/// the same row decoded to f32 and multiplied does: the same float to the bit.
+#define ROW_DOT_PORTABLE(NAME, ELEMENT_BYTES, AT) \
+    static float NAME(const void *row, const float *x, size_t n) { \
+        const uint8_t *bytes = row; \
+        float s[8] = {0}; \
+        size_t i = 0; \
+        for (; i + 8 <= n; i += 8) \
+            for (int k = 0; k < 8; k++) s[k] += AT(bytes + (ELEMENT_BYTES) * (i + k)) * x[i + k]; \
+        float sum = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); \
+        for (; i < n; i++) sum += AT(bytes + (ELEMENT_BYTES) * i) * x[i]; \
+        return sum; \
+    }
+
+ROW_DOT_PORTABLE(dot_f32_portable, 4, f32_at)
+ROW_DOT_PORTABLE(dot_bf16_portable, 2, bf16_at)
+ROW_DOT_PORTABLE(dot_f16_portable, 2, f16_at)
 
 static float dot_q8_0_portable(const void *row, const float *x, size_t columns) {
     const uint8_t *p = row;
@@ -243,40 +265,13 @@ static void decode_i4_groups_portable(const void *record, float *out, size_t col
 
 static void decode_bf16_portable(const void *row, float *out, size_t columns) {
     const uint8_t *bytes = row;
-    for (size_t i = 0; i < columns; i++) {
-        const uint32_t bits = (uint32_t)load_u16(bytes + 2 * i) << 16;
-        memcpy(out + i, &bits, 4);
-    }
+    for (size_t i = 0; i < columns; i++) out[i] = bf16_at(bytes + 2 * i);
 }
 
 static void decode_f16_portable(const void *row, float *out, size_t columns) {
     const uint8_t *bytes = row;
-    for (size_t i = 0; i < columns; i++) out[i] = half_to_float(load_u16(bytes + 2 * i));
+    for (size_t i = 0; i < columns; i++) out[i] = f16_at(bytes + 2 * i);
 }
-
-static float bf16_to_float(uint16_t h) {
-    const uint32_t bits = (uint32_t)h << 16;
-    float value;
-    memcpy(&value, &bits, 4);
-    return value;
-}
-
-/// Defines NAME(row, x, columns): a row of 16-bit floats (TO_FLOAT widens one) times x, summed exactly as
-/// dot_f32_portable sums the widened row, so a fused product equals decode-then-dot to the bit.
-#define HALF_ROW_DOT_PORTABLE(NAME, TO_FLOAT) \
-    static float NAME(const void *row, const float *x, size_t n) { \
-        const uint8_t *bytes = row; \
-        float s[8] = {0}; \
-        size_t i = 0; \
-        for (; i + 8 <= n; i += 8) \
-            for (int k = 0; k < 8; k++) s[k] += TO_FLOAT(load_u16(bytes + 2 * (i + k))) * x[i + k]; \
-        float sum = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); \
-        for (; i < n; i++) sum += TO_FLOAT(load_u16(bytes + 2 * i)) * x[i]; \
-        return sum; \
-    }
-
-HALF_ROW_DOT_PORTABLE(dot_bf16_portable, bf16_to_float)
-HALF_ROW_DOT_PORTABLE(dot_f16_portable, half_to_float)
 
 void lpk_prefetch(const void *p, size_t bytes) {
     const char *line = p;
@@ -287,27 +282,40 @@ void lpk_prefetch(const void *p, size_t bytes) {
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
-AVX2 static float hsum(__m256 v) {
+AVX2 static float sum_256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
 
-AVX2 static float dot_f32_avx2(const float *a, const float *b, size_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
-    }
-    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    float sum = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-    for (; i < n; i++) sum += a[i] * b[i];
-    return sum;
+AVX2 static __m256 f32x8(const uint8_t *p) { return _mm256_loadu_ps((const float *)p); }
+AVX2 static __m256 bf16x8(const uint8_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
 }
+AVX2 static __m256 f16x8(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
+/// ROW_DOT_PORTABLE eight floats to a register (LOAD8 widens eight at an address), in four running sums.
+#define ROW_DOT_AVX2(NAME, ELEMENT_BYTES, LOAD8, AT) \
+    AVX2 static float NAME(const void *row, const float *x, size_t n) { \
+        const uint8_t *b = row; \
+        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps(); \
+        size_t i = 0; \
+        for (; i + 32 <= n; i += 32) { \
+            s0 = _mm256_fmadd_ps(LOAD8(b + (ELEMENT_BYTES) * i), _mm256_loadu_ps(x + i), s0); \
+            s1 = _mm256_fmadd_ps(LOAD8(b + (ELEMENT_BYTES) * (i + 8)), _mm256_loadu_ps(x + i + 8), s1); \
+            s2 = _mm256_fmadd_ps(LOAD8(b + (ELEMENT_BYTES) * (i + 16)), _mm256_loadu_ps(x + i + 16), s2); \
+            s3 = _mm256_fmadd_ps(LOAD8(b + (ELEMENT_BYTES) * (i + 24)), _mm256_loadu_ps(x + i + 24), s3); \
+        } \
+        for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(LOAD8(b + (ELEMENT_BYTES) * i), _mm256_loadu_ps(x + i), s0); \
+        float sum = sum_256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))); \
+        for (; i < n; i++) sum += AT(b + (ELEMENT_BYTES) * i) * x[i]; \
+        return sum; \
+    }
+
+ROW_DOT_AVX2(dot_f32_avx2, 4, f32x8, f32_at)
+ROW_DOT_AVX2(dot_bf16_avx2, 2, bf16x8, bf16_at)
+ROW_DOT_AVX2(dot_f16_avx2, 2, f16x8, f16_at)
 
 /// 8 signed bytes at p, widened to floats.
 AVX2 static __m256 bytes_to_floats(const int8_t *p) {
@@ -315,7 +323,7 @@ AVX2 static __m256 bytes_to_floats(const int8_t *p) {
 }
 
 /// Σ q[i]·x[i] over 32 signed bytes and 32 floats.
-AVX2 static __m256 bytes32_dot(__m256i q, const float *x) {
+AVX2 static __m256 bytes32_dot_256(__m256i q, const float *x) {
     const __m128i low = _mm256_castsi256_si128(q), high = _mm256_extracti128_si256(q, 1);
     __m256 even = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(low)), _mm256_loadu_ps(x));
     __m256 odd = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(low, 8))), _mm256_loadu_ps(x + 8));
@@ -343,7 +351,7 @@ AVX2 static float dot_i8_groups_avx2(const void *record, const float *x, size_t 
         const __m256 sum = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
         total = _mm256_fmadd_ps(sum, _mm256_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g))), total);
     }
-    return hsum(total);
+    return sum_256(total);
 }
 
 /// 16 packed nibbles (value + 8, even column low) as 16 signed bytes in column order.
@@ -377,7 +385,7 @@ AVX2 static float dot_i4_groups_avx2(const void *record, const float *x, size_t 
         const __m256 sum = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
         total = _mm256_fmadd_ps(sum, _mm256_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g))), total);
     }
-    return hsum(total);
+    return sum_256(total);
 }
 
 /// The 32 values of a Q5_0 block as signed bytes q − 16, in value order (low nibbles of bytes 0–15, then their high
@@ -399,20 +407,21 @@ AVX2 static __m256i q5_0_values(const uint8_t *b) {
 AVX2 static __m256i q8_0_values(const uint8_t *b) { return _mm256_loadu_si256((const __m256i *)(b + 2)); }
 
 /// Defines NAME(row, x, columns) for blocks of 32 values that start with their f16 scale d: Σ d·(VALUES(block)·x),
-/// with two running totals (even and odd blocks) so that consecutive blocks do not wait on one accumulator.
-#define SCALED_BLOCK_DOT(NAME, VALUES, BLOCK_BYTES) \
-    AVX2 static float NAME(const void *row, const float *x, size_t columns) { \
+/// with two running totals (even and odd blocks) so that consecutive blocks do not wait on one accumulator. W is the
+/// register width (256: AVX2, 512: AVX-512), TARGET its function attribute.
+#define SCALED_BLOCK_DOT(NAME, TARGET, W, VALUES, BLOCK_BYTES) \
+    TARGET static float NAME(const void *row, const float *x, size_t columns) { \
         const uint8_t *p = row; \
         const size_t blocks = columns / 32; \
-        __m256 total0 = _mm256_setzero_ps(), total1 = _mm256_setzero_ps(); \
+        __m##W total0 = _mm##W##_setzero_ps(), total1 = _mm##W##_setzero_ps(); \
         size_t b = 0; \
         for (; b + 2 <= blocks; b += 2, p += 2 * (BLOCK_BYTES), x += 64) { \
-            total0 = _mm256_fmadd_ps(bytes32_dot(VALUES(p), x), _mm256_set1_ps(_cvtsh_ss(load_u16(p))), total0); \
-            total1 = _mm256_fmadd_ps(bytes32_dot(VALUES(p + (BLOCK_BYTES)), x + 32), \
-                                     _mm256_set1_ps(_cvtsh_ss(load_u16(p + (BLOCK_BYTES)))), total1); \
+            total0 = _mm##W##_fmadd_ps(bytes32_dot_##W(VALUES(p), x), _mm##W##_set1_ps(_cvtsh_ss(load_u16(p))), total0); \
+            total1 = _mm##W##_fmadd_ps(bytes32_dot_##W(VALUES(p + (BLOCK_BYTES)), x + 32), \
+                                       _mm##W##_set1_ps(_cvtsh_ss(load_u16(p + (BLOCK_BYTES)))), total1); \
         } \
-        if (b < blocks) total0 = _mm256_fmadd_ps(bytes32_dot(VALUES(p), x), _mm256_set1_ps(_cvtsh_ss(load_u16(p))), total0); \
-        return hsum(_mm256_add_ps(total0, total1)); \
+        if (b < blocks) total0 = _mm##W##_fmadd_ps(bytes32_dot_##W(VALUES(p), x), _mm##W##_set1_ps(_cvtsh_ss(load_u16(p))), total0); \
+        return sum_##W(_mm##W##_add_ps(total0, total1)); \
     }
 
 /// The 32 values of a Q4_0 block as signed bytes q − 8, in value order (low nibbles, then high nibbles).
@@ -422,9 +431,9 @@ AVX2 static __m256i q4_0_values(const uint8_t *b) {
     return _mm256_sub_epi8(both, _mm256_set1_epi8(8));
 }
 
-SCALED_BLOCK_DOT(dot_q8_0_avx2, q8_0_values, 34)
-SCALED_BLOCK_DOT(dot_q5_0_avx2, q5_0_values, 22)
-SCALED_BLOCK_DOT(dot_q4_0_avx2, q4_0_values, 18)
+SCALED_BLOCK_DOT(dot_q8_0_avx2, AVX2, 256, q8_0_values, 34)
+SCALED_BLOCK_DOT(dot_q5_0_avx2, AVX2, 256, q5_0_values, 22)
+SCALED_BLOCK_DOT(dot_q4_0_avx2, AVX2, 256, q4_0_values, 18)
 
 /// Defines NAME(row, out, columns) for blocks of 32 values that start with their f16 scale d: d · VALUES(block), the
 /// same products the portable decoders take one at a time.
@@ -467,13 +476,13 @@ AVX2 static float dot_q4_k_avx2(const void *row, const float *x, size_t columns)
             const __m256i packed = _mm256_loadu_si256((const __m256i *)q);
             const __m256i low = _mm256_and_si256(packed, low_mask);
             const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
-            total = _mm256_fmadd_ps(bytes32_dot(low, x), _mm256_set1_ps(d * sc1), total);
+            total = _mm256_fmadd_ps(bytes32_dot_256(low, x), _mm256_set1_ps(d * sc1), total);
             total = _mm256_fnmadd_ps(sum32(x), _mm256_set1_ps(dmin * m1), total);
-            total = _mm256_fmadd_ps(bytes32_dot(high, x + 32), _mm256_set1_ps(d * sc2), total);
+            total = _mm256_fmadd_ps(bytes32_dot_256(high, x + 32), _mm256_set1_ps(d * sc2), total);
             total = _mm256_fnmadd_ps(sum32(x + 32), _mm256_set1_ps(dmin * m2), total);
         }
     }
-    return hsum(total);
+    return sum_256(total);
 }
 
 /// Σ q[i]·x[i] over 16 signed bytes (the low half of `q`) and 16 floats.
@@ -508,7 +517,7 @@ AVX2 static float dot_q6_k_avx2(const void *row, const float *x, size_t columns)
             }
         }
     }
-    return hsum(total);
+    return sum_256(total);
 }
 
 AVX2 static void decode_i8_groups_avx2(const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
@@ -560,7 +569,7 @@ AVX2 static float dot_i2_groups_avx2(const void *record, const float *x, size_t 
         }
         total = _mm256_fmadd_ps(_mm256_add_ps(s0, s1), _mm256_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g))), total);
     }
-    return hsum(total);
+    return sum_256(total);
 }
 
 AVX2 static void decode_i2_groups_avx2(const void *record, float *out, size_t columns, size_t group) {
@@ -576,46 +585,16 @@ AVX2 static void decode_i2_groups_avx2(const void *record, float *out, size_t co
 AVX2 static void decode_bf16_avx2(const void *row, float *out, size_t columns) {
     const uint8_t *bytes = row;
     size_t i = 0;
-    for (; i + 8 <= columns; i += 8) {
-        const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(bytes + 2 * i)));
-        _mm256_storeu_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16)));
-    }
+    for (; i + 8 <= columns; i += 8) _mm256_storeu_ps(out + i, bf16x8(bytes + 2 * i));
     decode_bf16_portable(bytes + 2 * i, out + i, columns - i);
 }
 
 AVX2 static void decode_f16_avx2(const void *row, float *out, size_t columns) {
     const uint8_t *bytes = row;
     size_t i = 0;
-    for (; i + 8 <= columns; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(bytes + 2 * i))));
+    for (; i + 8 <= columns; i += 8) _mm256_storeu_ps(out + i, f16x8(bytes + 2 * i));
     decode_f16_portable(bytes + 2 * i, out + i, columns - i);
 }
-
-AVX2 static __m256 bf16x8(const uint8_t *p) {
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
-}
-AVX2 static __m256 f16x8(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
-
-/// Defines NAME(row, x, columns): a row of 16-bit floats (LOAD8 widens eight, TO_FLOAT one) times x, summed exactly
-/// as dot_f32_avx2 sums the widened row, so a fused product equals decode-then-dot to the bit.
-#define HALF_ROW_DOT_AVX2(NAME, LOAD8, TO_FLOAT) \
-    AVX2 static float NAME(const void *row, const float *x, size_t n) { \
-        const uint8_t *b = row; \
-        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps(); \
-        size_t i = 0; \
-        for (; i + 32 <= n; i += 32) { \
-            s0 = _mm256_fmadd_ps(LOAD8(b + 2 * i), _mm256_loadu_ps(x + i), s0); \
-            s1 = _mm256_fmadd_ps(LOAD8(b + 2 * (i + 8)), _mm256_loadu_ps(x + i + 8), s1); \
-            s2 = _mm256_fmadd_ps(LOAD8(b + 2 * (i + 16)), _mm256_loadu_ps(x + i + 16), s2); \
-            s3 = _mm256_fmadd_ps(LOAD8(b + 2 * (i + 24)), _mm256_loadu_ps(x + i + 24), s3); \
-        } \
-        for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(LOAD8(b + 2 * i), _mm256_loadu_ps(x + i), s0); \
-        float sum = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))); \
-        for (; i < n; i++) sum += TO_FLOAT(load_u16(b + 2 * i)) * x[i]; \
-        return sum; \
-    }
-
-HALF_ROW_DOT_AVX2(dot_bf16_avx2, bf16x8, bf16_to_float)
-HALF_ROW_DOT_AVX2(dot_f16_avx2, f16x8, half_to_float)
 
 // AVX-512 versions of the int8/int4 row kernels: sixteen values per instruction, so a decoded token's products
 // (the output head above all) wait on memory rather than on conversions. Groups of a multiple of 16 (int8) or 32
@@ -625,7 +604,7 @@ HALF_ROW_DOT_AVX2(dot_f16_avx2, f16x8, half_to_float)
 AVX512 static __m512 bytes16_to_floats(__m128i bytes) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes)); }
 
 /// Σ q[i]·x[i] over one group of `group` int8 values (a multiple of 16), 16 at a time: a product and fused
-/// multiply-adds into one register, as a Q8_0 block's (see bytes32_dot_avx512).
+/// multiply-adds into one register, as a Q8_0 block's (see bytes32_dot_512).
 AVX512 static inline __attribute__((always_inline)) __m512 i8_group_sum_avx512(const int8_t *q, const float *x, size_t group) {
     __m512 sum = _mm512_mul_ps(bytes16_to_floats(_mm_loadu_si128((const __m128i *)q)), _mm512_loadu_ps(x));
     for (size_t i = 16; i < group; i += 16)
@@ -700,30 +679,16 @@ AVX512 static void decode_i4_groups_avx512(const void *record, float *out, size_
 }
 
 /// Σ q[i]·x[i] over 32 signed bytes and 32 floats, sixteen at a time.
-AVX512 static __m512 bytes32_dot_avx512(__m256i q, const float *x) {
+AVX512 static __m512 bytes32_dot_512(__m256i q, const float *x) {
     const __m512 low = _mm512_mul_ps(bytes16_to_floats(_mm256_castsi256_si128(q)), _mm512_loadu_ps(x));
     return _mm512_fmadd_ps(bytes16_to_floats(_mm256_extracti128_si256(q, 1)), _mm512_loadu_ps(x + 16), low);
 }
 
-/// SCALED_BLOCK_DOT on AVX-512.
-#define SCALED_BLOCK_DOT_AVX512(NAME, VALUES, BLOCK_BYTES) \
-    AVX512 static float NAME(const void *row, const float *x, size_t columns) { \
-        const uint8_t *p = row; \
-        const size_t blocks = columns / 32; \
-        __m512 total0 = _mm512_setzero_ps(), total1 = _mm512_setzero_ps(); \
-        size_t b = 0; \
-        for (; b + 2 <= blocks; b += 2, p += 2 * (BLOCK_BYTES), x += 64) { \
-            total0 = _mm512_fmadd_ps(bytes32_dot_avx512(VALUES(p), x), _mm512_set1_ps(_cvtsh_ss(load_u16(p))), total0); \
-            total1 = _mm512_fmadd_ps(bytes32_dot_avx512(VALUES(p + (BLOCK_BYTES)), x + 32), \
-                                     _mm512_set1_ps(_cvtsh_ss(load_u16(p + (BLOCK_BYTES)))), total1); \
-        } \
-        if (b < blocks) total0 = _mm512_fmadd_ps(bytes32_dot_avx512(VALUES(p), x), _mm512_set1_ps(_cvtsh_ss(load_u16(p))), total0); \
-        return _mm512_reduce_add_ps(_mm512_add_ps(total0, total1)); \
-    }
+AVX512 static float sum_512(__m512 v) { return _mm512_reduce_add_ps(v); }
 
-SCALED_BLOCK_DOT_AVX512(dot_q8_0_avx512, q8_0_values, 34)
-SCALED_BLOCK_DOT_AVX512(dot_q5_0_avx512, q5_0_values, 22)
-SCALED_BLOCK_DOT_AVX512(dot_q4_0_avx512, q4_0_values, 18)
+SCALED_BLOCK_DOT(dot_q8_0_avx512, AVX512, 512, q8_0_values, 34)
+SCALED_BLOCK_DOT(dot_q5_0_avx512, AVX512, 512, q5_0_values, 22)
+SCALED_BLOCK_DOT(dot_q4_0_avx512, AVX512, 512, q4_0_values, 18)
 
 int lpk_dot_uses_avx512(void) {
     static int cached = -1;
