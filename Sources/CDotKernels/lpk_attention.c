@@ -33,19 +33,13 @@ static void attend_portable(const float *queries, size_t n, const float *keys, c
 
 #if defined(__x86_64__) && defined(__clang__)
 #include <immintrin.h>
+#include "lpk_vector_sum.h"
 #define AVX2 __attribute__((target("avx2,fma")))
 #define TILE __attribute__((always_inline)) static inline
 #define UNROLLED _Pragma("clang loop unroll(full)")
 
 #define AVX512 __attribute__((target("avx512f")))
 
-AVX2 static float sum_256(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-AVX512 static float sum_512(__m512 v) { return _mm512_reduce_add_ps(v); }
 
 /// Defines NAME(queries, n, …) for n heads (n ≤ LPK_ATTENTION_TILE) in registers of W bits (256: AVX2, 512: AVX-512,
 /// TARGET its attribute; hd a multiple of W / 32): each key is loaded once for all n dot products, each value once

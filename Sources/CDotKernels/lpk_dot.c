@@ -280,14 +280,9 @@ void lpk_prefetch(const void *p, size_t bytes) {
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
+#include "lpk_vector_sum.h"
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
-AVX2 static float sum_256(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 AVX2 static __m256 f32x8(const uint8_t *p) { return _mm256_loadu_ps((const float *)p); }
 AVX2 static __m256 bf16x8(const uint8_t *p) {
@@ -684,7 +679,6 @@ AVX512 static __m512 bytes32_dot_512(__m256i q, const float *x) {
     return _mm512_fmadd_ps(bytes16_to_floats(_mm256_extracti128_si256(q, 1)), _mm512_loadu_ps(x + 16), low);
 }
 
-AVX512 static float sum_512(__m512 v) { return _mm512_reduce_add_ps(v); }
 
 SCALED_BLOCK_DOT(dot_q8_0_avx512, AVX512, 512, q8_0_values, 34)
 SCALED_BLOCK_DOT(dot_q5_0_avx512, AVX512, 512, q5_0_values, 22)

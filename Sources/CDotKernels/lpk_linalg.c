@@ -16,13 +16,7 @@ static void gram_tile_portable(const float *xt, size_t count, size_t cols, size_
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
-
-__attribute__((target("avx2,fma"))) static float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
+#include "lpk_vector_sum.h"
 
 // The tile as 8 accumulators: each step loads 4 + 2 vectors for 8 multiply-adds (a dot product loads 2 per one).
 __attribute__((target("avx2,fma"))) static void gram_tile_avx2(const float *xt, size_t count, size_t cols, size_t i0, size_t j0,
@@ -46,7 +40,7 @@ __attribute__((target("avx2,fma"))) static void gram_tile_avx2(const float *xt, 
     __m256 acc[8] = {c00, c01, c10, c11, c20, c21, c30, c31};
     for (size_t k = 0; k < 4; k++) {
         for (size_t m = 0; m < 2; m++) {
-            float sum = hsum8(acc[k * 2 + m]);
+            float sum = sum_256(acc[k * 2 + m]);
             for (size_t u = t; u < count; u++) sum += a[k][u] * b[m][u];
             sums[k * 2 + m] = sum;
         }

@@ -20,7 +20,7 @@ static void fit_tail(const float *x, const float *w, size_t n, float inverse, fl
 }
 
 /// The same sums over all n values as the vector versions compute them: eight interleaved lanes of fused
-/// multiply-adds, reduced as sum8 reduces (lanes j and j + 4, then 0 + 2 and 1 + 3, then those two), plus the tail.
+/// multiply-adds, reduced as sum_256 reduces (lanes j and j + 4, then 0 + 2 and 1 + 3, then those two), plus the tail.
 /// So every version chooses the same scales and a pack does not depend on the CPU that wrote it.
 static void fit_portable(const float *x, const float *w, size_t n, float inverse, float low, float high,
                          float *sum_xl, float *sum_ll) {
@@ -42,13 +42,7 @@ static void fit_portable(const float *x, const float *w, size_t n, float inverse
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
-
-__attribute__((target("avx2,fma"))) static float sum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
+#include "lpk_vector_sum.h"
 
 __attribute__((target("avx2,fma"))) static void fit_avx2(const float *x, const float *w, size_t n, float inverse, float low,
                                                          float high, float *sum_xl, float *sum_ll) {
@@ -65,8 +59,8 @@ __attribute__((target("avx2,fma"))) static void fit_avx2(const float *x, const f
     }
     float tail_xl = 0, tail_ll = 0;
     if (i < n) fit_tail(x + i, w ? w + i : NULL, n - i, inverse, low, high, &tail_xl, &tail_ll);
-    *sum_xl = sum8(xl) + tail_xl;
-    *sum_ll = sum8(ll) + tail_ll;
+    *sum_xl = sum_256(xl) + tail_xl;
+    *sum_ll = sum_256(ll) + tail_ll;
 }
 
 #endif
@@ -235,8 +229,8 @@ AVX2Q static inline __attribute__((always_inline)) void fit_batch(const float *x
         }
     }
     for (int c = 0; c < count; c++) {
-        sum_xl[c] = sum8(xl[c]);
-        sum_ll[c] = sum8(ll[c]);
+        sum_xl[c] = sum_256(xl[c]);
+        sum_ll[c] = sum_256(ll[c]);
     }
 }
 
@@ -270,7 +264,7 @@ AVX2Q static float search_avx2(const float *x, const float *w, size_t n, int bit
 
 #define AVX512Q __attribute__((target("avx512f,avx512dq,avx2,fma,f16c")))
 
-/// Two 8-lane sums in the halves of `z`, each reduced in sum8's order: lanes j and j + 4, then 0 and 2 with 1 and 3,
+/// Two 8-lane sums in the halves of `z`, each reduced in sum_256's order: lanes j and j + 4, then 0 and 2 with 1 and 3,
 /// then those two.
 AVX512Q static inline void reduce_halves(__m512 z, float *first, float *second) {
     __m512 s = _mm512_add_ps(z, _mm512_shuffle_f32x4(z, z, _MM_SHUFFLE(2, 3, 0, 1)));
@@ -291,7 +285,7 @@ AVX512Q static inline void reduce_quarters(__m512 a, __m512 b, float *sums) {
 }
 
 /// 2 · `pairs` (pairs ≤ 5) candidates, two to a 512-bit register: each half fits one candidate lane for lane as
-/// fit_avx2 does and is reduced as sum8 reduces, so the sums are fit_avx2's to the bit.
+/// fit_avx2 does and is reduced as sum_256 reduces, so the sums are fit_avx2's to the bit.
 AVX512Q static inline __attribute__((always_inline)) void fit_pairs(const float *x, const float *w, size_t n, const float *inverses,
                                                                    const int pairs, float low, float high, float *sum_xl, float *sum_ll) {
     const __m512 vlow = _mm512_set1_ps(low), vhigh = _mm512_set1_ps(high);
