@@ -65,10 +65,10 @@ __attribute__((target("avx2,fma"))) static void fit_avx2(const float *x, const f
 
 #endif
 
-// The scale search (llama.cpp's make_qx_quants): the value of largest magnitude maps to the most negative level,
-// then 18 more candidates around it; the one with the largest Σxl² / Σl² (least weighted squared error) wins, the
-// first on ties. Every version fits each candidate with the same float operations in the same order, so they choose
-// the same scales: the AVX2 one only fits several candidates at once.
+// The scale search (after llama.cpp's make_qx_quants): the value of largest magnitude maps to the most negative level,
+// then 18 more candidates around it; the one with the highest score Σxl² / Σl² (least weighted squared error) wins,
+// the first on ties. Every version fits each candidate with the same float operations in the same order and scores
+// them alike, so they choose the same scales: the vector ones only fit and score several candidates at once.
 
 enum { CANDIDATES = 19 };
 
@@ -79,37 +79,53 @@ static float extreme_portable(const float *x, size_t n) {
     return extreme;
 }
 
-/// The candidates' inverse scales for the values' `extreme`, in the order they are tried, and the search's level
-/// range; false when the values are all (near) zero.
-static int candidates(float extreme, int bits, float *inverses, float *low, float *high) {
-    if (!(fabsf(extreme) >= 1e-15f)) return 0;
-    const float levels = bits == 8 ? 127.0f : bits == 4 ? 8.0f : 2.0f;
+/// The candidates' numerators −(levels + 0.1·step) for `levels` (the inverse scales are these over the values'
+/// extreme) in the order they are tried, padded with zeros to 32: float constants, folded as the run-time
+/// expression would compute them.
+#define NUMERATOR(levels, step) (-((levels) + 0.1f * (float)(step)))
+#define NUMERATORS(levels) { NUMERATOR(levels, 0), NUMERATOR(levels, -9), NUMERATOR(levels, -8), NUMERATOR(levels, -7), \
+    NUMERATOR(levels, -6), NUMERATOR(levels, -5), NUMERATOR(levels, -4), NUMERATOR(levels, -3), NUMERATOR(levels, -2), \
+    NUMERATOR(levels, -1), NUMERATOR(levels, 1), NUMERATOR(levels, 2), NUMERATOR(levels, 3), NUMERATOR(levels, 4), \
+    NUMERATOR(levels, 5), NUMERATOR(levels, 6), NUMERATOR(levels, 7), NUMERATOR(levels, 8), NUMERATOR(levels, 9) }
+static const float numerators_int8[32] = NUMERATORS(127.0f), numerators_int4[32] = NUMERATORS(8.0f),
+                   numerators_int2[32] = NUMERATORS(2.0f);
+
+/// The search's numerators and level range for `bits`.
+static const float *numerators(int bits, float *low, float *high) {
     *low = bits == 8 ? -127.0f : bits == 4 ? -8.0f : -2.0f;
     *high = bits == 8 ? 127.0f : bits == 4 ? 7.0f : 1.0f;
-    inverses[0] = -levels / extreme;
-    int c = 1;
-    for (int step = -9; step <= 9; step++)
-        if (step != 0) inverses[c++] = -(levels + 0.1f * (float)step) / extreme;
-    return 1;
+    return bits == 8 ? numerators_int8 : bits == 4 ? numerators_int4 : numerators_int2;
 }
 
-/// The winning candidate's scale.
+/// Whether the values' extreme is too small to search around (the values are all (near) zero: the scale is 0).
+static int negligible(float extreme) { return !(fabsf(extreme) >= 1e-15f); }
+
+/// A candidate's score Σxl² / Σl²: 0 when Σl² is not positive or the quotient is not a number.
+static inline float score(float sum_xl, float sum_ll) {
+    const float q = sum_ll > 0 ? sum_xl * sum_xl / sum_ll : 0;
+    return q == q ? q : 0;
+}
+
+/// The scale of the first candidate with the highest score: its Σxl / Σl².
 static float choose(const float *sum_xl, const float *sum_ll) {
-    float best = sum_ll[0] > 0 ? sum_xl[0] * sum_xl[0] / sum_ll[0] : 0;
-    float scale = sum_ll[0] > 0 ? sum_xl[0] / sum_ll[0] : 0;
+    int winner = 0;
+    float best = score(sum_xl[0], sum_ll[0]);
     for (int c = 1; c < CANDIDATES; c++) {
-        if (sum_ll[c] > 0 && sum_xl[c] * sum_xl[c] > best * sum_ll[c]) {
-            best = sum_xl[c] * sum_xl[c] / sum_ll[c];
-            scale = sum_xl[c] / sum_ll[c];
+        const float s = score(sum_xl[c], sum_ll[c]);
+        if (s > best) {
+            best = s;
+            winner = c;
         }
     }
-    return scale;
+    return sum_ll[winner] > 0 ? sum_xl[winner] / sum_ll[winner] : 0;
 }
 
 static float search_portable(const float *x, const float *w, size_t n, int bits) {
-    float inverses[CANDIDATES], low, high, sum_xl[CANDIDATES], sum_ll[CANDIDATES];
-    if (!candidates(extreme_portable(x, n), bits, inverses, &low, &high)) return 0;
-    for (int c = 0; c < CANDIDATES; c++) fit_portable(x, w, n, inverses[c], low, high, sum_xl + c, sum_ll + c);
+    float low, high, sum_xl[CANDIDATES], sum_ll[CANDIDATES];
+    const float extreme = extreme_portable(x, n);
+    if (negligible(extreme)) return 0;
+    const float *numerator = numerators(bits, &low, &high);
+    for (int c = 0; c < CANDIDATES; c++) fit_portable(x, w, n, numerator[c] / extreme, low, high, sum_xl + c, sum_ll + c);
     return choose(sum_xl, sum_ll);
 }
 
@@ -252,7 +268,10 @@ AVX2Q static float extreme_avx2(const float *x, size_t n) {
 /// The search with four candidates fitted at a time (n a multiple of 8; otherwise one at a time, as fit_avx2 fits).
 AVX2Q static float search_avx2(const float *x, const float *w, size_t n, int bits) {
     float inverses[CANDIDATES], low, high, sum_xl[CANDIDATES], sum_ll[CANDIDATES];
-    if (!candidates(extreme_avx2(x, n), bits, inverses, &low, &high)) return 0;
+    const float extreme = extreme_avx2(x, n);
+    if (negligible(extreme)) return 0;
+    const float *numerator = numerators(bits, &low, &high);
+    for (int c = 0; c < CANDIDATES; c++) inverses[c] = numerator[c] / extreme;
     if (n % 8 != 0) {
         for (int c = 0; c < CANDIDATES; c++) fit_avx2(x, w, n, inverses[c], low, high, sum_xl + c, sum_ll + c);
         return choose(sum_xl, sum_ll);
@@ -288,7 +307,7 @@ AVX512Q static inline void reduce_quarters(__m512 a, __m512 b, float *sums) {
 /// fit_avx2 does and is reduced as sum_256 reduces, so the sums are fit_avx2's to the bit.
 AVX512Q static inline __attribute__((always_inline)) void fit_pairs(const float *x, const float *w, size_t n, const float *inverses,
                                                                    const int pairs, float low, float high, float *sum_xl, float *sum_ll) {
-    const __m512 vlow = _mm512_set1_ps(low), vhigh = _mm512_set1_ps(high);
+    const __m512 vlow = _mm512_set1_ps(low), vhigh = _mm512_set1_ps(high), magic = _mm512_set1_ps(12582912.0f);
     __m512 vinverse[5], xl[5], ll[5];
     for (int p = 0; p < pairs; p++) {
         vinverse[p] = _mm512_insertf32x8(_mm512_set1_ps(inverses[2 * p]), _mm256_set1_ps(inverses[2 * p + 1]), 1);
@@ -299,8 +318,10 @@ AVX512Q static inline __attribute__((always_inline)) void fit_pairs(const float 
         const __m512 v = _mm512_broadcast_f32x8(_mm256_loadu_ps(x + i));
         const __m512 weight = w ? _mm512_broadcast_f32x8(_mm256_loadu_ps(w + i)) : _mm512_setzero_ps();
         for (int p = 0; p < pairs; p++) {
-            __m512 l = _mm512_roundscale_ps(_mm512_mul_ps(vinverse[p], v), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-            l = _mm512_min_ps(vhigh, _mm512_max_ps(vlow, l));
+            // Clamped, then rounded (to nearest even, by adding and taking away 1.5 · 2^23): the same level as
+            // rounding first, as the bounds are whole numbers, in two cheap operations instead of one slow one.
+            const __m512 clamped = _mm512_min_ps(vhigh, _mm512_max_ps(vlow, _mm512_mul_ps(vinverse[p], v)));
+            const __m512 l = _mm512_sub_ps(_mm512_add_ps(clamped, magic), magic);
             const __m512 weighted = w ? _mm512_mul_ps(weight, l) : l;
             xl[p] = _mm512_fmadd_ps(weighted, v, xl[p]);
             ll[p] = _mm512_fmadd_ps(weighted, l, ll[p]);
@@ -317,14 +338,51 @@ AVX512Q static inline __attribute__((always_inline)) void fit_pairs(const float 
     }
 }
 
-/// The search with two candidates per 512-bit register, ten at a time (n a multiple of 8).
+/// extreme_portable's value sixteen at a time: the largest magnitude, then the first lane that holds it (n a multiple
+/// of 16).
+AVX512Q static float extreme_avx512(const float *x, size_t n) {
+    __m512 largest = _mm512_setzero_ps();
+    for (size_t i = 0; i < n; i += 16) largest = _mm512_max_ps(largest, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
+    const __m512 amax = _mm512_set1_ps(_mm512_reduce_max_ps(largest));
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 holders = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + i)), amax, _CMP_EQ_OQ);
+        if (holders) return x[i + (size_t)__builtin_ctz(holders)];
+    }
+    return 0;  // all zero
+}
+
+/// choose's scale sixteen candidates at a time: every score (the same float operations), their maximum, then the
+/// first candidate that has it.
+AVX512Q static float choose_avx512(const float *sum_xl, const float *sum_ll) {
+    __m512 scores[2];
+    for (int v = 0; v < 2; v++) {
+        const __mmask16 lanes = v == 0 ? 0xFFFF : (__mmask16)((1u << (CANDIDATES - 16)) - 1);
+        const __m512 xl = _mm512_maskz_loadu_ps(lanes, sum_xl + 16 * v), ll = _mm512_maskz_loadu_ps(lanes, sum_ll + 16 * v);
+        const __mmask16 positive = _mm512_mask_cmp_ps_mask(lanes, ll, _mm512_setzero_ps(), _CMP_GT_OQ);
+        const __m512 q = _mm512_maskz_div_ps(positive, _mm512_mul_ps(xl, xl), ll);
+        // Scores that are not a number count as 0; lanes past the last candidate as −1, below every score.
+        scores[v] = _mm512_mask_blend_ps(lanes, _mm512_set1_ps(-1.0f), _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(q, q, _CMP_ORD_Q), q));
+    }
+    const __m512 best = _mm512_set1_ps(_mm512_reduce_max_ps(_mm512_max_ps(scores[0], scores[1])));
+    const unsigned holders = _mm512_cmp_ps_mask(scores[0], best, _CMP_EQ_OQ)
+                             | (unsigned)_mm512_cmp_ps_mask(scores[1], best, _CMP_EQ_OQ) << 16;
+    const int winner = __builtin_ctz(holders);
+    return sum_ll[winner] > 0 ? sum_xl[winner] / sum_ll[winner] : 0;
+}
+
+/// The search with two candidates per 512-bit register, ten at a time (n a multiple of 8); the inverse scales are
+/// divided sixteen at a time.
 AVX512Q static float search_avx512(const float *x, const float *w, size_t n, int bits) {
-    float inverses[CANDIDATES + 1], low, high, sum_xl[CANDIDATES + 1], sum_ll[CANDIDATES + 1];
-    if (!candidates(extreme_avx2(x, n), bits, inverses, &low, &high)) return 0;
+    float inverses[32], low, high, sum_xl[CANDIDATES + 1], sum_ll[CANDIDATES + 1];
+    const float extreme = n % 16 == 0 ? extreme_avx512(x, n) : extreme_avx2(x, n);
+    if (negligible(extreme)) return 0;
+    const float *numerator = numerators(bits, &low, &high);
+    const __m512 divisor = _mm512_set1_ps(extreme);
+    for (int c = 0; c < 32; c += 16) _mm512_storeu_ps(inverses + c, _mm512_div_ps(_mm512_loadu_ps(numerator + c), divisor));
     inverses[CANDIDATES] = inverses[CANDIDATES - 1];  // an even count; its sums are not looked at
     fit_pairs(x, w, n, inverses, 5, low, high, sum_xl, sum_ll);
     fit_pairs(x, w, n, inverses + 10, 5, low, high, sum_xl + 10, sum_ll + 10);
-    return choose(sum_xl, sum_ll);
+    return choose_avx512(sum_xl, sum_ll);
 }
 
 /// The fastest search this CPU has for `n` values: each gives the same scale.
