@@ -35,8 +35,9 @@ let package = Package(
             providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]
         ),
         .target(name: "CDotKernels"),
+        .target(name: "CChecksum"),
         .target(name: "TensorTypes", swiftSettings: swiftSettings),
-        .target(name: "ByteIO", swiftSettings: swiftSettings),
+        .target(name: "ByteIO", dependencies: ["CChecksum"], swiftSettings: swiftSettings),
         .target(name: "StrictJSON", swiftSettings: swiftSettings),
         .target(
             name: "SafetensorsFormat",

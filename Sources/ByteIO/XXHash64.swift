@@ -1,3 +1,5 @@
+import CChecksum
+
 /// XXH64, the 64-bit xxHash (specification: Cyan4973/xxHash `doc/xxhash_spec.md`), streaming.
 ///
 /// LayerPack checksums every pack section and tensor with it; it is fast enough to verify a pack at memory speed.
@@ -68,20 +70,13 @@ public struct XXHash64: Sendable {
             buffer.withUnsafeBytes { consumeStripe($0, 0) }
             buffered = 0
         }
-        // The lanes live in locals through the loop (registers, not the struct's storage), read straight from the
-        // base address: `stripes` whole stripes lie inside `bytes`.
+        // Whole stripes straight from the base address, in C (which asks for the memory ahead): `stripes` whole
+        // stripes lie inside `bytes`.
         let stripes = (bytes.count - offset) / 32
         if stripes > 0, let base = bytes.baseAddress {
-            var (a, b, c, d) = lanes
-            var pointer = base + offset
-            for _ in 0..<stripes {
-                a = Self.round(a, UInt64(littleEndian: pointer.loadUnaligned(as: UInt64.self)))
-                b = Self.round(b, UInt64(littleEndian: pointer.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
-                c = Self.round(c, UInt64(littleEndian: pointer.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
-                d = Self.round(d, UInt64(littleEndian: pointer.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
-                pointer += 32
+            withUnsafeMutableBytes(of: &lanes) { state in  // a homogeneous tuple: four contiguous UInt64
+                lpk_xxh64_stripes(state.baseAddress!.assumingMemoryBound(to: UInt64.self), base + offset, stripes)
             }
-            lanes = (a, b, c, d)
             offset += stripes * 32
         }
         for i in offset..<bytes.count { buffer[i - offset] = bytes[i] }
