@@ -33,12 +33,13 @@ struct AltUp {
         let d = norm.width
         norm(x, into: &normed, weight: routerNorm, rows: count)
         let inputScale = Float(1 / Double(d))
-        for i in 0..<(count * d) { normed[i] *= inputScale }
+        normed.withUnsafeMutableBufferPointer { normed in for i in 0..<(count * d) { normed[i] *= inputScale } }
         router.multiply(normed, count: count, into: &modalities, scratch: scratch)
         for i in 0..<(count * streams) { modalities[i] = tanh(modalities[i]) }
     }
 
     /// prediction_j = stream_j + Σ_i P[j·n + i] · stream_i, with P the prediction coefficients times the modalities.
+    /// Each element sums its terms in that order (from 0, i ascending, then stream_j), a stream at a time over the row.
     func predict(_ streams: [[Float]], modalities: [Float], count: Int, width d: Int, mix: inout [Float], into predictions: inout [[Float]]) {
         let n = self.streams
         for t in 0..<count {
@@ -47,11 +48,20 @@ struct AltUp {
                 for m in 0..<n { sum += prediction[k * n + m] * modalities[t * n + m] }
                 mix[k] = sum
             }
+            let row = (t * d)..<((t + 1) * d)
             for j in 0..<n {
-                for e in (t * d)..<((t + 1) * d) {
-                    var sum: Float = 0
-                    for i in 0..<n { sum += streams[i][e] * mix[j * n + i] }
-                    predictions[j][e] = sum + streams[j][e]
+                predictions[j].withUnsafeMutableBufferPointer { out in
+                    let out = UnsafeMutableBufferPointer(rebasing: out[row])
+                    out.update(repeating: 0)
+                    for i in 0..<n {
+                        let coefficient = mix[j * n + i]
+                        streams[i].withUnsafeBufferPointer { stream in
+                            for (e, value) in stream[row].enumerated() { out[e] += value * coefficient }
+                        }
+                    }
+                    streams[j].withUnsafeBufferPointer { own in
+                        for (e, value) in own[row].enumerated() { out[e] = out[e] + value }
+                    }
                 }
             }
         }
@@ -61,12 +71,19 @@ struct AltUp {
     func correct(_ predictions: [[Float]], activated: [Float], modalities: [Float], count: Int, width d: Int, into streams: inout [[Float]]) {
         let n = self.streams
         for t in 0..<count {
+            let row = (t * d)..<((t + 1) * d)
             for j in 0..<n {
                 var coefficient: Float = 0
                 for m in 0..<n { coefficient += correction[j * n + m] * modalities[t * n + m] }
                 coefficient += 1
-                for e in (t * d)..<((t + 1) * d) {
-                    streams[j][e] = (activated[e] - predictions[active][e]) * coefficient + predictions[j][e]
+                streams[j].withUnsafeMutableBufferPointer { out in
+                    activated.withUnsafeBufferPointer { activated in
+                        predictions[active].withUnsafeBufferPointer { predicted in
+                            predictions[j].withUnsafeBufferPointer { own in
+                                for e in row { out[e] = (activated[e] - predicted[e]) * coefficient + own[e] }
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -153,7 +153,7 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
         layer.laurelLeft.multiply(w.normed, count: count, into: &buffers.low, scratch: scratch)
         layer.laurelRight.multiply(buffers.low, count: count, into: &buffers.laurel, scratch: scratch)
         norm.apply(&buffers.laurel, weight: layer.laurelPostNorm, rows: count)
-        for i in 0..<(count * d) { buffers.laurel[i] += w.normed[i] }
+        Self.add(w.normed, to: &buffers.laurel, count: count * d)
 
         layer.attention(w.normed, layer: index, count: count, start: position,
                         epsilon: context.epsilon, cache: context.cache, buffers: &w.attention, scratch: scratch, into: &w.sublayer)
@@ -161,7 +161,13 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
         // (active + attention + laurel) / √2
         buffers.activated.overwrite(with: buffers.predictions[activeStream])
         let root2 = Float(2.0.squareRoot())
-        for i in 0..<(count * d) { buffers.activated[i] = ((buffers.activated[i] + w.sublayer[i]) + buffers.laurel[i]) / root2 }
+        buffers.activated.withUnsafeMutableBufferPointer { activated in
+            w.sublayer.withUnsafeBufferPointer { attended in
+                buffers.laurel.withUnsafeBufferPointer { laurel in
+                    for i in 0..<(count * d) { activated[i] = ((activated[i] + attended[i]) + laurel[i]) / root2 }
+                }
+            }
+        }
 
         norm(buffers.activated, into: &w.normed, weight: layer.preFeedforwardNorm, rows: count)
         layer.mlp(w.normed, count: count, numerics: numerics, scratch: scratch, gates: &w.gates, ups: &w.ups, into: &w.sublayer)
@@ -172,11 +178,24 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
                       into: &buffers.streams)
 
         // The layer's own slice of the per-layer input, gated by the scaled active stream, feeds the other streams.
-        for i in 0..<(count * d) { w.normed[i] = buffers.streams[activeStream][i] * altUp.correctOutputScale[i % d] }
+        w.normed.withUnsafeMutableBufferPointer { gate in
+            buffers.streams[activeStream].withUnsafeBufferPointer { active in
+                altUp.correctOutputScale.withUnsafeBufferPointer { scale in
+                    for t in 0..<count {
+                        for e in 0..<d { gate[t * d + e] = active[t * d + e] * scale[e] }
+                    }
+                }
+            }
+        }
         layer.perLayer(w.normed, inputs, layer: index, count: count, context)
         norm.apply(&w.sublayer, weight: layer.perLayer.postNorm, rows: count)
-        for s in 0..<streamCount where s != activeStream {
-            for i in 0..<(count * d) { buffers.streams[s][i] += w.sublayer[i] }
+        for s in 0..<streamCount where s != activeStream { Self.add(w.sublayer, to: &buffers.streams[s], count: count * d) }
+    }
+
+    /// target[i] += addend[i] for the first `count` values.
+    private static func add(_ addend: [Float], to target: inout [Float], count: Int) {
+        target.withUnsafeMutableBufferPointer { target in
+            addend.withUnsafeBufferPointer { addend in for i in 0..<count { target[i] += addend[i] } }
         }
     }
 }
