@@ -131,11 +131,13 @@ public final class Gemma3nTextModel: PerLayerEmbeddingModel {
         AltUp.matchMagnitudes(of: &buffers.predictions, to: buffers.streams[activeStream], active: activeStream, count: count, width: d)
         let rows = count - first
         guard rows > 0 else { return [] }
+        // The mean of the streams, each element summed from 0 in stream order.
         w.final.zero(count: rows * d)
-        for i in 0..<(rows * d) {
-            var sum: Float = 0
-            for s in 0..<streamCount { sum += buffers.predictions[s][first * d + i] }
-            w.final[i] = sum / Float(streamCount)
+        w.final.withUnsafeMutableBufferPointer { final in
+            for s in 0..<streamCount {
+                buffers.predictions[s].withUnsafeBufferPointer { stream in for i in 0..<(rows * d) { final[i] += stream[first * d + i] } }
+            }
+            for i in 0..<(rows * d) { final[i] = final[i] / Float(streamCount) }
         }
         return head(&w.final, rows: rows, output: output, scratch: scratch)
     }

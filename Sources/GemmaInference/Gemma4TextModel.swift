@@ -80,7 +80,8 @@ public final class Gemma4TextModel: PerLayerEmbeddingModel {
                 gate(w.hidden, inputs, layer: index, count: count, context)
                 context.norm.add(&w.sublayer, to: &w.hidden, weight: gate.postNorm, rows: count)
             }
-            for i in 0..<(count * d) { w.hidden[i] *= layer.scalar }
+            let scalar = layer.scalar
+            w.hidden.withUnsafeMutableBufferPointer { hidden in for i in 0..<(count * d) { hidden[i] *= scalar } }
         }
         position += count
         let rows = count - first

@@ -70,9 +70,14 @@ final class PerLayerInputs {
         projected.zero(count: count * record)
         modelProjection.multiply(embedded, count: count, into: &projected, scratch: scratch)
         let projectionScale = Float(1 / Double(d).squareRoot()), combineScale = Float(1 / 2.0.squareRoot())
-        for i in 0..<(count * record) { projected[i] *= projectionScale }
+        projected.withUnsafeMutableBufferPointer { projected in for i in 0..<(count * record) { projected[i] *= projectionScale } }
         Kernels.rmsNormRows(&projected, rows: count * layerCount, width: ple, weight: projectionNorm, epsilon: epsilon)
-        for i in 0..<(count * record) { perLayer[i] = (projected[i] + perLayer[i] * tableScale) * combineScale }
+        let tableScale = self.tableScale
+        perLayer.withUnsafeMutableBufferPointer { perLayer in
+            projected.withUnsafeBufferPointer { projected in
+                for i in 0..<(count * record) { perLayer[i] = (projected[i] + perLayer[i] * tableScale) * combineScale }
+            }
+        }
     }
 
     /// gated[t] = gelu(gated[t]) · layer `layer`'s slice of token t's per-layer input, for `count` tokens of `width`
