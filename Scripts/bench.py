@@ -305,6 +305,7 @@ def main():
     largest = 131072 * 7680 * 2
     for preset, label in [("int8", "bf16 → int8 rows"), ("int4", "bf16 → int4 rows")]:
         out = work / f"synthetic.{preset}.lpk"
+        out.unlink(missing_ok=True)  # writing a new file, as cp does below (replacing one also frees the old one's blocks)
         recipe = ["--core", f"{preset}:row", "--ple", preset, "--embed", f"{preset}:row", "--rounding", "nearest"]
         _, seconds, rss = run([lpk["lpk-quantize"], str(synthetic), "-o", str(out), *recipe, "--quiet"], capture=False)
         row(f"convert {gb(size)} E2B-shaped safetensors, {label} (source read rate)", f"{size / seconds / 1e9:.2f} GB/s",
@@ -312,7 +313,8 @@ def main():
         row(f"peak RSS of that conversion", f"{rss / 1e6:.0f} MB", "", f"largest tensor {largest / 1e6:.0f} MB")
     # The same file copied, as a plain copy and as a durable one (our outputs are synced before they are renamed
     # into place): the peer of a conversion's time. Three rounds, interleaved, each command after a sync (so that no
-    # earlier command's dirty pages are written back during it); medians.
+    # earlier command's dirty pages are written back during it) and writing a file that does not exist yet (so that
+    # none pays for freeing an earlier output's blocks); medians.
     copy = work / "synthetic.copy"
     out = work / "synthetic.int8.lpk"
     times = {"plain": [], "durable": [], "converted": []}
@@ -323,6 +325,7 @@ def main():
         run(["sync"])
         times["durable"].append(run(["sh", "-c", 'cp "$0" "$1" && sync "$1"', str(synthetic / "model.safetensors"), str(copy)], capture=False)[1])
         copy.unlink()
+        out.unlink()
         run(["sync"])
         times["converted"].append(run([lpk["lpk-quantize"], str(synthetic), "-o", str(out), "--core", "int8:row", "--ple", "int8",
                                        "--embed", "int8:row", "--rounding", "nearest", "--quiet"], capture=False)[1])
