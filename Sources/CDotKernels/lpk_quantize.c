@@ -65,10 +65,10 @@ __attribute__((target("avx2,fma"))) static void fit_avx2(const float *x, const f
 
 #endif
 
-// The scale search (after llama.cpp's make_qx_quants): the value of largest magnitude maps to the most negative level,
-// then 18 more candidates around it; the one with the highest score Σxl² / Σl² (least weighted squared error) wins,
-// the first on ties. Every version fits each candidate with the same float operations in the same order and scores
-// them alike, so they choose the same scales: the vector ones only fit and score several candidates at once.
+// The scale search (llama.cpp's make_qx_quants): the value of largest magnitude maps to the most negative level, then
+// 18 more candidates around it; the one with the largest Σxl² / Σl² (least weighted squared error) wins, the first on
+// ties. Every version fits and compares the candidates with the same float operations in the same order, so they
+// choose the same scales: the vector ones only fit and compare several candidates at once.
 
 enum { CANDIDATES = 19 };
 
@@ -100,24 +100,18 @@ static const float *numerators(int bits, float *low, float *high) {
 /// Whether the values' extreme is too small to search around (the values are all (near) zero: the scale is 0).
 static int negligible(float extreme) { return !(fabsf(extreme) >= 1e-15f); }
 
-/// A candidate's score Σxl² / Σl²: 0 when Σl² is not positive or the quotient is not a number.
-static inline float score(float sum_xl, float sum_ll) {
-    const float q = sum_ll > 0 ? sum_xl * sum_xl / sum_ll : 0;
-    return q == q ? q : 0;
-}
-
-/// The scale of the first candidate with the highest score: its Σxl / Σl².
+/// The winning candidate's scale: candidate 0's, replaced by each later candidate c whose Σxl² exceeds the current
+/// winner's score Σxl² / Σl² times its own Σl².
 static float choose(const float *sum_xl, const float *sum_ll) {
-    int winner = 0;
-    float best = score(sum_xl[0], sum_ll[0]);
+    float best = sum_ll[0] > 0 ? sum_xl[0] * sum_xl[0] / sum_ll[0] : 0;
+    float scale = sum_ll[0] > 0 ? sum_xl[0] / sum_ll[0] : 0;
     for (int c = 1; c < CANDIDATES; c++) {
-        const float s = score(sum_xl[c], sum_ll[c]);
-        if (s > best) {
-            best = s;
-            winner = c;
+        if (sum_ll[c] > 0 && sum_xl[c] * sum_xl[c] > best * sum_ll[c]) {
+            best = sum_xl[c] * sum_xl[c] / sum_ll[c];
+            scale = sum_xl[c] / sum_ll[c];
         }
     }
-    return sum_ll[winner] > 0 ? sum_xl[winner] / sum_ll[winner] : 0;
+    return scale;
 }
 
 static float search_portable(const float *x, const float *w, size_t n, int bits) {
@@ -351,25 +345,6 @@ AVX512Q static float extreme_avx512(const float *x, size_t n) {
     return 0;  // all zero
 }
 
-/// choose's scale sixteen candidates at a time: every score (the same float operations), their maximum, then the
-/// first candidate that has it.
-AVX512Q static float choose_avx512(const float *sum_xl, const float *sum_ll) {
-    __m512 scores[2];
-    for (int v = 0; v < 2; v++) {
-        const __mmask16 lanes = v == 0 ? 0xFFFF : (__mmask16)((1u << (CANDIDATES - 16)) - 1);
-        const __m512 xl = _mm512_maskz_loadu_ps(lanes, sum_xl + 16 * v), ll = _mm512_maskz_loadu_ps(lanes, sum_ll + 16 * v);
-        const __mmask16 positive = _mm512_mask_cmp_ps_mask(lanes, ll, _mm512_setzero_ps(), _CMP_GT_OQ);
-        const __m512 q = _mm512_maskz_div_ps(positive, _mm512_mul_ps(xl, xl), ll);
-        // Scores that are not a number count as 0; lanes past the last candidate as −1, below every score.
-        scores[v] = _mm512_mask_blend_ps(lanes, _mm512_set1_ps(-1.0f), _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(q, q, _CMP_ORD_Q), q));
-    }
-    const __m512 best = _mm512_set1_ps(_mm512_reduce_max_ps(_mm512_max_ps(scores[0], scores[1])));
-    const unsigned holders = _mm512_cmp_ps_mask(scores[0], best, _CMP_EQ_OQ)
-                             | (unsigned)_mm512_cmp_ps_mask(scores[1], best, _CMP_EQ_OQ) << 16;
-    const int winner = __builtin_ctz(holders);
-    return sum_ll[winner] > 0 ? sum_xl[winner] / sum_ll[winner] : 0;
-}
-
 /// The search with two candidates per 512-bit register, ten at a time (n a multiple of 8); the inverse scales are
 /// divided sixteen at a time.
 AVX512Q static float search_avx512(const float *x, const float *w, size_t n, int bits) {
@@ -382,7 +357,7 @@ AVX512Q static float search_avx512(const float *x, const float *w, size_t n, int
     inverses[CANDIDATES] = inverses[CANDIDATES - 1];  // an even count; its sums are not looked at
     fit_pairs(x, w, n, inverses, 5, low, high, sum_xl, sum_ll);
     fit_pairs(x, w, n, inverses + 10, 5, low, high, sum_xl + 10, sum_ll + 10);
-    return choose_avx512(sum_xl, sum_ll);
+    return choose(sum_xl, sum_ll);
 }
 
 /// The fastest search this CPU has for `n` values: each gives the same scale.
