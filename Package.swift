@@ -81,7 +81,7 @@ let package = Package(
         ),
         .target(
             name: "Conversion",
-            dependencies: ["ByteIO", "TensorTypes", "StrictJSON", "GGUFFormat", "SafetensorsFormat", "TensorModel", "Quantization",
+            dependencies: ["CDotKernels", "ByteIO", "TensorTypes", "StrictJSON", "GGUFFormat", "SafetensorsFormat", "TensorModel", "Quantization",
                            "PackFormat", "GemmaInference"],
             swiftSettings: swiftSettings
         ),

