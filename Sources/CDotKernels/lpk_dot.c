@@ -887,3 +887,34 @@ void lpk_decode_groups_fetching(int bits, const void *record, float *out, size_t
         decode_groups(bits, record, out, columns, group, slice * groups / slices, (slice + 1) * groups / slices);
     }
 }
+
+/// The kind's dot product, for kinds without a group length.
+typedef float (*lpk_row_dot)(const void *row, const float *x, size_t columns);
+/// The kind's dot product, for int8/int4/int2 records.
+typedef float (*lpk_group_dot)(const void *record, const float *x, size_t columns, size_t group);
+
+void lpk_dot_rows(lpk_row_kind kind, const void *records, size_t record_bytes, size_t rows, const float *x, size_t count,
+                  size_t columns, size_t group, size_t ahead, float *out, size_t out_stride) {
+    lpk_row_dot dot = NULL;
+    lpk_group_dot group_dot = NULL;
+    switch (kind) {
+    case LPK_ROWS_Q8_0: dot = lpk_dot_q8_0; break;
+    case LPK_ROWS_Q5_0: dot = lpk_dot_q5_0; break;
+    case LPK_ROWS_Q4_0: dot = lpk_dot_q4_0; break;
+    case LPK_ROWS_Q4_K: dot = lpk_dot_q4_k; break;
+    case LPK_ROWS_Q6_K: dot = lpk_dot_q6_k; break;
+    case LPK_ROWS_BF16: dot = lpk_dot_bf16; break;
+    case LPK_ROWS_F16: dot = lpk_dot_f16; break;
+    case LPK_ROWS_I8: group_dot = lpk_dot_i8_groups; break;
+    case LPK_ROWS_I4: group_dot = lpk_dot_i4_groups; break;
+    case LPK_ROWS_I2: group_dot = lpk_dot_i2_groups; break;
+    }
+    const uint8_t *base = records;
+    for (size_t r = 0; r < rows; r++) {
+        const uint8_t *record = base + r * record_bytes;
+        if (r + ahead < rows) lpk_prefetch(record + ahead * record_bytes, record_bytes);
+        for (size_t t = 0; t < count; t++) {
+            out[t * out_stride + r] = dot ? dot(record, x + t * columns, columns) : group_dot(record, x + t * columns, columns, group);
+        }
+    }
+}

@@ -251,11 +251,8 @@ public final class LinearWeight: @unchecked Sendable {
                 }
             case .mapped(let records, let encoding, let recordBytes):
                 if count <= LinearWeight.fusedInputLimit, let kernel = FusedKernel(encoding, columns: columns) {
-                    for r in start..<end {
-                        let record = records + r * recordBytes
-                        if r + LinearWeight.prefetchDistance < end { lpk_prefetch(record + LinearWeight.prefetchDistance * recordBytes, recordBytes) }
-                        for t in 0..<count { outputs[t * rows + r] = kernel.dot(record, inputs + t * columns, columns: columns) }
-                    }
+                    lpk_dot_rows(kernel.kind, records + start * recordBytes, recordBytes, end - start, inputs, count, columns,
+                                 kernel.group(columns: columns), LinearWeight.prefetchDistance, outputs + start, rows)
                     return
                 }
                 let decoded = scratch.rows(piece), panel = scratch.panel(piece)
@@ -344,19 +341,27 @@ public final class LinearWeight: @unchecked Sendable {
             }
         }
 
-        @inline(__always)
-        func dot(_ record: UnsafeRawPointer, _ x: UnsafePointer<Float>, columns: Int) -> Float {
+        /// The C kernels' name for this encoding (``lpk_dot_rows``).
+        var kind: lpk_row_kind {
             switch self {
-            case .q8_0: lpk_dot_q8_0(record, x, columns)
-            case .q5_0: lpk_dot_q5_0(record, x, columns)
-            case .q4_0: lpk_dot_q4_0(record, x, columns)
-            case .q4_K: lpk_dot_q4_k(record, x, columns)
-            case .q6_K: lpk_dot_q6_k(record, x, columns)
-            case .bf16: lpk_dot_bf16(record, x, columns)
-            case .f16: lpk_dot_f16(record, x, columns)
-            case .int8(let scheme): lpk_dot_i8_groups(record, x, columns, scheme.columnsPerGroup(rowLength: columns))
-            case .int4(let scheme): lpk_dot_i4_groups(record, x, columns, scheme.columnsPerGroup(rowLength: columns))
-            case .int2(let scheme): lpk_dot_i2_groups(record, x, columns, scheme.columnsPerGroup(rowLength: columns))
+            case .q8_0: LPK_ROWS_Q8_0
+            case .q5_0: LPK_ROWS_Q5_0
+            case .q4_0: LPK_ROWS_Q4_0
+            case .q4_K: LPK_ROWS_Q4_K
+            case .q6_K: LPK_ROWS_Q6_K
+            case .bf16: LPK_ROWS_BF16
+            case .f16: LPK_ROWS_F16
+            case .int8: LPK_ROWS_I8
+            case .int4: LPK_ROWS_I4
+            case .int2: LPK_ROWS_I2
+            }
+        }
+
+        /// The group length of int8/int4/int2 records of `columns` values (0 for the other encodings).
+        func group(columns: Int) -> Int {
+            switch self {
+            case .int8(let scheme), .int4(let scheme), .int2(let scheme): scheme.columnsPerGroup(rowLength: columns)
+            case .q8_0, .q5_0, .q4_0, .q4_K, .q6_K, .bf16, .f16: 0
             }
         }
     }

@@ -72,4 +72,17 @@ int lpk_block_dot_version(int version, int type, const void *row, const float *x
 /// them later does not wait on memory.
 void lpk_prefetch(const void *p, size_t bytes);
 
+/// The row encodings lpk_dot_rows multiplies in place.
+typedef enum {
+    LPK_ROWS_Q8_0, LPK_ROWS_Q5_0, LPK_ROWS_Q4_0, LPK_ROWS_Q4_K, LPK_ROWS_Q6_K, LPK_ROWS_BF16, LPK_ROWS_F16,
+    LPK_ROWS_I8, LPK_ROWS_I4, LPK_ROWS_I2
+} lpk_row_kind;
+
+/// out[t · out_stride + r] = row r · x[t] (x[t] = x + t · columns) for the `rows` records of `record_bytes` at `records`
+/// and `count` inputs, each row by the kind's lpk_dot_* function (`group`: the int8/int4/int2 records' group length),
+/// asking for the record `ahead` rows on as each row starts (while that record lies among the `rows`): one call per
+/// piece of a product instead of one per row.
+void lpk_dot_rows(lpk_row_kind kind, const void *records, size_t record_bytes, size_t rows, const float *x, size_t count,
+                  size_t columns, size_t group, size_t ahead, float *out, size_t out_stride);
+
 #endif
