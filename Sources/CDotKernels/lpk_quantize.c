@@ -365,6 +365,20 @@ AVX2Q static float search_fastest(const float *x, const float *w, size_t n, int 
     return n % 8 == 0 && lpk_dot_uses_avx512() ? search_avx512(x, w, n, bits) : search_avx2(x, w, n, bits);
 }
 
+/// Group g's scale (at `v`, weights `w` for the whole row or NULL; `amax` its largest magnitude): searched, or the
+/// nearest rule's amax / max level. Writes it into `record` as f16 and returns what a reader multiplies by (the f16
+/// value); NaN, writing nothing, when the scale does not fit in f16.
+AVX2Q static inline float group_scale(int search, const float *v, const float *w, unsigned char *record, size_t g, size_t group,
+                                      int bits, float amax) {
+    const float scale = search ? search_fastest(v, w ? w + g * group : NULL, group, bits)
+                               : amax / (bits == 8 ? 127.0f : bits == 4 ? 7.0f : 1.0f);
+    if (!(fabsf(scale) <= 65504.0f)) return NAN;
+    const unsigned short half = _cvtss_sh(scale, _MM_FROUND_TO_NEAREST_INT);
+    record[2 * g] = (unsigned char)(half & 0xFF);
+    record[2 * g + 1] = (unsigned char)(half >> 8);
+    return _cvtsh_ss(half);
+}
+
 AVX2Q static long quantize_row_avx2(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
                                     lpk_error_sums *sums) {
     const float max_level = bits == 8 ? 127.0f : bits == 4 ? 7.0f : 1.0f;
@@ -383,12 +397,8 @@ AVX2Q static long quantize_row_avx2(const float *x, const float *w, int search, 
             bad = _mm256_or_ps(bad, _mm256_cmp_ps(magnitude, infinity, _CMP_NLT_UQ));  // infinite or NaN
         }
         if (_mm256_movemask_ps(bad)) return first_non_finite(x, n);
-        const float scale = search ? search_fastest(v, w ? w + g * group : NULL, group, bits) : hmax(amax) / max_level;
-        if (!(fabsf(scale) <= 65504.0f)) return (long)n;
-        const unsigned short half = _cvtss_sh(scale, _MM_FROUND_TO_NEAREST_INT);
-        record[2 * g] = (unsigned char)(half & 0xFF);
-        record[2 * g + 1] = (unsigned char)(half >> 8);
-        const float stored = _cvtsh_ss(half);
+        const float stored = group_scale(search, v, w, record, g, group, bits, hmax(amax));
+        if (stored != stored) return (long)n;
         const __m256 inverse = _mm256_set1_ps(stored == 0 ? 0 : 1.0f / stored), vstored = _mm256_set1_ps(stored);
         for (size_t i = 0; i < group; i += 8) {
             const __m256 value = _mm256_loadu_ps(v + i);
@@ -446,12 +456,8 @@ AVX512Q static long quantize_row_avx512(const float *x, const float *w, int sear
             bad |= _mm512_cmp_ps_mask(magnitude, infinity, _CMP_NLT_UQ);  // infinite or NaN
         }
         if (bad) return first_non_finite(x, n);
-        const float scale = search ? search_fastest(v, w ? w + g * group : NULL, group, bits) : _mm512_reduce_max_ps(amax) / max_level;
-        if (!(fabsf(scale) <= 65504.0f)) return (long)n;
-        const unsigned short f16 = _cvtss_sh(scale, _MM_FROUND_TO_NEAREST_INT);
-        record[2 * g] = (unsigned char)(f16 & 0xFF);
-        record[2 * g + 1] = (unsigned char)(f16 >> 8);
-        const float stored = _cvtsh_ss(f16);
+        const float stored = group_scale(search, v, w, record, g, group, bits, _mm512_reduce_max_ps(amax));
+        if (stored != stored) return (long)n;
         const __m512 inverse = _mm512_set1_ps(stored == 0 ? 0 : 1.0f / stored), vstored = _mm512_set1_ps(stored);
         for (size_t i = 0; i < group; i += 16) {
             const __m512 value = _mm512_loadu_ps(v + i);
