@@ -190,6 +190,14 @@ static long first_non_finite(const float *x, size_t n) {
     return -1;
 }
 
+/// quantize_row_portable behind the non-finite check the vector versions make as they go.
+static long quantize_row_checked(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
+                                 lpk_error_sums *sums) {
+    const long bad = first_non_finite(x, n);
+    if (bad >= 0) return bad;
+    return quantize_row_portable(x, w, search, n, group, bits, record, sums);
+}
+
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #define AVX2Q __attribute__((target("avx2,fma,f16c")))
 
@@ -519,10 +527,24 @@ int lpk_search_scale_version(int version, const float *x, const float *w, size_t
 long lpk_quantize_row(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
                       lpk_error_sums *sums) {
     if (lpk_dot_uses_avx512() && group % 16 == 0) return quantize_row_avx512(x, w, search, n, group, bits, record, sums);
-    if (lpk_dot_uses_avx2() && group % 8 == 0) return quantize_row_avx2(x, w, search, n, group, bits, record, sums);  // both check as they go
-    const long bad = first_non_finite(x, n);
-    if (bad >= 0) return bad;
-    return quantize_row_portable(x, w, search, n, group, bits, record, sums);
+    if (lpk_dot_uses_avx2() && group % 8 == 0) return quantize_row_avx2(x, w, search, n, group, bits, record, sums);
+    return quantize_row_checked(x, w, search, n, group, bits, record, sums);
+}
+
+int lpk_quantize_row_version(int version, const float *x, const float *w, int search, size_t n, size_t group, int bits,
+                             unsigned char *record, lpk_error_sums *sums, long *result) {
+    switch (version) {
+    case 0: *result = quantize_row_checked(x, w, search, n, group, bits, record, sums); return 1;
+    case 1:
+        if (!lpk_dot_uses_avx2() || group % 8 != 0) return 0;
+        *result = quantize_row_avx2(x, w, search, n, group, bits, record, sums);
+        return 1;
+    case 2:
+        if (!lpk_dot_uses_avx512() || group % 16 != 0) return 0;
+        *result = quantize_row_avx512(x, w, search, n, group, bits, record, sums);
+        return 1;
+    default: return 0;
+    }
 }
 #else
 float lpk_search_scale(const float *x, const float *w, size_t n, int bits) { return search_portable(x, w, n, bits); }
@@ -535,8 +557,13 @@ int lpk_search_scale_version(int version, const float *x, const float *w, size_t
 
 long lpk_quantize_row(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
                       lpk_error_sums *sums) {
-    const long bad = first_non_finite(x, n);
-    if (bad >= 0) return bad;
-    return quantize_row_portable(x, w, search, n, group, bits, record, sums);
+    return quantize_row_checked(x, w, search, n, group, bits, record, sums);
+}
+
+int lpk_quantize_row_version(int version, const float *x, const float *w, int search, size_t n, size_t group, int bits,
+                             unsigned char *record, lpk_error_sums *sums, long *result) {
+    if (version != 0) return 0;
+    *result = lpk_quantize_row(x, w, search, n, group, bits, record, sums);
+    return 1;
 }
 #endif

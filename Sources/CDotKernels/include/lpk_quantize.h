@@ -31,4 +31,10 @@ typedef struct {
 long lpk_quantize_row(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
                       lpk_error_sums *sums);
 
+/// The same by one version: 0 portable C, 1 AVX2 (group a multiple of 8), 2 AVX-512 (of 16), for tests that hold them
+/// to one another: writes lpk_quantize_row's return value to `*result`. Returns 0, computing nothing, when this CPU
+/// or build lacks the version or the group does not suit it.
+int lpk_quantize_row_version(int version, const float *x, const float *w, int search, size_t n, size_t group, int bits,
+                             unsigned char *record, lpk_error_sums *sums, long *result);
+
 #endif
