@@ -252,7 +252,7 @@ public final class LinearWeight: @unchecked Sendable {
             case .mapped(let records, let encoding, let recordBytes):
                 if count <= LinearWeight.fusedInputLimit, let kernel = FusedKernel(encoding, columns: columns) {
                     lpk_dot_rows(kernel.kind, records + start * recordBytes, recordBytes, end - start, inputs, count, columns,
-                                 kernel.group(columns: columns), LinearWeight.prefetchDistance, outputs + start, rows)
+                                 kernel.group, LinearWeight.prefetchDistance, outputs + start, rows)
                     return
                 }
                 let decoded = scratch.rows(piece), panel = scratch.panel(piece)
@@ -315,54 +315,33 @@ public final class LinearWeight: @unchecked Sendable {
     /// Up to this many inputs, a quantized row is multiplied in place; beyond, decoding it once is cheaper.
     static let fusedInputLimit = 2
 
-    /// The encodings with a fused dot product (in CDotKernels).
-    enum FusedKernel {
-        case q8_0, q5_0, q4_0, q4_K, q6_K, bf16, f16
-        case int8(RowScheme)
-        case int4(RowScheme)
-        case int2(RowScheme)
+    /// A row encoding with a dot product over its packed values (``lpk_dot_rows``), for rows of `columns` values.
+    struct FusedKernel {
+        /// The C kernels' name for the encoding.
+        let kind: lpk_row_kind
+        /// The group length of int8/int4/int2 records (0 for the other encodings).
+        let group: Int
 
         init?(_ encoding: TensorEncoding, columns: Int) {
             switch encoding {
-            case .ggml(.q8_0) where columns % 32 == 0: self = .q8_0
-            case .ggml(.q5_0) where columns % 32 == 0: self = .q5_0
-            case .ggml(.q4_0) where columns % 32 == 0: self = .q4_0
-            case .ggml(.q4_K) where columns % 256 == 0: self = .q4_K
-            case .ggml(.q6_K) where columns % 256 == 0: self = .q6_K
-            case .plain(.bf16): self = .bf16
-            case .plain(.f16): self = .f16
+            case .ggml(.q8_0) where columns % 32 == 0: kind = LPK_ROWS_Q8_0
+            case .ggml(.q5_0) where columns % 32 == 0: kind = LPK_ROWS_Q5_0
+            case .ggml(.q4_0) where columns % 32 == 0: kind = LPK_ROWS_Q4_0
+            case .ggml(.q4_K) where columns % 256 == 0: kind = LPK_ROWS_Q4_K
+            case .ggml(.q6_K) where columns % 256 == 0: kind = LPK_ROWS_Q6_K
+            case .plain(.bf16): kind = LPK_ROWS_BF16
+            case .plain(.f16): kind = LPK_ROWS_F16
             case .rows(let scheme):
                 switch scheme.bits {
-                case .int8: self = .int8(scheme)
-                case .int4: self = .int4(scheme)
-                case .int2: self = .int2(scheme)
+                case .int8: kind = LPK_ROWS_I8
+                case .int4: kind = LPK_ROWS_I4
+                case .int2: kind = LPK_ROWS_I2
                 }
+                group = scheme.columnsPerGroup(rowLength: columns)
+                return
             default: return nil
             }
-        }
-
-        /// The C kernels' name for this encoding (``lpk_dot_rows``).
-        var kind: lpk_row_kind {
-            switch self {
-            case .q8_0: LPK_ROWS_Q8_0
-            case .q5_0: LPK_ROWS_Q5_0
-            case .q4_0: LPK_ROWS_Q4_0
-            case .q4_K: LPK_ROWS_Q4_K
-            case .q6_K: LPK_ROWS_Q6_K
-            case .bf16: LPK_ROWS_BF16
-            case .f16: LPK_ROWS_F16
-            case .int8: LPK_ROWS_I8
-            case .int4: LPK_ROWS_I4
-            case .int2: LPK_ROWS_I2
-            }
-        }
-
-        /// The group length of int8/int4/int2 records of `columns` values (0 for the other encodings).
-        func group(columns: Int) -> Int {
-            switch self {
-            case .int8(let scheme), .int4(let scheme), .int2(let scheme): scheme.columnsPerGroup(rowLength: columns)
-            case .q8_0, .q5_0, .q4_0, .q4_K, .q6_K, .bf16, .f16: 0
-            }
+            group = 0
         }
     }
 }
