@@ -368,18 +368,113 @@ AVX512Q static float search_avx512(const float *x, const float *w, size_t n, int
     return choose(sum_xl, sum_ll);
 }
 
+/// One candidate's sums for sixteen groups side by side (`xt`, `wt`: value i of lane k's group at [16·i + k]), each
+/// lane exactly as fit_portable sums its group: eight interleaved chains of fused multiply-adds, reduced as sum_256
+/// reduces. `variant` (a constant where inlined) says whether there are weights (4) and which clamps are needed: low
+/// (2), high (1); a clamp is left out where the candidate cannot reach its bound.
+AVX512Q static inline __attribute__((always_inline)) void fit_lanes(const float *xt, const float *wt, size_t n, __m512 inverse,
+                                                                   const int variant, __m512 low, __m512 high,
+                                                                   __m512 *sum_xl, __m512 *sum_ll) {
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    __m512 xl[8], ll[8];
+    for (size_t j = 0; j < 8; j++) {
+        __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
+        for (size_t i = j; i < n; i += 8) {
+            const __m512 v = _mm512_load_ps(xt + 16 * i);
+            __m512 p = _mm512_mul_ps(inverse, v);
+            if (variant & 2) p = _mm512_max_ps(low, p);
+            if (variant & 1) p = _mm512_min_ps(high, p);
+            const __m512 l = _mm512_sub_ps(_mm512_add_ps(p, magic), magic);  // fit_pairs' rounding
+            const __m512 weighted = variant & 4 ? _mm512_mul_ps(_mm512_load_ps(wt + 16 * i), l) : l;
+            a = _mm512_fmadd_ps(weighted, v, a);
+            b = _mm512_fmadd_ps(weighted, l, b);
+        }
+        xl[j] = a;
+        ll[j] = b;
+    }
+    *sum_xl = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(xl[0], xl[4]), _mm512_add_ps(xl[2], xl[6])),
+                            _mm512_add_ps(_mm512_add_ps(xl[1], xl[5]), _mm512_add_ps(xl[3], xl[7])));
+    *sum_ll = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(ll[0], ll[4]), _mm512_add_ps(ll[2], ll[6])),
+                            _mm512_add_ps(_mm512_add_ps(ll[1], ll[5]), _mm512_add_ps(ll[3], ll[7])));
+}
+
+/// fit_lanes with `variant` turned into a constant (and the common group of 32 unrolled).
+AVX512Q static inline __attribute__((always_inline)) void fit_lanes_variant(const float *xt, const float *wt, size_t n,
+                                                                           __m512 inverse, int variant, __m512 low, __m512 high,
+                                                                           __m512 *sum_xl, __m512 *sum_ll) {
+#define LPK_FIT(v) case v: if (n == 32) fit_lanes(xt, wt, 32, inverse, v, low, high, sum_xl, sum_ll); \
+                           else fit_lanes(xt, wt, n, inverse, v, low, high, sum_xl, sum_ll); break;
+    switch (variant) { LPK_FIT(0) LPK_FIT(1) LPK_FIT(2) LPK_FIT(3) LPK_FIT(4) LPK_FIT(5) LPK_FIT(6) LPK_FIT(7) }
+#undef LPK_FIT
+}
+
+/// The scales of `count` (1–16) consecutive groups of `n` values (n a multiple of 8, at most 256) at x, x + n, …
+/// (weights at w, w + n, … or NULL), each search_portable's to the bit: the groups are laid side by side, one to a
+/// lane, so that each candidate is fitted and compared for sixteen groups at once, with no sums across lanes.
+/// A candidate whose largest level magnitude |numerator| stays 0.4 or more inside a bound skips that clamp: no
+/// value can reach it (every |x| ≤ |extreme|, so |inverse · x| ≤ |numerator| up to rounding).
+AVX512Q static void search_groups_avx512(const float *x, const float *w, size_t n, size_t count, int bits, float *scales) {
+    _Alignas(64) float xt[256 * 16], wt[256 * 16];
+    const __mmask16 lanes = (__mmask16)((1u << count) - 1);
+    const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                               _mm512_set1_epi32((int)n));
+    __m512 amax = _mm512_setzero_ps();
+    for (size_t i = 0; i < n; i++) {
+        const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, offsets, x + i, 4);
+        _mm512_store_ps(xt + 16 * i, v);
+        amax = _mm512_max_ps(amax, _mm512_abs_ps(v));
+        if (w) _mm512_store_ps(wt + 16 * i, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, offsets, w + i, 4));
+    }
+    // Each lane's extreme_portable: the first value of largest magnitude.
+    __m512 extreme = _mm512_setzero_ps();
+    __mmask16 found = 0;
+    for (size_t i = 0; i < n && found != 0xFFFF; i++) {
+        const __m512 v = _mm512_load_ps(xt + 16 * i);
+        const __mmask16 first = _mm512_cmp_ps_mask(_mm512_abs_ps(v), amax, _CMP_EQ_OQ) & (__mmask16)~found;
+        extreme = _mm512_mask_mov_ps(extreme, first, v);
+        found |= first;
+    }
+    const __mmask16 usable = _mm512_cmp_ps_mask(_mm512_abs_ps(extreme), _mm512_set1_ps(1e-15f), _CMP_GE_OQ);
+    const __m512 divisor = _mm512_mask_blend_ps(usable, _mm512_set1_ps(1.0f), extreme);
+    float low_bound, high_bound;
+    const float *numerator = numerators(bits, &low_bound, &high_bound);
+    const __m512 low = _mm512_set1_ps(low_bound), high = _mm512_set1_ps(high_bound), zero = _mm512_setzero_ps();
+    // choose(), lane for lane: the winner's score Σxl² / Σl² is what later candidates must beat; its scale Σxl / Σl
+    // is taken once, from the winner's sums.
+    __m512 best = zero, best_xl = zero, best_ll = zero;
+    __mmask16 any = 0;
+    for (int c = 0; c < CANDIDATES; c++) {
+        const __m512 inverse = _mm512_div_ps(_mm512_set1_ps(numerator[c]), divisor);
+        const int variant = (w ? 4 : 0) | (-numerator[c] > -low_bound + 0.4f ? 2 : 0) | (-numerator[c] > high_bound + 0.4f ? 1 : 0);
+        __m512 xl, ll;
+        fit_lanes_variant(xt, wt, n, inverse, variant, low, high, &xl, &ll);
+        const __mmask16 positive = _mm512_cmp_ps_mask(ll, zero, _CMP_GT_OQ);
+        const __m512 square = _mm512_mul_ps(xl, xl), score = _mm512_div_ps(square, ll);
+        const __mmask16 better = c == 0 ? positive
+                                        : positive & _mm512_cmp_ps_mask(square, _mm512_mul_ps(best, ll), _CMP_GT_OQ);
+        best = _mm512_mask_mov_ps(best, better, score);
+        best_xl = _mm512_mask_mov_ps(best_xl, better, xl);
+        best_ll = _mm512_mask_mov_ps(best_ll, better, ll);
+        any |= better;
+    }
+    const __m512 scale = _mm512_maskz_div_ps(any & usable, best_xl, best_ll);
+    _mm512_mask_storeu_ps(scales, lanes, scale);
+}
+
 /// The fastest search this CPU has for `n` values: each gives the same scale.
 AVX2Q static float search_fastest(const float *x, const float *w, size_t n, int bits) {
     return n % 8 == 0 && lpk_dot_uses_avx512() ? search_avx512(x, w, n, bits) : search_avx2(x, w, n, bits);
 }
 
 /// Group g's scale (at `v`, weights `w` for the whole row or NULL; `amax` its largest magnitude): searched, or the
-/// nearest rule's amax / max level. Writes it into `record` as f16 and returns what a reader multiplies by (the f16
-/// value); NaN, writing nothing, when the scale does not fit in f16.
-AVX2Q static inline float group_scale(int search, const float *v, const float *w, unsigned char *record, size_t g, size_t group,
-                                      int bits, float amax) {
-    const float scale = search ? search_fastest(v, w ? w + g * group : NULL, group, bits)
-                               : amax / (bits == 8 ? 127.0f : bits == 4 ? 7.0f : 1.0f);
+/// nearest rule's amax / max level.
+AVX2Q static inline float group_scale(int search, const float *v, const float *w, size_t g, size_t group, int bits, float amax) {
+    return search ? search_fastest(v, w ? w + g * group : NULL, group, bits) : amax / (bits == 8 ? 127.0f : bits == 4 ? 7.0f : 1.0f);
+}
+
+/// Writes group g's `scale` into `record` as f16 and returns what a reader multiplies by (the f16 value); NaN, writing
+/// nothing, when the scale does not fit in f16.
+AVX2Q static inline float store_scale(float scale, unsigned char *record, size_t g) {
     if (!(fabsf(scale) <= 65504.0f)) return NAN;
     const unsigned short half = _cvtss_sh(scale, _MM_FROUND_TO_NEAREST_INT);
     record[2 * g] = (unsigned char)(half & 0xFF);
@@ -405,7 +500,7 @@ AVX2Q static long quantize_row_avx2(const float *x, const float *w, int search, 
             bad = _mm256_or_ps(bad, _mm256_cmp_ps(magnitude, infinity, _CMP_NLT_UQ));  // infinite or NaN
         }
         if (_mm256_movemask_ps(bad)) return first_non_finite(x, n);
-        const float stored = group_scale(search, v, w, record, g, group, bits, hmax(amax));
+        const float stored = store_scale(group_scale(search, v, w, g, group, bits, hmax(amax)), record, g);
         if (stored != stored) return (long)n;
         const __m256 inverse = _mm256_set1_ps(stored == 0 ? 0 : 1.0f / stored), vstored = _mm256_set1_ps(stored);
         for (size_t i = 0; i < group; i += 8) {
@@ -454,6 +549,9 @@ AVX512Q static long quantize_row_avx512(const float *x, const float *w, int sear
     __m512 worst = _mm512_set1_ps((float)sums->max_error), se = _mm512_setzero_ps(), rr = se, cc = se, xy = se;
     double total_se = 0, total_rr = 0, total_cc = 0, total_xy = 0;
     size_t unfolded = 0;
+    // Searched scales come sixteen groups at a time (groups of up to 256 values).
+    const int searched_ahead = search && group <= 256;
+    float searched[16];
     for (size_t g = 0; g < groups; g++) {
         const float *v = x + g * group;
         __m512 amax = _mm512_setzero_ps();
@@ -464,7 +562,11 @@ AVX512Q static long quantize_row_avx512(const float *x, const float *w, int sear
             bad |= _mm512_cmp_ps_mask(magnitude, infinity, _CMP_NLT_UQ);  // infinite or NaN
         }
         if (bad) return first_non_finite(x, n);
-        const float stored = group_scale(search, v, w, record, g, group, bits, _mm512_reduce_max_ps(amax));
+        if (searched_ahead && g % 16 == 0) {
+            search_groups_avx512(v, w ? w + g * group : NULL, group, groups - g < 16 ? groups - g : 16, bits, searched);
+        }
+        const float scale = searched_ahead ? searched[g % 16] : group_scale(search, v, w, g, group, bits, _mm512_reduce_max_ps(amax));
+        const float stored = store_scale(scale, record, g);
         if (stored != stored) return (long)n;
         const __m512 inverse = _mm512_set1_ps(stored == 0 ? 0 : 1.0f / stored), vstored = _mm512_set1_ps(stored);
         for (size_t i = 0; i < group; i += 16) {
