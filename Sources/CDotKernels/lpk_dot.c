@@ -641,14 +641,20 @@ AVX512 static inline __attribute__((always_inline)) float groups_dot_avx512(cons
     const uint8_t *q = scales + 2 * groups;
     const size_t group_bytes = group * (size_t)bits / 8;
     __m512 total0 = _mm512_setzero_ps(), total1 = total0;
-    size_t g = 0;
 #define LPK_GROUP_SUM(G) (bits == 8 ? i8_group_sum_avx512((const int8_t *)(q + (G) * group_bytes), x + (G) * group, group) \
                                     : i4_group_sum_avx512(q + (G) * group_bytes, x + (G) * group, group))
-    for (; g + 2 <= groups; g += 2) {
-        total0 = _mm512_fmadd_ps(LPK_GROUP_SUM(g), _mm512_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g))), total0);
-        total1 = _mm512_fmadd_ps(LPK_GROUP_SUM(g + 1), _mm512_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g + 2))), total1);
+    // The scales sixteen at a time, widened together; each group's broadcast from memory (a load, not a vector op).
+    float widened[16];
+    for (size_t first = 0; first < groups; first += 16) {
+        const size_t count = groups - first < 16 ? groups - first : 16;
+        _mm512_storeu_ps(widened, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((__mmask16)((1u << count) - 1), scales + 2 * first)));
+        size_t k = 0;
+        for (; k + 2 <= count; k += 2) {
+            total0 = _mm512_fmadd_ps(LPK_GROUP_SUM(first + k), _mm512_set1_ps(widened[k]), total0);
+            total1 = _mm512_fmadd_ps(LPK_GROUP_SUM(first + k + 1), _mm512_set1_ps(widened[k + 1]), total1);
+        }
+        if (k < count) total0 = _mm512_fmadd_ps(LPK_GROUP_SUM(first + k), _mm512_set1_ps(widened[k]), total0);
     }
-    if (g < groups) total0 = _mm512_fmadd_ps(LPK_GROUP_SUM(g), _mm512_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g))), total0);
 #undef LPK_GROUP_SUM
     return _mm512_reduce_add_ps(_mm512_add_ps(total0, total1));
 }
