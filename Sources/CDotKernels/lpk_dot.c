@@ -401,21 +401,40 @@ AVX2 static __m256i q5_0_values(const uint8_t *b) {
 /// Q8_0's 32 values: the signed bytes after the f16 scale.
 AVX2 static __m256i q8_0_values(const uint8_t *b) { return _mm256_loadu_si256((const __m256i *)(b + 2)); }
 
+/// The f16 scales that start `count` (at most 16) blocks of `stride` bytes from p, widened to f32 together into `out`.
+AVX2 static inline void block_scales(const uint8_t *p, size_t count, size_t stride, float *out) {
+    uint16_t halves[16] = {0};
+    for (size_t k = 0; k < count; k++) halves[k] = load_u16(p + k * stride);
+    _mm256_storeu_ps(out, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)halves)));
+    _mm256_storeu_ps(out + 8, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(halves + 8))));
+}
+
 /// Defines NAME(row, x, columns) for blocks of 32 values that start with their f16 scale d: Σ d·(VALUES(block)·x),
-/// with two running totals (even and odd blocks) so that consecutive blocks do not wait on one accumulator. W is the
+/// with two running totals (even and odd blocks) so that consecutive blocks do not wait on one accumulator. The scales
+/// are widened sixteen blocks at a time and each broadcast from memory (a load, not vector operations). W is the
 /// register width (256: AVX2, 512: AVX-512), TARGET its function attribute.
 #define SCALED_BLOCK_DOT(NAME, TARGET, W, VALUES, BLOCK_BYTES) \
     TARGET static float NAME(const void *row, const float *x, size_t columns) { \
         const uint8_t *p = row; \
         const size_t blocks = columns / 32; \
         __m##W total0 = _mm##W##_setzero_ps(), total1 = _mm##W##_setzero_ps(); \
-        size_t b = 0; \
-        for (; b + 2 <= blocks; b += 2, p += 2 * (BLOCK_BYTES), x += 64) { \
-            total0 = _mm##W##_fmadd_ps(bytes32_dot_##W(VALUES(p), x), _mm##W##_set1_ps(_cvtsh_ss(load_u16(p))), total0); \
-            total1 = _mm##W##_fmadd_ps(bytes32_dot_##W(VALUES(p + (BLOCK_BYTES)), x + 32), \
-                                       _mm##W##_set1_ps(_cvtsh_ss(load_u16(p + (BLOCK_BYTES)))), total1); \
+        float scales[16]; \
+        for (size_t first = 0; first < blocks; first += 16) { \
+            const size_t count = blocks - first < 16 ? blocks - first : 16; \
+            block_scales(p + first * (BLOCK_BYTES), count, BLOCK_BYTES, scales); \
+            size_t k = 0; \
+            for (; k + 2 <= count; k += 2) { \
+                const uint8_t *block = p + (first + k) * (BLOCK_BYTES); \
+                const float *xb = x + (first + k) * 32; \
+                total0 = _mm##W##_fmadd_ps(bytes32_dot_##W(VALUES(block), xb), _mm##W##_set1_ps(scales[k]), total0); \
+                total1 = _mm##W##_fmadd_ps(bytes32_dot_##W(VALUES(block + (BLOCK_BYTES)), xb + 32), \
+                                           _mm##W##_set1_ps(scales[k + 1]), total1); \
+            } \
+            if (k < count) { \
+                total0 = _mm##W##_fmadd_ps(bytes32_dot_##W(VALUES(p + (first + k) * (BLOCK_BYTES)), x + (first + k) * 32), \
+                                           _mm##W##_set1_ps(scales[k]), total0); \
+            } \
         } \
-        if (b < blocks) total0 = _mm##W##_fmadd_ps(bytes32_dot_##W(VALUES(p), x), _mm##W##_set1_ps(_cvtsh_ss(load_u16(p))), total0); \
         return sum_##W(_mm##W##_add_ps(total0, total1)); \
     }
 
@@ -609,6 +628,18 @@ AVX2 static void decode_f16_avx2(const void *row, float *out, size_t columns) {
 
 AVX512 static __m512 bytes16_to_floats(__m128i bytes) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes)); }
 
+/// The 32 levels of 16 packed int4 bytes (value 2i in byte i's low nibble, 2i + 1 in its high one) as floats q − 8, in
+/// value order: values 0–15 in `first`, 16–31 in `second`. Each byte is widened to a 32-bit lane and its nibbles are
+/// looked up in a table of −8…7 (a permute reads only an index's low four bits), then the two halves are interleaved:
+/// the same floats as nibbles_to_bytes and a conversion, in six operations instead of eleven.
+AVX512 static inline __attribute__((always_inline)) void i4_levels_avx512(__m128i packed, __m512 *first, __m512 *second) {
+    const __m512 levels = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
+    const __m512i bytes = _mm512_cvtepu8_epi32(packed);
+    const __m512 low = _mm512_permutexvar_ps(bytes, levels), high = _mm512_permutexvar_ps(_mm512_srli_epi32(bytes, 4), levels);
+    *first = _mm512_permutex2var_ps(low, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), high);
+    *second = _mm512_permutex2var_ps(low, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), high);
+}
+
 /// Σ q[i]·x[i] over one group of `group` int8 values (a multiple of 16), 16 at a time: a product and fused
 /// multiply-adds into one register, as a Q8_0 block's (see bytes32_dot_512).
 AVX512 static inline __attribute__((always_inline)) __m512 i8_group_sum_avx512(const int8_t *q, const float *x, size_t group) {
@@ -620,13 +651,14 @@ AVX512 static inline __attribute__((always_inline)) __m512 i8_group_sum_avx512(c
 
 /// Σ q[i]·x[i] over one group of `group` int4 values (a multiple of 32), as i8_group_sum_avx512.
 AVX512 static inline __attribute__((always_inline)) __m512 i4_group_sum_avx512(const uint8_t *q, const float *x, size_t group) {
-    __m128i packed = _mm_loadu_si128((const __m128i *)q);
-    __m512 sum = _mm512_mul_ps(bytes16_to_floats(nibbles_to_bytes(packed, 0)), _mm512_loadu_ps(x));
-    sum = _mm512_fmadd_ps(bytes16_to_floats(nibbles_to_bytes(packed, 1)), _mm512_loadu_ps(x + 16), sum);
+    __m512 first, second;
+    i4_levels_avx512(_mm_loadu_si128((const __m128i *)q), &first, &second);
+    __m512 sum = _mm512_mul_ps(first, _mm512_loadu_ps(x));
+    sum = _mm512_fmadd_ps(second, _mm512_loadu_ps(x + 16), sum);
     for (size_t i = 32; i < group; i += 32) {
-        packed = _mm_loadu_si128((const __m128i *)(q + i / 2));
-        sum = _mm512_fmadd_ps(bytes16_to_floats(nibbles_to_bytes(packed, 0)), _mm512_loadu_ps(x + i), sum);
-        sum = _mm512_fmadd_ps(bytes16_to_floats(nibbles_to_bytes(packed, 1)), _mm512_loadu_ps(x + i + 16), sum);
+        i4_levels_avx512(_mm_loadu_si128((const __m128i *)(q + i / 2)), &first, &second);
+        sum = _mm512_fmadd_ps(first, _mm512_loadu_ps(x + i), sum);
+        sum = _mm512_fmadd_ps(second, _mm512_loadu_ps(x + i + 16), sum);
     }
     return sum;
 }
@@ -683,9 +715,10 @@ AVX512 static void decode_i4_groups_avx512(const void *record, float *out, size_
     for (size_t g = first; g < end; g++) {
         const __m512 scale = _mm512_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g)));
         for (size_t i = g * group; i < (g + 1) * group; i += 32) {
-            const __m128i packed = _mm_loadu_si128((const __m128i *)(q + i / 2));
-            _mm512_storeu_ps(out + i, _mm512_mul_ps(bytes16_to_floats(nibbles_to_bytes(packed, 0)), scale));
-            _mm512_storeu_ps(out + i + 16, _mm512_mul_ps(bytes16_to_floats(nibbles_to_bytes(packed, 1)), scale));
+            __m512 first, second;
+            i4_levels_avx512(_mm_loadu_si128((const __m128i *)(q + i / 2)), &first, &second);
+            _mm512_storeu_ps(out + i, _mm512_mul_ps(first, scale));
+            _mm512_storeu_ps(out + i + 16, _mm512_mul_ps(second, scale));
         }
     }
 }
