@@ -357,6 +357,14 @@ def main():
             "pages first touched by the lookups / already mapped",
             f"{result['lookups_per_second'] / 1e6:.2f} / {mapped['lookups_per_second'] / 1e6:.2f} M/s",
             "", f"{memcpy * 1e9 / result['record_bytes'] / 1e6:.1f} M/s at memcpy speed")
+    for preset in ["int8", "int4"]:
+        path = str(work / f"synthetic.{preset}.lpk")
+        result = bench_json(lpk["lpk-bench"], "ple", path, "--batch", "64")
+        mapped = bench_json(lpk["lpk-bench"], "ple", path, "--batch", "64", "--mapped")
+        row(f"Prompt PLE lookups, random tokens 64 at a time, the records split between the worker threads ({preset}): "
+            "pages first touched by the lookups / already mapped",
+            f"{result['lookups_per_second'] / 1e6:.2f} / {mapped['lookups_per_second'] / 1e6:.2f} M/s",
+            "", f"{read_bandwidth * 1e9 / result['record_bytes'] / 1e6:.1f} M/s at the read bandwidth (two threads)")
 
     # PLE models served from a separate, mapped PLE file: speed, pages touched, resident memory.
     ple_model_rows(lpk, work, "Gemma-3n-shaped model (vocab 262,144, PLE 5 × 256, AltUp, LAuReL)", synthetic_gemma3n(work))

@@ -76,20 +76,56 @@ public final class LinearWeight: @unchecked Sendable {
     }
 
     /// Decodes row `row` into `output` (`columns` floats) and asks the CPU meanwhile to bring row `next`'s bytes into
-    /// its caches: for lookups, where the next row is known before the current one is decoded. int8/int4 rows
-    /// spread those requests over the decoding; other encodings ask for the whole row first.
+    /// its caches: for lookups, where the next row is known before the current one is decoded.
     public func decodeRow(_ row: Int, into output: UnsafeMutablePointer<Float>, fetching next: Int) {
-        precondition(next >= 0 && next < rows, "\(name): row \(next) of \(rows)")
+        precondition(row >= 0 && row < rows && next >= 0 && next < rows, "\(name): rows \(row) and \(next) of \(rows)")
         guard case .mapped(let bytes, let encoding, let stride) = storage else { return decodeRow(row, into: output) }
-        if case .rows(let scheme) = encoding, scheme.bits != .int2 {
-            precondition(row >= 0 && row < rows, "\(name): row \(row) of \(rows)")
-            bytes.withUnsafeBytes { raw in
-                lpk_decode_groups_fetching(scheme.bits == .int8 ? 8 : 4, raw.baseAddress! + row * stride, output, columns,
-                                           scheme.columnsPerGroup(rowLength: columns), raw.baseAddress! + next * stride, stride)
+        bytes.withUnsafeBytes { raw in
+            LinearWeight.decode(raw.baseAddress! + row * stride, stride, encoding, columns: columns, into: output,
+                                fetching: raw.baseAddress! + next * stride)
+        }
+    }
+
+    /// Decodes rows `rows[i]` into `output + i × columns`, for a batch of lookups (a prompt's PLE records): each of
+    /// the worker pool's threads takes a run of consecutive entries and decodes them one after another, fetching the
+    /// next record while it decodes the current one. A lookup waits mostly on memory, so the threads' waits overlap.
+    /// - Precondition: every row is in `0..<rows`, and `output` holds `rows.count × columns` values.
+    public func decodeRows(_ rows: [Int], into output: UnsafeMutablePointer<Float>) {
+        for row in rows { precondition(row >= 0 && row < self.rows, "\(name): row \(row) of \(self.rows)") }
+        guard case .mapped(let bytes, let encoding, let stride) = storage,
+              rows.count >= LinearWeight.lookupsPerThread * 2 else {
+            for (i, row) in rows.enumerated() {
+                if i + 1 < rows.count {
+                    decodeRow(row, into: output + i * columns, fetching: rows[i + 1])
+                } else {
+                    decodeRow(row, into: output + i * columns)
+                }
             }
+            return
+        }
+        let parts = min(WorkerPool.shared.participants, rows.count / LinearWeight.lookupsPerThread)
+        bytes.withUnsafeBytes { raw in
+            rows.withUnsafeBufferPointer { rows in
+                let lookups = Lookups(records: raw.baseAddress!, encoding: encoding, recordBytes: stride, columns: columns,
+                                      rows: rows.baseAddress!, count: rows.count,
+                                      rowsPerPart: (rows.count + parts - 1) / parts, outputs: output)
+                WorkerPool.shared.parallelFor(parts, .lookups(lookups))
+            }
+        }
+    }
+
+    /// Decodes one stored row as ``decode(_:_:_:columns:into:)`` does while the CPU brings the next record's bytes
+    /// (`recordBytes` at `next`) into its caches: int8/int4 rows spread those requests over the decoding; other
+    /// encodings ask for the whole record first.
+    @inline(__always)
+    static func decode(_ record: UnsafeRawPointer, _ recordBytes: Int, _ encoding: TensorEncoding, columns: Int,
+                       into output: UnsafeMutablePointer<Float>, fetching next: UnsafeRawPointer) {
+        if case .rows(let scheme) = encoding, scheme.bits != .int2 {
+            lpk_decode_groups_fetching(scheme.bits == .int8 ? 8 : 4, record, output, columns,
+                                       scheme.columnsPerGroup(rowLength: columns), next, recordBytes)
         } else {
-            bytes.withUnsafeBytes { raw in lpk_prefetch(raw.baseAddress! + next * stride, stride) }
-            decodeRow(row, into: output)
+            lpk_prefetch(next, recordBytes)
+            decode(record, recordBytes, encoding, columns: columns, into: output)
         }
     }
 

@@ -8,12 +8,15 @@ enum ParallelJob {
     case attention(Attention.Job)
     /// GeGLU over a long run of values; iteration `i` is part `i`.
     case geglu(Kernels.GeGLU)
+    /// A batch of table lookups; iteration `i` is part `i` of the batch.
+    case lookups(LinearWeight.Lookups)
 
     func run(_ iteration: Int) {
         switch self {
         case .product(let product): product.run(piece: iteration)
         case .attention(let job): job.run(lane: iteration)
         case .geglu(let job): job.run(part: iteration)
+        case .lookups(let job): job.run(part: iteration)
         }
     }
 }

@@ -18,6 +18,8 @@ final class PerLayerInputs {
     var ablatedLayers = Set<Int>()
     /// The model projection of the embeddings, kept between calls so that decoding does not allocate it.
     private var projected: [Float] = []
+    /// The table row each token of a call reads, kept between calls likewise.
+    private var tableRows: [Int] = []
 
     init(_ weights: WeightLoader, _ c: ModelConfiguration, width ple: Int) throws {
         hiddenSize = c.hiddenSize
@@ -45,26 +47,25 @@ final class PerLayerInputs {
         let count = tokens.count, d = hiddenSize, ple = width, record = layerCount * ple
         // Every record of the batch is requested from storage at once (cold tables: one read each, in parallel),
         // then verified and decoded.
-        for token in tokens { table.prefetchRow(tableRow(token)) }
-        for token in tokens { try table.verifyRow(tableRow(token)) }
+        tableRows.removeAll(keepingCapacity: true)
+        for token in tokens { tableRows.append(tableRow(token)) }
+        for row in tableRows { table.prefetchRow(row) }
+        for row in tableRows { try table.verifyRow(row) }
         embedded.zero(count: count * d)
         perLayer.zero(count: count * record)
         embedding(tokens, into: &embedded)
         perLayer.withUnsafeMutableBufferPointer { p in
-            for (t, token) in tokens.enumerated() {
-                let row = tableRow(token)
-                if t + 1 < count {
-                    table.decodeRow(row, into: p.baseAddress! + t * record, fetching: tableRow(tokens[t + 1]))
-                } else {
-                    table.decodeRow(row, into: p.baseAddress! + t * record)
-                }
+            table.decodeRows(tableRows, into: p.baseAddress!)
+            for t in 0..<count {
                 for layer in ablatedLayers where layer < layerCount {
                     (p.baseAddress! + t * record + layer * ple).update(repeating: 0, count: ple)
                 }
-                if let range = table.fileRange(ofRow: row) {
-                    let page = SystemPage.size
-                    for index in (range.lowerBound / page)...((range.upperBound - 1) / page) { pagesRead.insert(index) }
-                }
+            }
+        }
+        for row in tableRows {
+            if let range = table.fileRange(ofRow: row) {
+                let page = SystemPage.size
+                for index in (range.lowerBound / page)...((range.upperBound - 1) / page) { pagesRead.insert(index) }
             }
         }
         projected.zero(count: count * record)

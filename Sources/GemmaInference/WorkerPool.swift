@@ -73,11 +73,16 @@ package final class WorkerPool: @unchecked Sendable {
         loop = (body, context)
         finished.store(0, ordering: .relaxed)
         let generation = (Self.generation(of: word.load(ordering: .relaxed)) + 1) & Self.generationMask
-        let start = generation << Self.generationShift | iterations << Self.indexBits
+        // Iteration 0 is the caller's before the loop is published (workers start at 1), so that the caller's share
+        // of a loop that hands each thread one piece stays on the caller's core from one loop to the next, with the
+        // cache lines that piece writes.
+        let start = generation << Self.generationShift | iterations << Self.indexBits | 1
         wakeUp.lock()
         word.store(start, ordering: .releasing)
         wakeUp.broadcast()
         wakeUp.unlock()
+        body(context, 0)
+        finished.add(1, ordering: .sequentiallyConsistent)
         participate(generation: generation)
         while finished.load(ordering: .sequentiallyConsistent) < iterations {}
         while active.load(ordering: .sequentiallyConsistent) > 0 {}

@@ -62,15 +62,20 @@ package struct BenchCommand: ParsableCommand {
         }
     }
 
-    /// Random single-token PLE lookups from a pack: read one record, dequantize all layers.
+    /// Random PLE lookups from a pack: read one record, dequantize all layers. One token at a time (as decoding reads
+    /// the table, the next record fetched meanwhile), or `--batch` tokens at once as a prompt's are read (spread over
+    /// the worker pool).
     struct PLELookups: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ple")
         @Argument var path: String
         @Option var lookups = 200_000
+        @Option(help: "Tokens looked up together, as prefill reads a prompt's records (1: one at a time, as decoding does).")
+        var batch = 1
         @Flag(help: "Map every page of the table first, so lookups measure decoding, not first-touch page faults.")
         var mapped = false
         func run() throws {
-            // The path the models take: the table as a mapped LinearWeight, one record decoded per lookup.
+            guard batch >= 1, batch <= 4096 else { throw ValidationError("--batch is 1…4096") }
+            // The path the models take: the table as a mapped LinearWeight, records decoded as they are looked up.
             let source = try ModelSources.open(path)
             guard let table = source.tensors.first(where: { $0.role == .perLayerEmbedding }), case .rows = table.encoding else {
                 throw ValidationError("\(path) has no quantized per-layer embedding table")
@@ -78,25 +83,35 @@ package struct BenchCommand: ParsableCommand {
             let weight = try LinearWeight(source: source, name: table.name)
             let rows = weight.rows, width = weight.columns, stride = table.byteCount / rows
             if mapped { weight.touchEveryPage() }
-            var output = [Float](repeating: 0, count: width)
+            var output = [Float](repeating: 0, count: width * batch)
             var state: UInt64 = 0x9E37_79B9_7F4A_7C15
             var checksum: Float = 0
-            let start = Date()
             func next() -> Int {
                 state ^= state << 13; state ^= state >> 7; state ^= state << 17
                 return Int(state % UInt64(rows))
             }
+            let batches = (lookups + batch - 1) / batch
+            var tokens = [Int](repeating: 0, count: batch)
+            let start = Date()
             output.withUnsafeMutableBufferPointer { out in
-                var row = next()
-                for _ in 0..<lookups {
-                    let following = next()
-                    weight.decodeRow(row, into: out.baseAddress!, fetching: following)
-                    checksum += out[0]
-                    row = following
+                if batch == 1 {
+                    var row = next()
+                    for _ in 0..<lookups {
+                        let following = next()
+                        weight.decodeRow(row, into: out.baseAddress!, fetching: following)
+                        checksum += out[0]
+                        row = following
+                    }
+                } else {
+                    for _ in 0..<batches {
+                        for i in 0..<batch { tokens[i] = next() }
+                        weight.decodeRows(tokens, into: out.baseAddress!)
+                        checksum += out[0]
+                    }
                 }
             }
             let seconds = Date().timeIntervalSince(start)
-            try BenchCommand.emit(["lookups_per_second": Double(lookups) / seconds, "record_bytes": Double(stride),
+            try BenchCommand.emit(["lookups_per_second": Double(batches * batch) / seconds, "record_bytes": Double(stride),
                                    "layers_times_width": Double(width), "checksum": Double(checksum.isFinite ? 0 : 1)], label: "ple")
         }
     }

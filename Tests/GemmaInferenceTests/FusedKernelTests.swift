@@ -218,7 +218,7 @@ import Testing
 /// The int8 and int4 row kernels (the fused dot product of decoding and the row decoder of prefill and lookups),
 /// every version this CPU has against the portable one.
 @Suite struct RowKernelVersionTests {
-    @Test("portable, AVX2 and AVX-512: int8 and int4 records, groups of 16 to a whole row", arguments: [8, 4], [16, 32, 64, 640])
+    @Test("portable, AVX2 and AVX-512: int8 and int4 records, groups of 16 to a whole row, decoded at every offset of a 64-byte line", arguments: [8, 4], [16, 32, 64, 640])
     func versions(bits: Int, group: Int) {
         let columns = 640, groups = columns / group
         var record = [UInt8](repeating: 0, count: 2 * groups + columns * bits / 8)
@@ -243,6 +243,22 @@ import Testing
             #expect(abs(dot - reference.dot) <= 1e-5 * row.map(abs).reduce(0, +), "version \(version): dot \(dot) vs \(reference.dot)")
         }
         #expect(ran >= 1 && reference != nil)
+        // Into a buffer at every offset of a 64-byte line: the same values, nothing written before or after.
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: columns + 48)
+        defer { buffer.deallocate() }
+        let line = buffer + (16 - (Int(bitPattern: buffer) / 4) % 16) % 16
+        for offset in 0..<16 {
+            for version: Int32 in 0...2 {
+                buffer.initialize(repeating: .nan, count: columns + 48)
+                var dot: Float = .nan
+                guard lpk_row_kernels_version(version, Int32(bits), record, x, columns, group, &dot, line + offset) == 1 else { continue }
+                let decoded = Array(UnsafeBufferPointer(start: line + offset, count: columns)), expected = reference?.row ?? []
+                #expect(decoded == expected, "version \(version) at offset \(offset): decoded values")
+                let outside = (0..<(line + offset - buffer)).map { buffer[$0] } + (0..<16).map { line[offset + columns + $0] }
+                let untouched = outside.allSatisfy { $0.isNaN }
+                #expect(untouched, "version \(version) at offset \(offset): wrote outside the row")
+            }
+        }
     }
 }
 

@@ -44,6 +44,11 @@ void lpk_decode_i2_groups(const void *record, float *out, size_t columns, size_t
 /// the decoding, the requests do not queue up behind each other as a burst does (a random 7.7 KB record: ~1.4 → ~1.0 µs).
 void lpk_decode_groups_fetching(int bits, const void *record, float *out, size_t columns, size_t group, const void *next,
                                 size_t next_bytes);
+/// One thread's share of a batch of table lookups: record rows[i] of `table` (records of `record_bytes`, int8 when `bits`
+/// is 8, int4 when 4) decoded into out + i·columns for i < count, each by lpk_decode_groups_fetching with the next
+/// record of the share.
+void lpk_decode_rows_fetching(int bits, const void *table, size_t record_bytes, const ptrdiff_t *rows, size_t count,
+                              float *out, size_t columns, size_t group);
 
 /// Widen a row of `columns` little-endian bfloat16 or IEEE half values to floats (exactly: NaN payloads kept).
 void lpk_decode_bf16(const void *row, float *out, size_t columns);
