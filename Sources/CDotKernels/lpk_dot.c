@@ -699,89 +699,28 @@ AVX512 static float dot_i4_groups_avx512(const void *record, const float *x, siz
     return group == 32 ? groups_dot_avx512(record, x, columns, 32, 4) : groups_dot_avx512(record, x, columns, group, 4);
 }
 
-/// Writes a run of sixteen-float vectors, produced in order for out[0], out[16], …, with whole-line stores whatever
-/// `out`'s alignment: each stored line joins the end of the previous vector and the start of the current one (one
-/// permute), the run's first and last lines masked. A vector store that straddles two lines costs two; decoded rows go
-/// to arrays aligned to 16 bytes at best, and when they miss the cache (a batch of PLE records) the split stores cost
-/// a tenth of a lookup. `out` must be 4-byte aligned.
-typedef struct {
-    float *line;        // the line that the next vector's first value falls in
-    __m512 previous;    // the vector written before
-    __m512i join;       // lane j of a stored line: previous[j + 16 − shift] for j < shift, else current[j − shift]
-    __mmask16 first;    // the lanes of the first line that belong to the run
-    unsigned shift;     // out's offset in its line, in floats
-} aligned_lines;
-
-AVX512 static inline __attribute__((always_inline)) aligned_lines aligned_lines_start(float *out) {
-    aligned_lines lines;
-    lines.shift = (unsigned)((uintptr_t)out / sizeof(float)) % 16;
-    lines.line = out - lines.shift;
-    lines.previous = _mm512_setzero_ps();
-    lines.join = _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                  _mm512_set1_epi32(16 - (int)lines.shift));
-    lines.first = (__mmask16)(0xFFFFu << lines.shift);
-    return lines;
-}
-
-AVX512 static inline __attribute__((always_inline)) void aligned_lines_put(aligned_lines *lines, __m512 values) {
-    _mm512_mask_storeu_ps(lines->line, lines->first, _mm512_permutex2var_ps(lines->previous, lines->join, values));
-    lines->first = 0xFFFF;
-    lines->previous = values;
-    lines->line += 16;
-}
-
-/// Stores what is left of the last vector (nothing when `out` was aligned).
-AVX512 static inline __attribute__((always_inline)) void aligned_lines_finish(aligned_lines *lines) {
-    _mm512_mask_storeu_ps(lines->line, (__mmask16)((1u << lines->shift) - 1),
-                          _mm512_permutex2var_ps(lines->previous, lines->join, lines->previous));
-}
-
 AVX512 static void decode_i8_groups_avx512(const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
     const uint8_t *scales = record;
     const int8_t *q = (const int8_t *)(scales + 2 * (columns / group));
-    if ((uintptr_t)out % 64 == 0) {
-        for (size_t g = first; g < end; g++) {
-            const __m512 scale = _mm512_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g)));
-            for (size_t i = g * group; i < (g + 1) * group; i += 16)
-                _mm512_store_ps(out + i, _mm512_mul_ps(bytes16_to_floats(_mm_loadu_si128((const __m128i *)(q + i))), scale));
-        }
-        return;
-    }
-    aligned_lines lines = aligned_lines_start(out + first * group);
     for (size_t g = first; g < end; g++) {
         const __m512 scale = _mm512_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g)));
         for (size_t i = g * group; i < (g + 1) * group; i += 16)
-            aligned_lines_put(&lines, _mm512_mul_ps(bytes16_to_floats(_mm_loadu_si128((const __m128i *)(q + i))), scale));
+            _mm512_storeu_ps(out + i, _mm512_mul_ps(bytes16_to_floats(_mm_loadu_si128((const __m128i *)(q + i))), scale));
     }
-    aligned_lines_finish(&lines);
 }
 
 AVX512 static void decode_i4_groups_avx512(const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
     const uint8_t *scales = record;
     const uint8_t *q = scales + 2 * (columns / group);
-    if ((uintptr_t)out % 64 == 0) {
-        for (size_t g = first; g < end; g++) {
-            const __m512 scale = _mm512_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g)));
-            for (size_t i = g * group; i < (g + 1) * group; i += 32) {
-                __m512 first, second;
-                i4_levels_avx512(_mm_loadu_si128((const __m128i *)(q + i / 2)), &first, &second);
-                _mm512_store_ps(out + i, _mm512_mul_ps(first, scale));
-                _mm512_store_ps(out + i + 16, _mm512_mul_ps(second, scale));
-            }
-        }
-        return;
-    }
-    aligned_lines lines = aligned_lines_start(out + first * group);
     for (size_t g = first; g < end; g++) {
         const __m512 scale = _mm512_set1_ps(_cvtsh_ss(load_u16(scales + 2 * g)));
         for (size_t i = g * group; i < (g + 1) * group; i += 32) {
             __m512 first, second;
             i4_levels_avx512(_mm_loadu_si128((const __m128i *)(q + i / 2)), &first, &second);
-            aligned_lines_put(&lines, _mm512_mul_ps(first, scale));
-            aligned_lines_put(&lines, _mm512_mul_ps(second, scale));
+            _mm512_storeu_ps(out + i, _mm512_mul_ps(first, scale));
+            _mm512_storeu_ps(out + i + 16, _mm512_mul_ps(second, scale));
         }
     }
-    aligned_lines_finish(&lines);
 }
 
 /// Σ q[i]·x[i] over 32 signed bytes and 32 floats, sixteen at a time.
