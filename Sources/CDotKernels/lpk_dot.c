@@ -409,11 +409,11 @@ AVX2 static inline void block_scales(const uint8_t *p, size_t count, size_t stri
     _mm256_storeu_ps(out + 8, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(halves + 8))));
 }
 
-/// Defines NAME(row, x, columns) for blocks of 32 values that start with their f16 scale d: Σ d·(VALUES(block)·x),
+/// Defines NAME(row, x, columns) for blocks of 32 values that start with their f16 scale d: Σ d·BLOCK_DOT(block, x),
 /// with two running totals (even and odd blocks) so that consecutive blocks do not wait on one accumulator. The scales
 /// are widened sixteen blocks at a time and each broadcast from memory (a load, not vector operations). W is the
 /// register width (256: AVX2, 512: AVX-512), TARGET its function attribute.
-#define SCALED_BLOCK_DOT(NAME, TARGET, W, VALUES, BLOCK_BYTES) \
+#define SCALED_BLOCK_DOT(NAME, TARGET, W, BLOCK_DOT, BLOCK_BYTES) \
     TARGET static float NAME(const void *row, const float *x, size_t columns) { \
         const uint8_t *p = row; \
         const size_t blocks = columns / 32; \
@@ -426,12 +426,11 @@ AVX2 static inline void block_scales(const uint8_t *p, size_t count, size_t stri
             for (; k + 2 <= count; k += 2) { \
                 const uint8_t *block = p + (first + k) * (BLOCK_BYTES); \
                 const float *xb = x + (first + k) * 32; \
-                total0 = _mm##W##_fmadd_ps(bytes32_dot_##W(VALUES(block), xb), _mm##W##_set1_ps(scales[k]), total0); \
-                total1 = _mm##W##_fmadd_ps(bytes32_dot_##W(VALUES(block + (BLOCK_BYTES)), xb + 32), \
-                                           _mm##W##_set1_ps(scales[k + 1]), total1); \
+                total0 = _mm##W##_fmadd_ps(BLOCK_DOT(block, xb), _mm##W##_set1_ps(scales[k]), total0); \
+                total1 = _mm##W##_fmadd_ps(BLOCK_DOT(block + (BLOCK_BYTES), xb + 32), _mm##W##_set1_ps(scales[k + 1]), total1); \
             } \
             if (k < count) { \
-                total0 = _mm##W##_fmadd_ps(bytes32_dot_##W(VALUES(p + (first + k) * (BLOCK_BYTES)), x + (first + k) * 32), \
+                total0 = _mm##W##_fmadd_ps(BLOCK_DOT(p + (first + k) * (BLOCK_BYTES), x + (first + k) * 32), \
                                            _mm##W##_set1_ps(scales[k]), total0); \
             } \
         } \
@@ -445,9 +444,14 @@ AVX2 static __m256i q4_0_values(const uint8_t *b) {
     return _mm256_sub_epi8(both, _mm256_set1_epi8(8));
 }
 
-SCALED_BLOCK_DOT(dot_q8_0_avx2, AVX2, 256, q8_0_values, 34)
-SCALED_BLOCK_DOT(dot_q5_0_avx2, AVX2, 256, q5_0_values, 22)
-SCALED_BLOCK_DOT(dot_q4_0_avx2, AVX2, 256, q4_0_values, 18)
+/// One block's Σ q·x (before its scale), eight lanes wide, for each type.
+AVX2 static inline __m256 q8_0_dot_256(const uint8_t *b, const float *x) { return bytes32_dot_256(q8_0_values(b), x); }
+AVX2 static inline __m256 q5_0_dot_256(const uint8_t *b, const float *x) { return bytes32_dot_256(q5_0_values(b), x); }
+AVX2 static inline __m256 q4_0_dot_256(const uint8_t *b, const float *x) { return bytes32_dot_256(q4_0_values(b), x); }
+
+SCALED_BLOCK_DOT(dot_q8_0_avx2, AVX2, 256, q8_0_dot_256, 34)
+SCALED_BLOCK_DOT(dot_q5_0_avx2, AVX2, 256, q5_0_dot_256, 22)
+SCALED_BLOCK_DOT(dot_q4_0_avx2, AVX2, 256, q4_0_dot_256, 18)
 
 /// Defines NAME(row, out, columns) for blocks of 32 values that start with their f16 scale d: d · VALUES(block), the
 /// same products the portable decoders take one at a time.
@@ -730,9 +734,96 @@ AVX512 static __m512 bytes32_dot_512(__m256i q, const float *x) {
 }
 
 
-SCALED_BLOCK_DOT(dot_q8_0_avx512, AVX512, 512, q8_0_values, 34)
-SCALED_BLOCK_DOT(dot_q5_0_avx512, AVX512, 512, q5_0_values, 22)
-SCALED_BLOCK_DOT(dot_q4_0_avx512, AVX512, 512, q4_0_values, 18)
+AVX512 static inline __m512 q8_0_dot_512(const uint8_t *b, const float *x) { return bytes32_dot_512(q8_0_values(b), x); }
+
+/// A Q4_0 block's Σ q·x, sixteen lanes wide: each packed byte is widened to a lane and its nibbles are looked up in a
+/// table of −8…7 (values 0–15 are the low nibbles, 16–31 the high ones), giving the same floats as q4_0_values and a
+/// conversion in four operations instead of nine; then the same product and fused multiply-add as bytes32_dot_512.
+AVX512 static inline __m512 q4_0_dot_512(const uint8_t *b, const float *x) {
+    const __m512 levels = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
+    const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(b + 2)));
+    const __m512 low = _mm512_mul_ps(_mm512_permutexvar_ps(bytes, levels), _mm512_loadu_ps(x));
+    return _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(bytes, 4), levels), _mm512_loadu_ps(x + 16), low);
+}
+
+/// A Q5_0 block's Σ q·x, sixteen lanes wide: a value's nibble and fifth bit (bit j of the word after the scale, set
+/// with a masked or) index a 32-entry table of −16…15 held in two registers, giving the same floats as q5_0_values and
+/// a conversion; then the same product and fused multiply-add as bytes32_dot_512.
+AVX512 static inline __m512 q5_0_dot_512(const uint8_t *b, const float *x) {
+    const __m512 below = _mm512_setr_ps(-16, -15, -14, -13, -12, -11, -10, -9, -8, -7, -6, -5, -4, -3, -2, -1);
+    const __m512 above = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    uint32_t fifth;
+    memcpy(&fifth, b + 2, 4);
+    const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(b + 6))), sixteen = _mm512_set1_epi32(16);
+    const __m512i low = _mm512_and_si512(bytes, _mm512_set1_epi32(0x0F)), high = _mm512_srli_epi32(bytes, 4);
+    const __m512i first = _mm512_mask_or_epi32(low, (__mmask16)(fifth & 0xFFFF), low, sixteen);
+    const __m512i second = _mm512_mask_or_epi32(high, (__mmask16)(fifth >> 16), high, sixteen);
+    const __m512 sum = _mm512_mul_ps(_mm512_permutex2var_ps(below, first, above), _mm512_loadu_ps(x));
+    return _mm512_fmadd_ps(_mm512_permutex2var_ps(below, second, above), _mm512_loadu_ps(x + 16), sum);
+}
+
+SCALED_BLOCK_DOT(dot_q8_0_avx512, AVX512, 512, q8_0_dot_512, 34)
+SCALED_BLOCK_DOT(dot_q5_0_avx512, AVX512, 512, q5_0_dot_512, 22)
+SCALED_BLOCK_DOT(dot_q4_0_avx512, AVX512, 512, q4_0_dot_512, 18)
+
+/// Q4_K sixteen lanes wide: per sub-block j of 32 values, d·sc_j·Σ q·x − dmin·m_j·Σ x, as dot_q4_k_avx2 but with
+/// each sub-block's sums taken in two 16-lane halves and the terms split between two running totals (so the sums
+/// differ from the AVX2 version's by float rounding; BlockDotVersionTests).
+AVX512 static float dot_q4_k_avx512(const void *row, const float *x, size_t columns) {
+    const uint8_t *p = row;
+    const __m256i low_mask = _mm256_set1_epi8(0x0F);
+    __m512 total0 = _mm512_setzero_ps(), total1 = _mm512_setzero_ps();
+    for (size_t b = 0; b < columns / 256; b++, p += 144) {
+        const float d = _cvtsh_ss(load_u16(p)), dmin = _cvtsh_ss(load_u16(p + 2));
+        const uint8_t *q = p + 16;
+        for (int group = 0; group < 4; group++, q += 32, x += 64) {
+            uint8_t sc1, m1, sc2, m2;
+            scale_min_k4(2 * group, p + 4, &sc1, &m1);
+            scale_min_k4(2 * group + 1, p + 4, &sc2, &m2);
+            const __m256i packed = _mm256_loadu_si256((const __m256i *)q);
+            const __m256i low = _mm256_and_si256(packed, low_mask);
+            const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
+            total0 = _mm512_fmadd_ps(bytes32_dot_512(low, x), _mm512_set1_ps(d * sc1), total0);
+            total1 = _mm512_fnmadd_ps(_mm512_add_ps(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16)), _mm512_set1_ps(dmin * m1), total1);
+            total0 = _mm512_fmadd_ps(bytes32_dot_512(high, x + 32), _mm512_set1_ps(d * sc2), total0);
+            total1 = _mm512_fnmadd_ps(_mm512_add_ps(_mm512_loadu_ps(x + 32), _mm512_loadu_ps(x + 48)), _mm512_set1_ps(dmin * m2), total1);
+        }
+    }
+    return sum_512(_mm512_add_ps(total0, total1));
+}
+
+/// Q6_K sixteen lanes wide: per sub-block of 16 values, (q − 32)·x in one product, added times d·sc (the block's
+/// sixteen scales widened together) into one of two running totals; the values are built as dot_q6_k_avx2 builds
+/// them. The sums differ from the AVX2 version's by float rounding (BlockDotVersionTests).
+AVX512 static float dot_q6_k_avx512(const void *row, const float *x, size_t columns) {
+    const uint8_t *p = row;
+    const __m256i low_mask = _mm256_set1_epi8(0x0F), two_bits = _mm256_set1_epi8(3), offset = _mm256_set1_epi8(32);
+    __m512 total0 = _mm512_setzero_ps(), total1 = _mm512_setzero_ps();
+    float scales[16];
+    for (size_t b = 0; b < columns / 256; b++, p += 210) {
+        const uint8_t *ql = p, *qh = p + 128;
+        const __m512 d = _mm512_set1_ps(_cvtsh_ss(load_u16(p + 208)));
+        _mm512_storeu_ps(scales, _mm512_mul_ps(d, bytes16_to_floats(_mm_loadu_si128((const __m128i *)(p + 192)))));
+        for (int half = 0; half < 2; half++, ql += 64, qh += 32, x += 128) {
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i quarter[4];
+            quarter[0] = _mm256_and_si256(l0, low_mask);
+            quarter[1] = _mm256_and_si256(l1, low_mask);
+            quarter[2] = _mm256_and_si256(_mm256_srli_epi16(l0, 4), low_mask);
+            quarter[3] = _mm256_and_si256(_mm256_srli_epi16(l1, 4), low_mask);
+            for (int k = 0; k < 4; k++) {
+                const __m256i top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2 * k), two_bits), 4);
+                const __m256i q = _mm256_sub_epi8(_mm256_or_si256(quarter[k], top), offset);
+                const __m512 first = _mm512_mul_ps(bytes16_to_floats(_mm256_castsi256_si128(q)), _mm512_loadu_ps(x + 32 * k));
+                const __m512 second = _mm512_mul_ps(bytes16_to_floats(_mm256_extracti128_si256(q, 1)), _mm512_loadu_ps(x + 32 * k + 16));
+                total0 = _mm512_fmadd_ps(first, _mm512_set1_ps(scales[8 * half + 2 * k]), total0);
+                total1 = _mm512_fmadd_ps(second, _mm512_set1_ps(scales[8 * half + 2 * k + 1]), total1);
+            }
+        }
+    }
+    return sum_512(_mm512_add_ps(total0, total1));
+}
 
 int lpk_dot_uses_avx512(void) {
     static int cached = -1;
@@ -752,19 +843,34 @@ static int row_kernel_version(int bits, size_t group) {
 }
 
 int lpk_block_dot_version(int version, int type, const void *row, const float *x, size_t columns, float *dot) {
-    if (type < 0 || type > 2 || columns % 32 != 0) return 0;
+    if (type < 0 || type > 4 || columns % (type > 2 ? 256 : 32) != 0) return 0;
     switch (version) {
     case 0:
-        *dot = type == 0 ? dot_q8_0_portable(row, x, columns) : type == 1 ? dot_q5_0_portable(row, x, columns) : dot_q4_0_portable(row, x, columns);
-        return 1;
+        switch (type) {
+        case 0: *dot = dot_q8_0_portable(row, x, columns); return 1;
+        case 1: *dot = dot_q5_0_portable(row, x, columns); return 1;
+        case 2: *dot = dot_q4_0_portable(row, x, columns); return 1;
+        case 3: *dot = dot_q4_k_portable(row, x, columns); return 1;
+        default: *dot = dot_q6_k_portable(row, x, columns); return 1;
+        }
     case 1:
         if (!lpk_dot_uses_avx2()) return 0;
-        *dot = type == 0 ? dot_q8_0_avx2(row, x, columns) : type == 1 ? dot_q5_0_avx2(row, x, columns) : dot_q4_0_avx2(row, x, columns);
-        return 1;
+        switch (type) {
+        case 0: *dot = dot_q8_0_avx2(row, x, columns); return 1;
+        case 1: *dot = dot_q5_0_avx2(row, x, columns); return 1;
+        case 2: *dot = dot_q4_0_avx2(row, x, columns); return 1;
+        case 3: *dot = dot_q4_k_avx2(row, x, columns); return 1;
+        default: *dot = dot_q6_k_avx2(row, x, columns); return 1;
+        }
     case 2:
         if (!lpk_dot_uses_avx512()) return 0;
-        *dot = type == 0 ? dot_q8_0_avx512(row, x, columns) : type == 1 ? dot_q5_0_avx512(row, x, columns) : dot_q4_0_avx512(row, x, columns);
-        return 1;
+        switch (type) {
+        case 0: *dot = dot_q8_0_avx512(row, x, columns); return 1;
+        case 1: *dot = dot_q5_0_avx512(row, x, columns); return 1;
+        case 2: *dot = dot_q4_0_avx512(row, x, columns); return 1;
+        case 3: *dot = dot_q4_k_avx512(row, x, columns); return 1;
+        default: *dot = dot_q6_k_avx512(row, x, columns); return 1;
+        }
     default: return 0;
     }
 }
@@ -845,9 +951,11 @@ float lpk_dot_q5_0(const void *row, const float *x, size_t columns) {
     return lpk_dot_uses_avx2() ? dot_q5_0_avx2(row, x, columns) : dot_q5_0_portable(row, x, columns);
 }
 float lpk_dot_q4_k(const void *row, const float *x, size_t columns) {
+    if (lpk_dot_uses_avx512()) return dot_q4_k_avx512(row, x, columns);
     return lpk_dot_uses_avx2() ? dot_q4_k_avx2(row, x, columns) : dot_q4_k_portable(row, x, columns);
 }
 float lpk_dot_q6_k(const void *row, const float *x, size_t columns) {
+    if (lpk_dot_uses_avx512()) return dot_q6_k_avx512(row, x, columns);
     return lpk_dot_uses_avx2() ? dot_q6_k_avx2(row, x, columns) : dot_q6_k_portable(row, x, columns);
 }
 /// Groups [first, end) of an int8 (`bits` 8) or int4 (4) record, by the fastest decoder this CPU has.
@@ -876,8 +984,9 @@ void lpk_decode_q5_0(const void *row, float *out, size_t columns) { decode_q5_0_
 void lpk_decode_q4_0(const void *row, float *out, size_t columns) { decode_q4_0_portable(row, out, columns); }
 float lpk_dot_q4_0(const void *row, const float *x, size_t columns) { return dot_q4_0_portable(row, x, columns); }
 int lpk_block_dot_version(int version, int type, const void *row, const float *x, size_t columns, float *dot) {
-    if (version != 0 || type < 0 || type > 2 || columns % 32 != 0) return 0;
-    *dot = type == 0 ? dot_q8_0_portable(row, x, columns) : type == 1 ? dot_q5_0_portable(row, x, columns) : dot_q4_0_portable(row, x, columns);
+    if (version != 0 || type < 0 || type > 4 || columns % (type > 2 ? 256 : 32) != 0) return 0;
+    *dot = type == 0 ? dot_q8_0_portable(row, x, columns) : type == 1 ? dot_q5_0_portable(row, x, columns)
+         : type == 2 ? dot_q4_0_portable(row, x, columns) : type == 3 ? dot_q4_k_portable(row, x, columns) : dot_q6_k_portable(row, x, columns);
     return 1;
 }
 int lpk_row_kernels_version(int version, int bits, const void *record, const float *x, size_t columns, size_t group,

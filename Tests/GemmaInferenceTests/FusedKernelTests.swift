@@ -265,7 +265,7 @@ import Testing
 /// ggml's Q8_0, Q5_0 and Q4_0 dot products (the output head and the carried blocks of a GGUF), every version this
 /// CPU has against the portable one, on the real 270M's blocks and gguf-py's.
 @Suite struct BlockDotVersionTests {
-    @Test("portable, AVX2 and AVX-512 on every Q8_0 and Q5_0 tensor of the 270M block fixture and gguf-py's Q4_0 tensor",
+    @Test("portable, AVX2 and AVX-512 on every Q8_0, Q5_0, Q4_K and Q6_K tensor of the 270M block fixture and gguf-py's Q4_0 tensor",
           arguments: ["gguf/gemma3-270m.blocks.gguf", "gguf/types.gguf"])
     func versions(fixture: String) throws {
         let source = try ModelSources.open(Fixtures.path(fixture))
@@ -276,6 +276,8 @@ import Testing
             case .ggml(.q8_0): type = 0
             case .ggml(.q5_0): type = 1
             case .ggml(.q4_0): type = 2
+            case .ggml(.q4_K): type = 3
+            case .ggml(.q6_K): type = 4
             default: continue
             }
             let bytes = try source.storedBytes(tensor.name)

@@ -68,8 +68,9 @@ int lpk_dot_uses_avx512(void);
 int lpk_row_kernels_version(int version, int bits, const void *record, const float *x, size_t columns, size_t group,
                             float *dot, float *out);
 
-/// The ggml Q8_0 (`type` 0), Q5_0 (`type` 1) and Q4_0 (`type` 2) dot products by one version, as lpk_row_kernels_version: writes the
-/// row's dot product with `x` to `*dot`; returns 0 when this CPU or build lacks the version.
+/// The ggml Q8_0 (`type` 0), Q5_0 (1), Q4_0 (2), Q4_K (3) and Q6_K (4) dot products by one version, as
+/// lpk_row_kernels_version: writes the row's dot product with `x` to `*dot`; returns 0 when this CPU or build lacks the
+/// version.
 int lpk_block_dot_version(int version, int type, const void *row, const float *x, size_t columns, float *dot);
 
 /// Asks the CPU to bring the `bytes` bytes at `p` into its outer caches (a prefetch per 64-byte line, to L2 and
