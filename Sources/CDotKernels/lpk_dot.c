@@ -734,7 +734,12 @@ AVX512 static __m512 bytes32_dot_512(__m256i q, const float *x) {
 }
 
 
-AVX512 static inline __m512 q8_0_dot_512(const uint8_t *b, const float *x) { return bytes32_dot_512(q8_0_values(b), x); }
+/// A Q8_0 block's Σ q·x, sixteen lanes wide: bytes32_dot_512's products and sums, each half of the block widened
+/// straight from memory (no extract from a 32-byte register).
+AVX512 static inline __m512 q8_0_dot_512(const uint8_t *b, const float *x) {
+    const __m512 low = _mm512_mul_ps(bytes16_to_floats(_mm_loadu_si128((const __m128i *)(b + 2))), _mm512_loadu_ps(x));
+    return _mm512_fmadd_ps(bytes16_to_floats(_mm_loadu_si128((const __m128i *)(b + 18))), _mm512_loadu_ps(x + 16), low);
+}
 
 /// A Q4_0 block's Σ q·x, sixteen lanes wide: each packed byte is widened to a lane and its nibbles are looked up in a
 /// table of −8…7 (values 0–15 are the low nibbles, 16–31 the high ones), giving the same floats as q4_0_values and a
