@@ -1,3 +1,4 @@
+import CDotKernels
 import Dispatch
 import Foundation
 import Synchronization
@@ -84,8 +85,8 @@ package final class WorkerPool: @unchecked Sendable {
         body(context, 0)
         finished.add(1, ordering: .sequentiallyConsistent)
         participate(generation: generation)
-        while finished.load(ordering: .sequentiallyConsistent) < iterations {}
-        while active.load(ordering: .sequentiallyConsistent) > 0 {}
+        while finished.load(ordering: .sequentiallyConsistent) < iterations { lpk_spin_hint() }
+        while active.load(ordering: .sequentiallyConsistent) > 0 { lpk_spin_hint() }
         loop = nil
     }
 
@@ -118,6 +119,7 @@ package final class WorkerPool: @unchecked Sendable {
                 let deadline = DispatchTime.now().uptimeNanoseconds + Self.spinNanoseconds
                 var spins = 0
                 while generation == seen {
+                    lpk_spin_hint()
                     spins += 1
                     if spins & 255 == 0, DispatchTime.now().uptimeNanoseconds > deadline { break }
                     generation = Self.generation(of: word.load(ordering: .acquiring))
