@@ -474,69 +474,86 @@ SCALED_BLOCK_DECODE(decode_q5_0_avx2, q5_0_values, 22)
 SCALED_BLOCK_DECODE(decode_q4_0_avx2, q4_0_values, 18)
 
 /// Σ x[i] over 32 floats, as 8 lanes.
-AVX2 static __m256 sum32(const float *x) {
+AVX2 static inline __m256 sum32_256(const float *x) {
     return _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8)),
                          _mm256_add_ps(_mm256_loadu_ps(x + 16), _mm256_loadu_ps(x + 24)));
 }
 
-/// Q4_K: per sub-block j of 32 values, d·sc_j·Σ q·x − dmin·m_j·Σ x.
-AVX2 static float dot_q4_k_avx2(const void *row, const float *x, size_t columns) {
-    const uint8_t *p = row;
-    const __m256i low_mask = _mm256_set1_epi8(0x0F);
-    __m256 total = _mm256_setzero_ps();
-    for (size_t b = 0; b < columns / 256; b++, p += 144) {
-        const float d = _cvtsh_ss(load_u16(p)), dmin = _cvtsh_ss(load_u16(p + 2));
-        const uint8_t *q = p + 16;
-        for (int group = 0; group < 4; group++, q += 32, x += 64) {
-            uint8_t sc1, m1, sc2, m2;
-            scale_min_k4(2 * group, p + 4, &sc1, &m1);
-            scale_min_k4(2 * group + 1, p + 4, &sc2, &m2);
-            const __m256i packed = _mm256_loadu_si256((const __m256i *)q);
-            const __m256i low = _mm256_and_si256(packed, low_mask);
-            const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
-            total = _mm256_fmadd_ps(bytes32_dot_256(low, x), _mm256_set1_ps(d * sc1), total);
-            total = _mm256_fnmadd_ps(sum32(x), _mm256_set1_ps(dmin * m1), total);
-            total = _mm256_fmadd_ps(bytes32_dot_256(high, x + 32), _mm256_set1_ps(d * sc2), total);
-            total = _mm256_fnmadd_ps(sum32(x + 32), _mm256_set1_ps(dmin * m2), total);
-        }
-    }
-    return sum_256(total);
-}
-
-/// Σ q[i]·x[i] over 16 signed bytes (the low half of `q`) and 16 floats.
-AVX2 static __m256 bytes16_dot(__m128i q, const float *x) {
+/// Σ q[i]·x[i] over 16 signed bytes and 16 floats, as 8 lanes.
+AVX2 static inline __m256 bytes16_times_256(__m128i q, const float *x) {
     __m256 sum = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), _mm256_loadu_ps(x));
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8))), _mm256_loadu_ps(x + 8), sum);
 }
 
-/// Q6_K: per sub-block of 16 values, d·sc·Σ (q − 32)·x; value l of each quarter of a half takes a nibble of ql
-/// and two bits of qh (the layout block_q6_k decodes).
-AVX2 static float dot_q6_k_avx2(const void *row, const float *x, size_t columns) {
-    const uint8_t *p = row;
-    const __m256i low_mask = _mm256_set1_epi8(0x0F), two_bits = _mm256_set1_epi8(3), offset = _mm256_set1_epi8(32);
-    __m256 total = _mm256_setzero_ps();
-    for (size_t b = 0; b < columns / 256; b++, p += 210) {
-        const uint8_t *ql = p, *qh = p + 128;
-        const int8_t *sc = (const int8_t *)(p + 192);
-        const float d = _cvtsh_ss(load_u16(p + 208));
-        for (int half = 0; half < 2; half++, ql += 64, qh += 32, sc += 8, x += 128) {
-            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
-            __m256i quarter[4];
-            quarter[0] = _mm256_and_si256(l0, low_mask);
-            quarter[1] = _mm256_and_si256(l1, low_mask);
-            quarter[2] = _mm256_and_si256(_mm256_srli_epi16(l0, 4), low_mask);
-            quarter[3] = _mm256_and_si256(_mm256_srli_epi16(l1, 4), low_mask);
-            for (int k = 0; k < 4; k++) {
-                const __m256i top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2 * k), two_bits), 4);
-                const __m256i q = _mm256_sub_epi8(_mm256_or_si256(quarter[k], top), offset);
-                total = _mm256_fmadd_ps(bytes16_dot(_mm256_castsi256_si128(q), x + 32 * k), _mm256_set1_ps(d * sc[2 * k]), total);
-                total = _mm256_fmadd_ps(bytes16_dot(_mm256_extracti128_si256(q, 1), x + 32 * k + 16), _mm256_set1_ps(d * sc[2 * k + 1]), total);
-            }
-        }
-    }
-    return sum_256(total);
+/// A Q6_K block's sixteen sub-block scales d·sc as floats.
+AVX2 static inline void q6_k_scales_256(const uint8_t *block, float *scales) {
+    const __m256 d = _mm256_set1_ps(_cvtsh_ss(load_u16(block + 208)));
+    _mm256_storeu_ps(scales, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(block + 192))))));
+    _mm256_storeu_ps(scales + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(block + 200))))));
 }
+
+/// Defines NAME(row, x, columns) for Q4_K rows: per sub-block j of 32 values, d·sc_j·Σ q·x − dmin·m_j·Σ x, the first
+/// terms gathered in one running total and the second in another. W is the register width (256: AVX2, 512:
+/// AVX-512), TARGET its function attribute; the sums of the two widths differ by float rounding (BlockDotVersionTests).
+#define Q4_K_DOT(NAME, TARGET, W) \
+    TARGET static float NAME(const void *row, const float *x, size_t columns) { \
+        const uint8_t *p = row; \
+        const __m256i low_mask = _mm256_set1_epi8(0x0F); \
+        __m##W total0 = _mm##W##_setzero_ps(), total1 = _mm##W##_setzero_ps(); \
+        for (size_t b = 0; b < columns / 256; b++, p += 144) { \
+            const float d = _cvtsh_ss(load_u16(p)), dmin = _cvtsh_ss(load_u16(p + 2)); \
+            const uint8_t *q = p + 16; \
+            for (int group = 0; group < 4; group++, q += 32, x += 64) { \
+                uint8_t sc1, m1, sc2, m2; \
+                scale_min_k4(2 * group, p + 4, &sc1, &m1); \
+                scale_min_k4(2 * group + 1, p + 4, &sc2, &m2); \
+                const __m256i packed = _mm256_loadu_si256((const __m256i *)q); \
+                const __m256i low = _mm256_and_si256(packed, low_mask); \
+                const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask); \
+                total0 = _mm##W##_fmadd_ps(bytes32_dot_##W(low, x), _mm##W##_set1_ps(d * sc1), total0); \
+                total1 = _mm##W##_fnmadd_ps(sum32_##W(x), _mm##W##_set1_ps(dmin * m1), total1); \
+                total0 = _mm##W##_fmadd_ps(bytes32_dot_##W(high, x + 32), _mm##W##_set1_ps(d * sc2), total0); \
+                total1 = _mm##W##_fnmadd_ps(sum32_##W(x + 32), _mm##W##_set1_ps(dmin * m2), total1); \
+            } \
+        } \
+        return sum_##W(_mm##W##_add_ps(total0, total1)); \
+    }
+
+/// Defines NAME(row, x, columns) for Q6_K rows: per sub-block of 16 values, d·sc·Σ (q − 32)·x, the products of even
+/// and odd sub-blocks gathered in two running totals; value l of each quarter of a half takes a nibble of ql and two
+/// bits of qh (the layout block_q6_k decodes). W and TARGET as for Q4_K_DOT.
+#define Q6_K_DOT(NAME, TARGET, W) \
+    TARGET static float NAME(const void *row, const float *x, size_t columns) { \
+        const uint8_t *p = row; \
+        const __m256i low_mask = _mm256_set1_epi8(0x0F), two_bits = _mm256_set1_epi8(3), offset = _mm256_set1_epi8(32); \
+        __m##W total0 = _mm##W##_setzero_ps(), total1 = _mm##W##_setzero_ps(); \
+        float scales[16]; \
+        for (size_t b = 0; b < columns / 256; b++, p += 210) { \
+            const uint8_t *ql = p, *qh = p + 128; \
+            q6_k_scales_##W(p, scales); \
+            for (int half = 0; half < 2; half++, ql += 64, qh += 32, x += 128) { \
+                const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32)); \
+                const __m256i h = _mm256_loadu_si256((const __m256i *)qh); \
+                __m256i quarter[4]; \
+                quarter[0] = _mm256_and_si256(l0, low_mask); \
+                quarter[1] = _mm256_and_si256(l1, low_mask); \
+                quarter[2] = _mm256_and_si256(_mm256_srli_epi16(l0, 4), low_mask); \
+                quarter[3] = _mm256_and_si256(_mm256_srli_epi16(l1, 4), low_mask); \
+                for (int k = 0; k < 4; k++) { \
+                    const __m256i top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2 * k), two_bits), 4); \
+                    const __m256i q = _mm256_sub_epi8(_mm256_or_si256(quarter[k], top), offset); \
+                    total0 = _mm##W##_fmadd_ps(bytes16_times_##W(_mm256_castsi256_si128(q), x + 32 * k), \
+                                               _mm##W##_set1_ps(scales[8 * half + 2 * k]), total0); \
+                    total1 = _mm##W##_fmadd_ps(bytes16_times_##W(_mm256_extracti128_si256(q, 1), x + 32 * k + 16), \
+                                               _mm##W##_set1_ps(scales[8 * half + 2 * k + 1]), total1); \
+                } \
+            } \
+        } \
+        return sum_##W(_mm##W##_add_ps(total0, total1)); \
+    }
+
+Q4_K_DOT(dot_q4_k_avx2, AVX2, 256)
+Q6_K_DOT(dot_q6_k_avx2, AVX2, 256)
 
 AVX2 static void decode_i8_groups_avx2(const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
     if (group % 8 != 0) { decode_i8_groups_portable(record, out, columns, group, first, end); return; }
@@ -771,64 +788,20 @@ SCALED_BLOCK_DOT(dot_q8_0_avx512, AVX512, 512, q8_0_dot_512, 34)
 SCALED_BLOCK_DOT(dot_q5_0_avx512, AVX512, 512, q5_0_dot_512, 22)
 SCALED_BLOCK_DOT(dot_q4_0_avx512, AVX512, 512, q4_0_dot_512, 18)
 
-/// Q4_K sixteen lanes wide: per sub-block j of 32 values, d·sc_j·Σ q·x − dmin·m_j·Σ x, as dot_q4_k_avx2 but with
-/// each sub-block's sums taken in two 16-lane halves and the terms split between two running totals (so the sums
-/// differ from the AVX2 version's by float rounding; BlockDotVersionTests).
-AVX512 static float dot_q4_k_avx512(const void *row, const float *x, size_t columns) {
-    const uint8_t *p = row;
-    const __m256i low_mask = _mm256_set1_epi8(0x0F);
-    __m512 total0 = _mm512_setzero_ps(), total1 = _mm512_setzero_ps();
-    for (size_t b = 0; b < columns / 256; b++, p += 144) {
-        const float d = _cvtsh_ss(load_u16(p)), dmin = _cvtsh_ss(load_u16(p + 2));
-        const uint8_t *q = p + 16;
-        for (int group = 0; group < 4; group++, q += 32, x += 64) {
-            uint8_t sc1, m1, sc2, m2;
-            scale_min_k4(2 * group, p + 4, &sc1, &m1);
-            scale_min_k4(2 * group + 1, p + 4, &sc2, &m2);
-            const __m256i packed = _mm256_loadu_si256((const __m256i *)q);
-            const __m256i low = _mm256_and_si256(packed, low_mask);
-            const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
-            total0 = _mm512_fmadd_ps(bytes32_dot_512(low, x), _mm512_set1_ps(d * sc1), total0);
-            total1 = _mm512_fnmadd_ps(_mm512_add_ps(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16)), _mm512_set1_ps(dmin * m1), total1);
-            total0 = _mm512_fmadd_ps(bytes32_dot_512(high, x + 32), _mm512_set1_ps(d * sc2), total0);
-            total1 = _mm512_fnmadd_ps(_mm512_add_ps(_mm512_loadu_ps(x + 32), _mm512_loadu_ps(x + 48)), _mm512_set1_ps(dmin * m2), total1);
-        }
-    }
-    return sum_512(_mm512_add_ps(total0, total1));
+/// Σ x[i] over 32 floats, as 16 lanes.
+AVX512 static inline __m512 sum32_512(const float *x) { return _mm512_add_ps(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16)); }
+
+/// q[i]·x[i] for 16 signed bytes and 16 floats, one product per lane.
+AVX512 static inline __m512 bytes16_times_512(__m128i q, const float *x) { return _mm512_mul_ps(bytes16_to_floats(q), _mm512_loadu_ps(x)); }
+
+/// A Q6_K block's sixteen sub-block scales d·sc as floats, widened together.
+AVX512 static inline void q6_k_scales_512(const uint8_t *block, float *scales) {
+    const __m512 d = _mm512_set1_ps(_cvtsh_ss(load_u16(block + 208)));
+    _mm512_storeu_ps(scales, _mm512_mul_ps(d, bytes16_to_floats(_mm_loadu_si128((const __m128i *)(block + 192)))));
 }
 
-/// Q6_K sixteen lanes wide: per sub-block of 16 values, (q − 32)·x in one product, added times d·sc (the block's
-/// sixteen scales widened together) into one of two running totals; the values are built as dot_q6_k_avx2 builds
-/// them. The sums differ from the AVX2 version's by float rounding (BlockDotVersionTests).
-AVX512 static float dot_q6_k_avx512(const void *row, const float *x, size_t columns) {
-    const uint8_t *p = row;
-    const __m256i low_mask = _mm256_set1_epi8(0x0F), two_bits = _mm256_set1_epi8(3), offset = _mm256_set1_epi8(32);
-    __m512 total0 = _mm512_setzero_ps(), total1 = _mm512_setzero_ps();
-    float scales[16];
-    for (size_t b = 0; b < columns / 256; b++, p += 210) {
-        const uint8_t *ql = p, *qh = p + 128;
-        const __m512 d = _mm512_set1_ps(_cvtsh_ss(load_u16(p + 208)));
-        _mm512_storeu_ps(scales, _mm512_mul_ps(d, bytes16_to_floats(_mm_loadu_si128((const __m128i *)(p + 192)))));
-        for (int half = 0; half < 2; half++, ql += 64, qh += 32, x += 128) {
-            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
-            __m256i quarter[4];
-            quarter[0] = _mm256_and_si256(l0, low_mask);
-            quarter[1] = _mm256_and_si256(l1, low_mask);
-            quarter[2] = _mm256_and_si256(_mm256_srli_epi16(l0, 4), low_mask);
-            quarter[3] = _mm256_and_si256(_mm256_srli_epi16(l1, 4), low_mask);
-            for (int k = 0; k < 4; k++) {
-                const __m256i top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2 * k), two_bits), 4);
-                const __m256i q = _mm256_sub_epi8(_mm256_or_si256(quarter[k], top), offset);
-                const __m512 first = _mm512_mul_ps(bytes16_to_floats(_mm256_castsi256_si128(q)), _mm512_loadu_ps(x + 32 * k));
-                const __m512 second = _mm512_mul_ps(bytes16_to_floats(_mm256_extracti128_si256(q, 1)), _mm512_loadu_ps(x + 32 * k + 16));
-                total0 = _mm512_fmadd_ps(first, _mm512_set1_ps(scales[8 * half + 2 * k]), total0);
-                total1 = _mm512_fmadd_ps(second, _mm512_set1_ps(scales[8 * half + 2 * k + 1]), total1);
-            }
-        }
-    }
-    return sum_512(_mm512_add_ps(total0, total1));
-}
+Q4_K_DOT(dot_q4_k_avx512, AVX512, 512)
+Q6_K_DOT(dot_q6_k_avx512, AVX512, 512)
 
 int lpk_dot_uses_avx512(void) {
     static int cached = -1;
@@ -848,36 +821,16 @@ static int row_kernel_version(int bits, size_t group) {
 }
 
 int lpk_block_dot_version(int version, int type, const void *row, const float *x, size_t columns, float *dot) {
-    if (type < 0 || type > 4 || columns % (type > 2 ? 256 : 32) != 0) return 0;
-    switch (version) {
-    case 0:
-        switch (type) {
-        case 0: *dot = dot_q8_0_portable(row, x, columns); return 1;
-        case 1: *dot = dot_q5_0_portable(row, x, columns); return 1;
-        case 2: *dot = dot_q4_0_portable(row, x, columns); return 1;
-        case 3: *dot = dot_q4_k_portable(row, x, columns); return 1;
-        default: *dot = dot_q6_k_portable(row, x, columns); return 1;
-        }
-    case 1:
-        if (!lpk_dot_uses_avx2()) return 0;
-        switch (type) {
-        case 0: *dot = dot_q8_0_avx2(row, x, columns); return 1;
-        case 1: *dot = dot_q5_0_avx2(row, x, columns); return 1;
-        case 2: *dot = dot_q4_0_avx2(row, x, columns); return 1;
-        case 3: *dot = dot_q4_k_avx2(row, x, columns); return 1;
-        default: *dot = dot_q6_k_avx2(row, x, columns); return 1;
-        }
-    case 2:
-        if (!lpk_dot_uses_avx512()) return 0;
-        switch (type) {
-        case 0: *dot = dot_q8_0_avx512(row, x, columns); return 1;
-        case 1: *dot = dot_q5_0_avx512(row, x, columns); return 1;
-        case 2: *dot = dot_q4_0_avx512(row, x, columns); return 1;
-        case 3: *dot = dot_q4_k_avx512(row, x, columns); return 1;
-        default: *dot = dot_q6_k_avx512(row, x, columns); return 1;
-        }
-    default: return 0;
-    }
+    typedef float (*block_dot)(const void *row, const float *x, size_t columns);
+    static const block_dot versions[3][5] = {
+        {dot_q8_0_portable, dot_q5_0_portable, dot_q4_0_portable, dot_q4_k_portable, dot_q6_k_portable},
+        {dot_q8_0_avx2, dot_q5_0_avx2, dot_q4_0_avx2, dot_q4_k_avx2, dot_q6_k_avx2},
+        {dot_q8_0_avx512, dot_q5_0_avx512, dot_q4_0_avx512, dot_q4_k_avx512, dot_q6_k_avx512},
+    };
+    if (type < 0 || type > 4 || columns % (type > 2 ? 256 : 32) != 0 || version < 0 || version > 2) return 0;
+    if ((version == 1 && !lpk_dot_uses_avx2()) || (version == 2 && !lpk_dot_uses_avx512())) return 0;
+    *dot = versions[version][type](row, x, columns);
+    return 1;
 }
 
 int lpk_row_kernels_version(int version, int bits, const void *record, const float *x, size_t columns, size_t group,
