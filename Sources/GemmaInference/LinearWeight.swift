@@ -92,18 +92,12 @@ public final class LinearWeight: @unchecked Sendable {
     /// - Precondition: every row is in `0..<rows`, and `output` holds `rows.count × columns` values.
     public func decodeRows(_ rows: [Int], into output: UnsafeMutablePointer<Float>) {
         for row in rows { precondition(row >= 0 && row < self.rows, "\(name): row \(row) of \(self.rows)") }
-        guard case .mapped(let bytes, let encoding, let stride) = storage,
-              rows.count >= LinearWeight.lookupsPerThread * 2 else {
-            for (i, row) in rows.enumerated() {
-                if i + 1 < rows.count {
-                    decodeRow(row, into: output + i * columns, fetching: rows[i + 1])
-                } else {
-                    decodeRow(row, into: output + i * columns)
-                }
-            }
+        guard !rows.isEmpty, case .mapped(let bytes, let encoding, let stride) = storage else {
+            for (i, row) in rows.enumerated() { decodeRow(row, into: output + i * columns) }  // floats in memory: copies
             return
         }
-        let parts = min(WorkerPool.shared.participants, rows.count / LinearWeight.lookupsPerThread)
+        // A part per thread of at least lookupsPerThread lookups: a small batch (one token's) stays on the caller's thread.
+        let parts = max(1, min(WorkerPool.shared.participants, rows.count / LinearWeight.lookupsPerThread))
         bytes.withUnsafeBytes { raw in
             rows.withUnsafeBufferPointer { rows in
                 let lookups = Lookups(records: raw.baseAddress!, encoding: encoding, recordBytes: stride, columns: columns,
