@@ -152,8 +152,8 @@ static void store_level(unsigned char *values, size_t column, int bits, int q) {
     }
 }
 
-static long quantize_row_portable(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
-                                  lpk_error_sums *sums) {
+static long quantize_row_portable(const float *x, const float *w, int search, const float *given, size_t n, size_t group, int bits,
+                                  unsigned char *record, lpk_error_sums *sums) {
     const float max_level = bits == 8 ? 127.0f : bits == 4 ? 7.0f : 1.0f;
     const float low = bits == 8 ? -127.0f : bits == 4 ? -8.0f : -2.0f;
     const size_t groups = n / group;
@@ -164,7 +164,7 @@ static long quantize_row_portable(const float *x, const float *w, int search, si
         const float *v = x + g * group;
         float amax = 0;
         for (size_t i = 0; i < group; i++) amax = fmaxf(amax, fabsf(v[i]));
-        const float scale = search ? search_portable(v, w ? w + g * group : NULL, group, bits) : amax / max_level;
+        const float scale = given ? given[g] : search ? search_portable(v, w ? w + g * group : NULL, group, bits) : amax / max_level;
         if (!(fabsf(scale) <= 65504.0f)) return (long)n;
         const unsigned short half = to_half(scale);
         record[2 * g] = (unsigned char)(half & 0xFF);
@@ -191,11 +191,11 @@ static long first_non_finite(const float *x, size_t n) {
 }
 
 /// quantize_row_portable behind the non-finite check the vector versions make as they go.
-static long quantize_row_checked(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
-                                 lpk_error_sums *sums) {
+static long quantize_row_checked(const float *x, const float *w, int search, const float *given, size_t n, size_t group, int bits,
+                                 unsigned char *record, lpk_error_sums *sums) {
     const long bad = first_non_finite(x, n);
     if (bad >= 0) return bad;
-    return quantize_row_portable(x, w, search, n, group, bits, record, sums);
+    return quantize_row_portable(x, w, search, given, n, group, bits, record, sums);
 }
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
@@ -482,8 +482,8 @@ AVX2Q static inline float store_scale(float scale, unsigned char *record, size_t
     return _cvtsh_ss(half);
 }
 
-AVX2Q static long quantize_row_avx2(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
-                                    lpk_error_sums *sums) {
+AVX2Q static long quantize_row_avx2(const float *x, const float *w, int search, const float *given, size_t n, size_t group, int bits,
+                                    unsigned char *record, lpk_error_sums *sums) {
     const float max_level = bits == 8 ? 127.0f : bits == 4 ? 7.0f : 1.0f;
     const __m256 high = _mm256_set1_ps(max_level), low = _mm256_set1_ps(bits == 8 ? -127.0f : bits == 4 ? -8.0f : -2.0f);
     const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)), infinity = _mm256_set1_ps(INFINITY);
@@ -500,7 +500,7 @@ AVX2Q static long quantize_row_avx2(const float *x, const float *w, int search, 
             bad = _mm256_or_ps(bad, _mm256_cmp_ps(magnitude, infinity, _CMP_NLT_UQ));  // infinite or NaN
         }
         if (_mm256_movemask_ps(bad)) return first_non_finite(x, n);
-        const float stored = store_scale(group_scale(search, v, w, g, group, bits, hmax(amax)), record, g);
+        const float stored = store_scale(given ? given[g] : group_scale(search, v, w, g, group, bits, hmax(amax)), record, g);
         if (stored != stored) return (long)n;
         const __m256 inverse = _mm256_set1_ps(stored == 0 ? 0 : 1.0f / stored), vstored = _mm256_set1_ps(stored);
         for (size_t i = 0; i < group; i += 8) {
@@ -538,8 +538,8 @@ AVX2Q static long quantize_row_avx2(const float *x, const float *w, int search, 
 /// quantize_row_avx2 sixteen values at a time (group a multiple of 16): the same scales and levels, so the same
 /// record. The error sums are folded into doubles every 256 values or more (a whole number of groups), as ErrorMetrics
 /// folds blocks of 256, from sixteen lanes instead of eight.
-AVX512Q static long quantize_row_avx512(const float *x, const float *w, int search, size_t n, size_t group, int bits,
-                                        unsigned char *record, lpk_error_sums *sums) {
+AVX512Q static long quantize_row_avx512(const float *x, const float *w, int search, const float *given, size_t n, size_t group,
+                                        int bits, unsigned char *record, lpk_error_sums *sums) {
     const float max_level = bits == 8 ? 127.0f : bits == 4 ? 7.0f : 1.0f;
     const __m512 high = _mm512_set1_ps(max_level), low = _mm512_set1_ps(bits == 8 ? -127.0f : bits == 4 ? -8.0f : -2.0f);
     const __m512 sign_mask = _mm512_set1_ps(-0.0f), half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
@@ -550,7 +550,7 @@ AVX512Q static long quantize_row_avx512(const float *x, const float *w, int sear
     double total_se = 0, total_rr = 0, total_cc = 0, total_xy = 0;
     size_t unfolded = 0;
     // Searched scales come sixteen groups at a time (groups of up to 256 values).
-    const int searched_ahead = search && group <= 256;
+    const int searched_ahead = !given && search && group <= 256;
     float searched[16];
     for (size_t g = 0; g < groups; g++) {
         const float *v = x + g * group;
@@ -565,7 +565,8 @@ AVX512Q static long quantize_row_avx512(const float *x, const float *w, int sear
         if (searched_ahead && g % 16 == 0) {
             search_groups_avx512(v, w ? w + g * group : NULL, group, groups - g < 16 ? groups - g : 16, bits, searched);
         }
-        const float scale = searched_ahead ? searched[g % 16] : group_scale(search, v, w, g, group, bits, _mm512_reduce_max_ps(amax));
+        const float scale = given ? given[g] : searched_ahead ? searched[g % 16]
+                                                              : group_scale(search, v, w, g, group, bits, _mm512_reduce_max_ps(amax));
         const float stored = store_scale(scale, record, g);
         if (stored != stored) return (long)n;
         const __m512 inverse = _mm512_set1_ps(stored == 0 ? 0 : 1.0f / stored), vstored = _mm512_set1_ps(stored);
@@ -617,6 +618,16 @@ float lpk_search_scale(const float *x, const float *w, size_t n, int bits) {
     return lpk_dot_uses_avx2() ? search_fastest(x, w, n, bits) : search_portable(x, w, n, bits);
 }
 
+void lpk_search_scales(const float *x, const float *w, size_t count, size_t n, int bits, float *scales) {
+    if (lpk_dot_uses_avx512() && n % 8 == 0 && n <= 256) {
+        for (size_t g = 0; g < count; g += 16) {
+            search_groups_avx512(x + g * n, w ? w + g * n : NULL, n, count - g < 16 ? count - g : 16, bits, scales + g);
+        }
+        return;
+    }
+    for (size_t g = 0; g < count; g++) scales[g] = lpk_search_scale(x + g * n, w ? w + g * n : NULL, n, bits);
+}
+
 int lpk_search_scale_version(int version, const float *x, const float *w, size_t n, int bits, float *scale) {
     switch (version) {
     case 0: *scale = search_portable(x, w, n, bits); return 1;
@@ -626,30 +637,45 @@ int lpk_search_scale_version(int version, const float *x, const float *w, size_t
     }
 }
 
+/// lpk_quantize_row and lpk_quantize_row_scaled: the scales `given`, or chosen by the rule.
+static long quantize_row_fastest(const float *x, const float *w, int search, const float *given, size_t n, size_t group, int bits,
+                                 unsigned char *record, lpk_error_sums *sums) {
+    if (lpk_dot_uses_avx512() && group % 16 == 0) return quantize_row_avx512(x, w, search, given, n, group, bits, record, sums);
+    if (lpk_dot_uses_avx2() && group % 8 == 0) return quantize_row_avx2(x, w, search, given, n, group, bits, record, sums);
+    return quantize_row_checked(x, w, search, given, n, group, bits, record, sums);
+}
+
 long lpk_quantize_row(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
                       lpk_error_sums *sums) {
-    if (lpk_dot_uses_avx512() && group % 16 == 0) return quantize_row_avx512(x, w, search, n, group, bits, record, sums);
-    if (lpk_dot_uses_avx2() && group % 8 == 0) return quantize_row_avx2(x, w, search, n, group, bits, record, sums);
-    return quantize_row_checked(x, w, search, n, group, bits, record, sums);
+    return quantize_row_fastest(x, w, search, NULL, n, group, bits, record, sums);
+}
+
+long lpk_quantize_row_scaled(const float *x, const float *scales, size_t n, size_t group, int bits, unsigned char *record,
+                             lpk_error_sums *sums) {
+    return quantize_row_fastest(x, NULL, 1, scales, n, group, bits, record, sums);
 }
 
 int lpk_quantize_row_version(int version, const float *x, const float *w, int search, size_t n, size_t group, int bits,
                              unsigned char *record, lpk_error_sums *sums, long *result) {
     switch (version) {
-    case 0: *result = quantize_row_checked(x, w, search, n, group, bits, record, sums); return 1;
+    case 0: *result = quantize_row_checked(x, w, search, NULL, n, group, bits, record, sums); return 1;
     case 1:
         if (!lpk_dot_uses_avx2() || group % 8 != 0) return 0;
-        *result = quantize_row_avx2(x, w, search, n, group, bits, record, sums);
+        *result = quantize_row_avx2(x, w, search, NULL, n, group, bits, record, sums);
         return 1;
     case 2:
         if (!lpk_dot_uses_avx512() || group % 16 != 0) return 0;
-        *result = quantize_row_avx512(x, w, search, n, group, bits, record, sums);
+        *result = quantize_row_avx512(x, w, search, NULL, n, group, bits, record, sums);
         return 1;
     default: return 0;
     }
 }
 #else
 float lpk_search_scale(const float *x, const float *w, size_t n, int bits) { return search_portable(x, w, n, bits); }
+
+void lpk_search_scales(const float *x, const float *w, size_t count, size_t n, int bits, float *scales) {
+    for (size_t g = 0; g < count; g++) scales[g] = search_portable(x + g * n, w ? w + g * n : NULL, n, bits);
+}
 
 int lpk_search_scale_version(int version, const float *x, const float *w, size_t n, int bits, float *scale) {
     if (version != 0) return 0;
@@ -659,7 +685,12 @@ int lpk_search_scale_version(int version, const float *x, const float *w, size_t
 
 long lpk_quantize_row(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
                       lpk_error_sums *sums) {
-    return quantize_row_checked(x, w, search, n, group, bits, record, sums);
+    return quantize_row_checked(x, w, search, NULL, n, group, bits, record, sums);
+}
+
+long lpk_quantize_row_scaled(const float *x, const float *scales, size_t n, size_t group, int bits, unsigned char *record,
+                             lpk_error_sums *sums) {
+    return quantize_row_checked(x, NULL, 1, scales, n, group, bits, record, sums);
 }
 
 int lpk_quantize_row_version(int version, const float *x, const float *w, int search, size_t n, size_t group, int bits,

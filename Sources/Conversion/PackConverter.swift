@@ -345,8 +345,9 @@ public enum PackConverter {
                     let first = chunkStart + piece * perPiece, last = min(end, first + perPiece)
                     guard first < last else { return }
                     var metrics = ErrorMetrics()
-                    var check = [Float](repeating: 0, count: rowLength)
-                    var values = [Float](repeating: 0, count: halfWidth != nil ? min(batchRows, last - first) * rowLength : 0)
+                    let batchCapacity = min(batchRows, last - first) * rowLength
+                    var scratch = [Float](repeating: 0, count: batchCapacity)
+                    var values = [Float](repeating: 0, count: halfWidth != nil ? batchCapacity : 0)
                     // A few rows at a time (about 64 KiB of floats), so decoded values are quantized while in cache.
                     var batchStart = first
                     while batchStart < last {
@@ -362,21 +363,20 @@ public enum PackConverter {
                                 return
                             }
                         }
-                        let failed = values.withUnsafeBufferPointer { input in check.withUnsafeMutableBufferPointer { check in
-                            for row in batchStart..<batchEnd {
-                                let local = row - chunkStart, offset = (row - batchStart) * rowLength
-                                let record = UnsafeMutableRawBufferPointer(rebasing: shared.output[(local * stride)..<(local * stride + recordBytes)])
-                                let rowValues = UnsafeBufferPointer(rebasing: input[offset..<(offset + rowLength)])
-                                do {
-                                    try quantizer.quantize(rowValues, importance: shared.importance, into: record, measuring: &metrics, decoded: check)
-                                } catch {
-                                    results.fail(row: row, reason: "\(error)")
-                                    return true
-                                }
-                            }
-                            return false
+                        let local = batchStart - chunkStart, batchFloats = (batchEnd - batchStart) * rowLength
+                        let failure = values.withUnsafeBufferPointer { input in scratch.withUnsafeMutableBufferPointer { scratch -> RowQuantizer.RowFailure? in
+                            let records = UnsafeMutableRawBufferPointer(rebasing: shared.output[(local * stride)...])
+                            do throws(RowQuantizer.RowFailure) {
+                                try quantizer.quantize(rows: UnsafeBufferPointer(rebasing: input[0..<batchFloats]), rowLength: rowLength,
+                                                       importance: shared.importance, into: records, stride: stride, measuring: &metrics,
+                                                       scratch: scratch)
+                                return nil
+                            } catch { return error }
                         } }
-                        if failed { return }
+                        if let failure {
+                            results.fail(row: batchStart + failure.row, reason: "\(failure.failure)")
+                            return
+                        }
                         batchStart = batchEnd
                     }
                     results.store(metrics, piece: piece)

@@ -81,6 +81,61 @@ public struct RowQuantizer: Sendable {
         preconditionFailure("the kernel refused a row the Swift quantizer accepts")
     }
 
+    /// Why a row of a batch could not be quantized: the row (counted from the batch's first) and the reason.
+    public struct RowFailure: Error {
+        public let row: Int
+        public let failure: Failure
+    }
+
+    /// Quantizes a batch of rows of `rowLength` values (`rows` holds a whole number of them) into records `stride` bytes
+    /// apart from the start of `records`, the same bytes ``quantize(_:importance:into:measuring:decoded:)`` writes row by
+    /// row, and adds their error to `metrics`. The scale search runs over all the batch's groups at once
+    /// (`lpk_search_scales`), so rows of fewer than sixteen groups cost no more per group than long ones. `scratch`
+    /// holds `rows.count` floats (the search's weights when there are importances).
+    public func quantize(rows: UnsafeBufferPointer<Float>, rowLength: Int, importance: UnsafeBufferPointer<Float>? = nil,
+                         into records: UnsafeMutableRawBufferPointer, stride: Int, measuring metrics: inout ErrorMetrics,
+                         scratch: UnsafeMutableBufferPointer<Float>) throws(RowFailure) {
+        let count = rows.count / rowLength, recordBytes = scheme.recordBytes(rowLength: rowLength)
+        precondition(rows.count == count * rowLength && records.count >= (count - 1) * stride + recordBytes && scratch.count >= rows.count)
+        func row(_ index: Int) -> UnsafeBufferPointer<Float> { UnsafeBufferPointer(rebasing: rows[(index * rowLength)..<((index + 1) * rowLength)]) }
+        func record(_ index: Int) -> UnsafeMutableRawBufferPointer {
+            UnsafeMutableRawBufferPointer(rebasing: records[(index * stride)..<(index * stride + recordBytes)])
+        }
+        guard rounding != .nearest else {
+            for index in 0..<count {
+                let rowScratch = UnsafeMutableBufferPointer(rebasing: scratch[(index * rowLength)..<((index + 1) * rowLength)])
+                do throws(Failure) { try quantize(row(index), importance: importance, into: record(index), measuring: &metrics, decoded: rowScratch) }
+                catch { throw RowFailure(row: index, failure: error) }
+            }
+            return
+        }
+        let groupLength = scheme.columnsPerGroup(rowLength: rowLength), groupsPerRow = scheme.groups(rowLength: rowLength)
+        var weights: UnsafeBufferPointer<Float>?
+        if importance != nil {
+            for index in 0..<count {
+                let rowWeights = UnsafeMutableBufferPointer(rebasing: scratch[(index * rowLength)..<((index + 1) * rowLength)])
+                _ = searchWeights(row(index), importance: importance, into: rowWeights)
+            }
+            weights = UnsafeBufferPointer(rebasing: scratch[0..<rows.count])
+        }
+        let bits = Int32(scheme.bits.rawValue)
+        try withUnsafeTemporaryAllocation(of: Float.self, capacity: count * groupsPerRow) { (scales) throws(RowFailure) in
+            lpk_search_scales(rows.baseAddress!, weights?.baseAddress, count * groupsPerRow, groupLength, bits, scales.baseAddress!)
+            for index in 0..<count {
+                var sums = lpk_error_sums()
+                let result = lpk_quantize_row_scaled(row(index).baseAddress!, scales.baseAddress! + index * groupsPerRow, rowLength, groupLength,
+                                                     bits, record(index).baseAddress!.assumingMemoryBound(to: UInt8.self), &sums)
+                guard result >= 0 else {
+                    metrics.add(sums, count: rowLength)
+                    continue
+                }
+                do throws(Failure) { try quantize(row(index), into: record(index)) }  // the same failure, named in Swift's terms
+                catch { throw RowFailure(row: index, failure: error) }
+                preconditionFailure("the kernel refused a row the Swift quantizer accepts")
+            }
+        }
+    }
+
     /// The scale search's weight of each column, written into `weights` (`row.count` floats): llama.cpp's
     /// `importance_j · sqrt(σ² + w_j²)`, σ² the row's mean square; nil for the nearest rule or without importances.
     private func searchWeights(_ row: UnsafeBufferPointer<Float>, importance: UnsafeBufferPointer<Float>?,

@@ -109,6 +109,55 @@ import Testing
         #expect(throws: RowQuantizer.Failure.self) { try Self.roundTrip([1e30, 1, 2, 3], RowScheme(bits: .int8)) }
     }
 
+    @Test("a batch of rows gets the records row-by-row quantization writes, searched across row ends, weighted or not; a bad row is named",
+          arguments: [RowScheme(bits: .int8, groupSize: 32), .init(bits: .int4, groupSize: 32), .init(bits: .int2, groupSize: 64), .init(bits: .int4)])
+    func batches(scheme: RowScheme) throws {
+        let rowLength = 640, count = 7  // 20 groups of 32 a row: the search's sixteen-group blocks straddle rows
+        var rows = (0..<count).flatMap { Self.row(rowLength, seed: UInt64(40 + $0)) }
+        let importance = (0..<rowLength).map { Float(1 + $0 % 13) / 7 }
+        let recordBytes = scheme.recordBytes(rowLength: rowLength), stride = recordBytes + 3
+        for rounding in [Recipe.Rounding.nearest, .scaleSearch] {
+            for weighting in [nil, importance] {
+                let quantizer = RowQuantizer(scheme: scheme, rounding: rounding)
+                var batch = [UInt8](repeating: 0, count: count * stride), metrics = ErrorMetrics()
+                var scratch = [Float](repeating: 0, count: rows.count)
+                try rows.withUnsafeBufferPointer { input in try batch.withUnsafeMutableBytes { out in try scratch.withUnsafeMutableBufferPointer { scratch in
+                    try (weighting ?? []).withUnsafeBufferPointer { weights in
+                        try quantizer.quantize(rows: input, rowLength: rowLength, importance: weighting == nil ? nil : weights, into: out,
+                                               stride: stride, measuring: &metrics, scratch: scratch)
+                    }
+                } } }
+                for index in 0..<count {
+                    var single = [UInt8](repeating: 0, count: recordBytes)
+                    try rows[(index * rowLength)..<((index + 1) * rowLength)].withUnsafeBufferPointer { row in
+                        try single.withUnsafeMutableBytes { out in
+                            try (weighting ?? []).withUnsafeBufferPointer { weights in
+                                try quantizer.quantize(row, importance: weighting == nil ? nil : weights, into: out)
+                            }
+                        }
+                    }
+                    #expect(Array(batch[(index * stride)..<(index * stride + recordBytes)]) == single,
+                            "\(scheme) \(rounding), weighted \(weighting != nil), row \(index)")
+                }
+                #expect(metrics.rmse > 0)
+            }
+        }
+        rows[4 * rowLength + 33] = .infinity
+        var batch = [UInt8](repeating: 0, count: count * stride), metrics = ErrorMetrics()
+        var scratch = [Float](repeating: 0, count: rows.count)
+        #expect(throws: RowQuantizer.RowFailure.self) {
+            try rows.withUnsafeBufferPointer { input in try batch.withUnsafeMutableBytes { out in try scratch.withUnsafeMutableBufferPointer { scratch in
+                do throws(RowQuantizer.RowFailure) {
+                    try RowQuantizer(scheme: scheme, rounding: .scaleSearch).quantize(rows: input, rowLength: rowLength, into: out, stride: stride,
+                                                                                       measuring: &metrics, scratch: scratch)
+                } catch {
+                    #expect(error.row == 4 && error.failure == .nonFinite(index: 33))
+                    throw error
+                }
+            } } }
+        }
+    }
+
     @Test("schemes parse from their names and refuse what they cannot store")
     func schemeNames() {
         #expect(RowScheme("int4/g64") == RowScheme(bits: .int4, groupSize: 64))

@@ -11,6 +11,11 @@
 /// keeping the one with the least weighted squared error. 0 when every value is (near) zero.
 float lpk_search_scale(const float *x, const float *w, size_t n, int bits);
 
+/// lpk_search_scale's scale, to the bit, of each of `count` consecutive groups of `n` values at x, x + n, … weighted by
+/// w, w + n, … (NULL: unweighted), into `scales`: with AVX-512 sixteen groups are searched side by side, whichever rows
+/// they come from, so a batch of short rows costs no more per group than one long row.
+void lpk_search_scales(const float *x, const float *w, size_t count, size_t n, int bits, float *scales);
+
 /// The same search by one version: 0 portable C, 1 AVX2, 2 AVX-512 (n a multiple of 8), for tests that hold them to
 /// one another. Returns 0, computing nothing, when this CPU or build lacks the version.
 int lpk_search_scale_version(int version, const float *x, const float *w, size_t n, int bits, float *scale);
@@ -30,6 +35,11 @@ typedef struct {
 /// use).
 long lpk_quantize_row(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
                       lpk_error_sums *sums);
+
+/// lpk_quantize_row with each group's scale given (`scales`, one per group, as lpk_search_scales finds them) instead of
+/// chosen: the same record and sums as lpk_quantize_row searching those scales itself.
+long lpk_quantize_row_scaled(const float *x, const float *scales, size_t n, size_t group, int bits, unsigned char *record,
+                             lpk_error_sums *sums);
 
 /// The same by one version: 0 portable C, 1 AVX2 (group a multiple of 8), 2 AVX-512 (of 16), for tests that hold them
 /// to one another: writes lpk_quantize_row's return value to `*result`. Returns 0, computing nothing, when this CPU
