@@ -725,7 +725,7 @@ AVX512 static float dot_i4_groups_avx512(const void *record, const float *x, siz
     return group == 32 ? groups_dot_avx512(record, x, columns, 32, 4) : groups_dot_avx512(record, x, columns, group, 4);
 }
 
-AVX512 static void decode_i8_groups_avx512(const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
+AVX512 static inline void decode_i8_groups_avx512(const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
     const uint8_t *scales = record;
     const int8_t *q = (const int8_t *)(scales + 2 * (columns / group));
     for (size_t g = first; g < end; g++) {
@@ -735,7 +735,7 @@ AVX512 static void decode_i8_groups_avx512(const void *record, float *out, size_
     }
 }
 
-AVX512 static void decode_i4_groups_avx512(const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
+AVX512 static inline void decode_i4_groups_avx512(const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
     const uint8_t *scales = record;
     const uint8_t *q = scales + 2 * (columns / group);
     for (size_t g = first; g < end; g++) {
@@ -996,14 +996,40 @@ void lpk_decode_i4_groups(const void *record, float *out, size_t columns, size_t
     decode_groups(4, record, out, columns, group, 0, columns / group);
 }
 
+/// Defines NAME(bits, record, out, columns, group, next, next_bytes), lpk_decode_groups_fetching's loop: per slice of
+/// the groups, a slice of next's lines asked for, then the groups decoded by DECODE(bits, record, out, columns, group,
+/// first, end), a decoder of the same TARGET, so that it is inlined into the loop (a call per slice cost a tenth).
+#define DECODE_FETCHING(NAME, TARGET, DECODE) \
+    TARGET static void NAME(int bits, const void *record, float *out, size_t columns, size_t group, const void *next, \
+                            size_t next_bytes) { \
+        const size_t groups = columns / group, slices = groups < 32 ? groups : 32, lines = (next_bytes + 63) / 64; \
+        for (size_t slice = 0; slice < slices; slice++) { \
+            for (size_t line = slice * lines / slices; line < (slice + 1) * lines / slices; line++) \
+                __builtin_prefetch((const char *)next + 64 * line, 0, 1); \
+            DECODE(bits, record, out, columns, group, slice * groups / slices, (slice + 1) * groups / slices); \
+        } \
+    }
+
+DECODE_FETCHING(decode_fetching_any, , decode_groups)
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+/// decode_groups for a CPU with AVX-512 and a group it takes (a multiple of 16 for int8, of 32 for int4).
+AVX512 static inline void decode_groups_avx512(int bits, const void *record, float *out, size_t columns, size_t group, size_t first,
+                                               size_t end) {
+    if (bits == 8) decode_i8_groups_avx512(record, out, columns, group, first, end);
+    else decode_i4_groups_avx512(record, out, columns, group, first, end);
+}
+DECODE_FETCHING(decode_fetching_avx512, AVX512, decode_groups_avx512)
+#endif
+
 void lpk_decode_groups_fetching(int bits, const void *record, float *out, size_t columns, size_t group, const void *next,
                                 size_t next_bytes) {
-    const size_t groups = columns / group, slices = groups < 32 ? groups : 32, lines = (next_bytes + 63) / 64;
-    for (size_t slice = 0; slice < slices; slice++) {
-        for (size_t line = slice * lines / slices; line < (slice + 1) * lines / slices; line++)
-            __builtin_prefetch((const char *)next + 64 * line, 0, 1);
-        decode_groups(bits, record, out, columns, group, slice * groups / slices, (slice + 1) * groups / slices);
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+    if (lpk_dot_uses_avx512() && group % (bits == 8 ? 16 : 32) == 0) {
+        decode_fetching_avx512(bits, record, out, columns, group, next, next_bytes);
+        return;
     }
+#endif
+    decode_fetching_any(bits, record, out, columns, group, next, next_bytes);
 }
 
 void lpk_decode_rows_fetching(int bits, const void *table, size_t record_bytes, const ptrdiff_t *rows, size_t count,
