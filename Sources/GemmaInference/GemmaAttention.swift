@@ -65,18 +65,19 @@ struct GemmaAttention {
     func callAsFunction(_ normed: [Float], layer: Int, count: Int, start: Int, epsilon: Float,
                         cache: KVCache, buffers b: inout Buffers, scratch: Scratch, into result: inout [Float]) {
         let hd = headDimension, kvHeads = keyValueHeads
-        query.multiply(normed, count: count, into: &b.queries, scratch: scratch)
         if let key, let keyNorm {
-            key.multiply(normed, count: count, into: &b.keys, scratch: scratch)
             if let value {
-                value.multiply(normed, count: count, into: &b.values, scratch: scratch)
+                LinearWeight.multiply(normed, count: count, scratch: scratch, query, into: &b.queries, key, into: &b.keys, value, into: &b.values)
             } else {
+                LinearWeight.multiply(normed, count: count, scratch: scratch, query, into: &b.queries, key, into: &b.keys)
                 b.values.overwrite(with: b.keys)
             }
             Attention.normAndRotate(&b.keys, count: count, heads: kvHeads, headDimension: hd, weight: keyNorm, offset: normOffset,
                                     epsilon: epsilon, start: start, inverseFrequencies: inverseFrequencies)
             if normsValues { Kernels.rmsNormRows(&b.values, rows: count * kvHeads, width: hd, weight: nil, epsilon: epsilon) }
             cache.store(layer: layer, start: start, count: count, keys: b.keys, values: b.values)
+        } else {
+            query.multiply(normed, count: count, into: &b.queries, scratch: scratch)
         }
         Attention.normAndRotate(&b.queries, count: count, heads: heads, headDimension: hd, weight: queryNorm, offset: normOffset,
                                 epsilon: epsilon, start: start, inverseFrequencies: inverseFrequencies)

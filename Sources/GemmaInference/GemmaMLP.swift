@@ -24,8 +24,7 @@ struct GemmaMLP {
     /// Writes the MLP of `count` normed inputs into `result`, using `gates` and `ups` as work space.
     func callAsFunction(_ normed: [Float], count: Int, numerics: Numerics, scratch: Scratch, gates: inout [Float],
                         ups: inout [Float], into result: inout [Float]) {
-        gate.multiply(normed, count: count, into: &gates, scratch: scratch)
-        up.multiply(normed, count: count, into: &ups, scratch: scratch)
+        LinearWeight.multiply(normed, count: count, scratch: scratch, gate, into: &gates, up, into: &ups)
         if let sparsityCutoff { Kernels.gaussianTopK(&gates, rows: count, width: width, cutoff: sparsityCutoff) }
         Kernels.geglu(&gates, by: ups, count: count * width, numerics: numerics)
         down.multiply(gates, count: count, into: &result, scratch: scratch)

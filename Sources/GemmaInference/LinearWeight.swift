@@ -246,6 +246,27 @@ public final class LinearWeight: @unchecked Sendable {
         }
     }
 
+    /// Whether a product of `count` inputs is multiplied in place on the inputs as given: mapped rows with a dot-product
+    /// kernel, at most ``fusedInputLimit`` inputs, no rounding of the inputs (which would take the shared scratch).
+    func multipliesInPlace(count: Int) -> Bool {
+        guard case .none = inputRounding else { return false }
+        return fusedPieces(count: count) != nil
+    }
+
+    /// Calls `body` with this weight's product of `count` inputs at `inputs` into `outputs` and its number of pieces,
+    /// the weight's storage open meanwhile.
+    /// - Precondition: ``multipliesInPlace(count:)``.
+    func withInPlaceProduct(_ inputs: UnsafeMutablePointer<Float>, count: Int, outputs: UnsafeMutablePointer<Float>, scratch: Scratch,
+                            _ body: (Product, Int) -> Void) {
+        guard case .mapped(let bytes, let encoding, let stride) = storage, let pieces = fusedPieces(count: count) else {
+            preconditionFailure("\(name) is not multiplied in place")
+        }
+        bytes.withUnsafeBytes { raw in
+            body(Product(weights: .mapped(raw.baseAddress!, encoding, recordBytes: stride), rows: rows, columns: columns, inputs: inputs,
+                         outputs: outputs, count: count, rowsPerPiece: (rows + pieces - 1) / pieces, scratch: scratch.regions), pieces)
+        }
+    }
+
     /// For a product multiplied in place (which needs no scratch), how many pieces its rows are cut into: several per
     /// thread, so that a thread that starts late or runs slow leaves its share to the others instead of holding the
     /// product up. Nil for products that decode rows into a thread's scratch (one piece per thread).

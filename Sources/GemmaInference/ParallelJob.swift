@@ -4,6 +4,8 @@
 enum ParallelJob {
     /// A matrix product; iteration `i` is piece `i` of the rows.
     case product(LinearWeight.Product)
+    /// Products of one input; iteration `i` is piece `i` of the first, then of the second, then of the third.
+    case sharedInput(LinearWeight.SharedInputProducts)
     /// Attention of a batch of queries; iteration `i` is lane `i`.
     case attention(Attention.Job)
     /// GeGLU over a long run of values; iteration `i` is part `i`.
@@ -14,6 +16,7 @@ enum ParallelJob {
     func run(_ iteration: Int) {
         switch self {
         case .product(let product): product.run(piece: iteration)
+        case .sharedInput(let products): products.run(piece: iteration)
         case .attention(let job): job.run(lane: iteration)
         case .geglu(let job): job.run(part: iteration)
         case .lookups(let job): job.run(part: iteration)

@@ -122,6 +122,40 @@ import Testing
     }
 }
 
+/// Products of one input run as one loop of the worker pool (a layer's query/key/value and gate/up projections).
+@Suite struct SharedInputProductTests {
+    @Test("query, key and value of a quantized pack, one and two inputs (one loop) and three (one after another): the floats of separate products, bit for bit",
+          arguments: [Recipe.Precision.int8, .int4])
+    func sameFloats(precision: Recipe.Precision) throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let source = try ModelSources.open(Fixtures.path("models/tiny-gemma3-f32"))
+        _ = try PackConverter.convert(source, to: directory.path + "/m.lpk", options: .init(recipe: Recipe(core: precision, ple: precision, embed: precision, group: 32)))
+        let pack = try ModelSources.open(directory.path + "/m.lpk")
+        func weight(_ suffix: String) throws -> LinearWeight {
+            let tensor = try #require(pack.tensors.first { $0.name.hasSuffix("layers.0." + suffix) })
+            return try LinearWeight(source: pack, name: tensor.name)
+        }
+        let weights = [try weight("self_attn.q_proj.weight"), try weight("self_attn.k_proj.weight"), try weight("self_attn.v_proj.weight")]
+        let scratch = Scratch(workers: 2, width: weights[0].columns)
+        for count in 1...3 {
+            let x = (0..<(count * weights[0].columns)).map { Float(sin(Double($0) * 0.37)) }
+            var separate = weights.map { [Float](repeating: .nan, count: count * $0.rows) }
+            for (k, w) in weights.enumerated() { w.multiply(x, count: count, into: &separate[k], scratch: scratch) }
+            var queries = [Float](repeating: .nan, count: count * weights[0].rows), keys = [Float](repeating: .nan, count: count * weights[1].rows)
+            var values = [Float](repeating: .nan, count: count * weights[2].rows)
+            LinearWeight.multiply(x, count: count, scratch: scratch, weights[0], into: &queries, weights[1], into: &keys, weights[2], into: &values)
+            for (k, together) in [queries, keys, values].enumerated() {
+                #expect(together.map(\.bitPattern) == separate[k].map(\.bitPattern), "\(weights[k].name), \(count) inputs")
+            }
+            queries = queries.map { _ in .nan }
+            keys = keys.map { _ in .nan }
+            LinearWeight.multiply(x, count: count, scratch: scratch, weights[0], into: &queries, weights[1], into: &keys)
+            #expect(queries.map(\.bitPattern) == separate[0].map(\.bitPattern) && keys.map(\.bitPattern) == separate[1].map(\.bitPattern))
+        }
+    }
+}
+
 /// The batched product of prefill and verification (rows laid out as a panel, times many inputs in register tiles)
 /// against a scalar dot per output, for every kernel version this CPU has.
 @Suite struct PanelProductTests {
