@@ -767,20 +767,19 @@ AVX512 static inline __m512 q4_0_dot_512(const uint8_t *b, const float *x) {
     return _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(bytes, 4), levels), _mm512_loadu_ps(x + 16), low);
 }
 
-/// A Q5_0 block's Σ q·x, sixteen lanes wide: a value's nibble and fifth bit (bit j of the word after the scale, set
-/// with a masked or) index a 32-entry table of −16…15 held in two registers, giving the same floats as q5_0_values and
-/// a conversion; then the same product and fused multiply-add as q8_0_dot_512.
+/// A Q5_0 block's Σ q·x, sixteen lanes wide: a value's nibble indexes a table of −16…−1 (a permute reads an index's
+/// low four bits), and 16 is added where its fifth bit (bit j of the word after the scale) is set, giving the same
+/// floats as q5_0_values and a conversion; then the same product and fused multiply-add as q8_0_dot_512.
 AVX512 static inline __m512 q5_0_dot_512(const uint8_t *b, const float *x) {
     const __m512 below = _mm512_setr_ps(-16, -15, -14, -13, -12, -11, -10, -9, -8, -7, -6, -5, -4, -3, -2, -1);
-    const __m512 above = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512 sixteen = _mm512_set1_ps(16);
     uint32_t fifth;
     memcpy(&fifth, b + 2, 4);
-    const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(b + 6))), sixteen = _mm512_set1_epi32(16);
-    const __m512i low = _mm512_and_si512(bytes, _mm512_set1_epi32(0x0F)), high = _mm512_srli_epi32(bytes, 4);
-    const __m512i first = _mm512_mask_or_epi32(low, (__mmask16)(fifth & 0xFFFF), low, sixteen);
-    const __m512i second = _mm512_mask_or_epi32(high, (__mmask16)(fifth >> 16), high, sixteen);
-    const __m512 sum = _mm512_mul_ps(_mm512_permutex2var_ps(below, first, above), _mm512_loadu_ps(x));
-    return _mm512_fmadd_ps(_mm512_permutex2var_ps(below, second, above), _mm512_loadu_ps(x + 16), sum);
+    const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(b + 6)));
+    __m512 first = _mm512_permutexvar_ps(bytes, below), second = _mm512_permutexvar_ps(_mm512_srli_epi32(bytes, 4), below);
+    first = _mm512_mask_add_ps(first, (__mmask16)(fifth & 0xFFFF), first, sixteen);
+    second = _mm512_mask_add_ps(second, (__mmask16)(fifth >> 16), second, sixteen);
+    return _mm512_fmadd_ps(second, _mm512_loadu_ps(x + 16), _mm512_mul_ps(first, _mm512_loadu_ps(x)));
 }
 
 SCALED_BLOCK_DOT(dot_q8_0_avx512, AVX512, 512, q8_0_dot_512, 34)
