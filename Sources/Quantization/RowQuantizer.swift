@@ -95,8 +95,11 @@ public struct RowQuantizer: Sendable {
     public func quantize(rows: UnsafeBufferPointer<Float>, rowLength: Int, importance: UnsafeBufferPointer<Float>? = nil,
                          into records: UnsafeMutableRawBufferPointer, stride: Int, measuring metrics: inout ErrorMetrics,
                          scratch: UnsafeMutableBufferPointer<Float>) throws(RowFailure) {
+        precondition(rowLength > 0 && rows.count % rowLength == 0 && scheme.accepts(rowLength: rowLength), "whole rows of a length the scheme takes")
+        precondition(importance.map { $0.count == rowLength } ?? true, "one importance per column")
         let count = rows.count / rowLength, recordBytes = scheme.recordBytes(rowLength: rowLength)
-        precondition(rows.count == count * rowLength && records.count >= (count - 1) * stride + recordBytes && scratch.count >= rows.count)
+        guard count > 0 else { return }
+        precondition(records.count >= (count - 1) * stride + recordBytes && scratch.count >= rows.count, "room for every record")
         func row(_ index: Int) -> UnsafeBufferPointer<Float> { UnsafeBufferPointer(rebasing: rows[(index * rowLength)..<((index + 1) * rowLength)]) }
         func record(_ index: Int) -> UnsafeMutableRawBufferPointer {
             UnsafeMutableRawBufferPointer(rebasing: records[(index * stride)..<(index * stride + recordBytes)])
