@@ -13,20 +13,25 @@ import Testing
 
 /// The fused quantized dot products (one input: decoding a token) against decoding the row and a scalar dot.
 @Suite struct FusedKernelTests {
-    /// Every row of `weight` · a fixed input, through `multiply` with one input, against the scalar reference.
+    /// Every row of `weight` · fixed inputs, through `multiply` with one input and with two (both multiplied in
+    /// place), against the scalar reference.
     func check(_ weight: LinearWeight) {
-        let x = (0..<weight.columns).map { Float(sin(Double($0) * 0.37)) }
-        var fused = [Float](repeating: 0, count: weight.rows)
-        weight.multiply(x, count: 1, into: &fused, scratch: Scratch(workers: 2, width: weight.columns))
-        var row = [Float](repeating: 0, count: weight.columns)
-        var worst: Float = 0
-        for r in 0..<weight.rows {
-            row.withUnsafeMutableBufferPointer { weight.decodeRow(r, into: $0.baseAddress!) }
-            let expected = Kernels.dotReference(row, x, weight.columns)
-            let scale = row.map(abs).reduce(0, +) + 1e-6
-            worst = max(worst, abs(fused[r] - expected) / scale)
+        for count in 1...2 {
+            let x = (0..<(count * weight.columns)).map { Float(sin(Double($0) * 0.37)) }
+            var fused = [Float](repeating: 0, count: count * weight.rows)
+            weight.multiply(x, count: count, into: &fused, scratch: Scratch(workers: 2, width: weight.columns))
+            var row = [Float](repeating: 0, count: weight.columns)
+            var worst: Float = 0
+            for r in 0..<weight.rows {
+                row.withUnsafeMutableBufferPointer { weight.decodeRow(r, into: $0.baseAddress!) }
+                let scale = row.map(abs).reduce(0, +) + 1e-6
+                for t in 0..<count {
+                    let expected = x.withUnsafeBufferPointer { Kernels.dotReference(row, $0.baseAddress! + t * weight.columns, weight.columns) }
+                    worst = max(worst, abs(fused[t * weight.rows + r] - expected) / scale)
+                }
+            }
+            #expect(worst < 1e-5, "\(weight.name), \(count) inputs: worst relative error \(worst)")
         }
-        #expect(worst < 1e-5, "\(weight.name): worst relative error \(worst)")
     }
 
     @Test("ggml Q8_0, Q5_0, Q4_K and Q6_K rows (real blocks of the 270M)")
