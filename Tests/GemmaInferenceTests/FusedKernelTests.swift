@@ -11,25 +11,31 @@ import TensorTypes
 import TestSupport
 import Testing
 
+/// The worst error of `weight` · `count` fixed inputs through `multiply`, against the scalar dot of each decoded row
+/// with each input, relative to the row's sum of magnitudes.
+func worstRelativeError(_ weight: LinearWeight, count: Int) -> Float {
+    let x = (0..<(count * weight.columns)).map { Float(sin(Double($0) * 0.37)) }
+    var y = [Float](repeating: 0, count: count * weight.rows)
+    weight.multiply(x, count: count, into: &y, scratch: Scratch(workers: 2, width: weight.columns))
+    var row = [Float](repeating: 0, count: weight.columns), worst: Float = 0
+    for r in 0..<weight.rows {
+        row.withUnsafeMutableBufferPointer { weight.decodeRow(r, into: $0.baseAddress!) }
+        let scale = row.map(abs).reduce(0, +) + 1e-6
+        for t in 0..<count {
+            let expected = x.withUnsafeBufferPointer { Kernels.dotReference(row, $0.baseAddress! + t * weight.columns, weight.columns) }
+            worst = max(worst, abs(y[t * weight.rows + r] - expected) / scale)
+        }
+    }
+    return worst
+}
+
 /// The fused quantized dot products (one input: decoding a token) against decoding the row and a scalar dot.
 @Suite struct FusedKernelTests {
     /// Every row of `weight` · fixed inputs, through `multiply` with one input and with two (both multiplied in
     /// place), against the scalar reference.
     func check(_ weight: LinearWeight) {
         for count in 1...2 {
-            let x = (0..<(count * weight.columns)).map { Float(sin(Double($0) * 0.37)) }
-            var fused = [Float](repeating: 0, count: count * weight.rows)
-            weight.multiply(x, count: count, into: &fused, scratch: Scratch(workers: 2, width: weight.columns))
-            var row = [Float](repeating: 0, count: weight.columns)
-            var worst: Float = 0
-            for r in 0..<weight.rows {
-                row.withUnsafeMutableBufferPointer { weight.decodeRow(r, into: $0.baseAddress!) }
-                let scale = row.map(abs).reduce(0, +) + 1e-6
-                for t in 0..<count {
-                    let expected = x.withUnsafeBufferPointer { Kernels.dotReference(row, $0.baseAddress! + t * weight.columns, weight.columns) }
-                    worst = max(worst, abs(fused[t * weight.rows + r] - expected) / scale)
-                }
-            }
+            let worst = worstRelativeError(weight, count: count)
             #expect(worst < 1e-5, "\(weight.name), \(count) inputs: worst relative error \(worst)")
         }
     }
@@ -203,20 +209,7 @@ import Testing
     func batchedProduct() throws {
         let source = try ModelSources.open(Fixtures.path("gguf/gemma3-270m.blocks.gguf"))
         for tensor in source.tensors where tensor.shape.rank == 2 {
-            let weight = try LinearWeight(source: source, name: tensor.name)
-            let count = 13
-            let x = (0..<(count * weight.columns)).map { Float(sin(Double($0) * 0.37)) }
-            var y = [Float](repeating: 0, count: count * weight.rows)
-            weight.multiply(x, count: count, into: &y, scratch: Scratch(workers: 2, width: weight.columns))
-            var row = [Float](repeating: 0, count: weight.columns), worst: Float = 0
-            for r in 0..<weight.rows {
-                row.withUnsafeMutableBufferPointer { weight.decodeRow(r, into: $0.baseAddress!) }
-                let scale = row.map(abs).reduce(0, +) + 1e-6
-                for t in 0..<count {
-                    let expected = x.withUnsafeBufferPointer { Kernels.dotReference(row, $0.baseAddress! + t * weight.columns, weight.columns) }
-                    worst = max(worst, abs(y[t * weight.rows + r] - expected) / scale)
-                }
-            }
+            let worst = worstRelativeError(try LinearWeight(source: source, name: tensor.name), count: 13)
             #expect(worst < 1e-5, "\(tensor.name): worst relative error \(worst)")
         }
     }
