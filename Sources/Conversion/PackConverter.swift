@@ -306,9 +306,10 @@ public enum PackConverter {
     static let quantizeChunkFloats = 4 << 20
 
     /// Quantizes a tensor chunk by chunk: each chunk is cut into pieces (four per core) whose threads decode their own
-    /// rows from the source, quantize them and accumulate their error
-    /// (``RowQuantizer/quantize(_:importance:into:measuring:decoded:)``), so decoding, quantizing and checking all run on
-    /// every core and no chunk-sized copy of the decoded values exists; the chunk's records are then written.
+    /// rows from the source a few at a time, quantize each batch and accumulate its error
+    /// (``RowQuantizer/quantize(rows:rowLength:importance:into:stride:measuring:scratch:)``, which searches the batch's
+    /// scales together), so decoding, quantizing and checking all run on every core and no chunk-sized copy of the
+    /// decoded values exists; the chunk's records are then written.
     private static func quantizeChunks(_ tensor: TensorDescriptor, in source: any TensorSource, quantizer: RowQuantizer,
                                        importance: [Float]?, recordBytes: Int, stride: Int, writer: any TensorSink) throws -> ErrorMetrics {
         let stored = try source.storedBytes(tensor.name)  // verified once here, before the workers read it
