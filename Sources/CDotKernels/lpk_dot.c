@@ -406,12 +406,14 @@ AVX2 static __m256i q8_0_values(const uint8_t *b) { return _mm256_loadu_si256((c
 #define BLOCK_SCALE(W, block) _mm##W##_set1_ps(_cvtsh_ss(load_u16(block)))
 
 /// Defines NAME(row, x, columns) for blocks of 32 values that start with their f16 scale d: Σ d·BLOCK_DOT(block, x),
-/// with two running totals (even and odd blocks) so that consecutive blocks do not wait on one accumulator. Each
-/// block's scale is widened as the block is reached (a load and a conversion beside the block's own work; gathering
-/// sixteen scales through memory first cost a quarter of a short row's time). W is the register width (256: AVX2,
-/// 512: AVX-512), TARGET its function attribute.
-#define SCALED_BLOCK_DOT(NAME, TARGET, W, BLOCK_DOT, BLOCK_BYTES) \
-    TARGET static float NAME(const void *row, const float *x, size_t columns) { \
+/// with two running totals (even and odd blocks) so that consecutive blocks do not wait on one accumulator, and
+/// TOTAL(row, x, columns, group), those totals' lanes before the final sum (`group` unused: the shape that
+/// rows_by_four_avx512 takes). Each block's scale is widened as the block is reached (a load and a conversion beside
+/// the block's own work; gathering sixteen scales through memory first cost a quarter of a short row's time). W is the
+/// register width (256: AVX2, 512: AVX-512), TARGET its function attribute.
+#define SCALED_BLOCK_DOT(NAME, TOTAL, TARGET, W, BLOCK_DOT, BLOCK_BYTES) \
+    TARGET static inline __attribute__((always_inline)) __m##W TOTAL(const void *row, const float *x, size_t columns, size_t group) { \
+        (void)group; \
         const uint8_t *p = row; \
         const size_t blocks = columns / 32; \
         __m##W total0 = _mm##W##_setzero_ps(), total1 = _mm##W##_setzero_ps(); \
@@ -426,8 +428,9 @@ AVX2 static __m256i q8_0_values(const uint8_t *b) { return _mm256_loadu_si256((c
             const uint8_t *block = p + k * (BLOCK_BYTES); \
             total0 = _mm##W##_fmadd_ps(BLOCK_DOT(block, x + k * 32), BLOCK_SCALE(W, block), total0); \
         } \
-        return sum_##W(_mm##W##_add_ps(total0, total1)); \
-    }
+        return _mm##W##_add_ps(total0, total1); \
+    } \
+    TARGET static float NAME(const void *row, const float *x, size_t columns) { return sum_##W(TOTAL(row, x, columns, 0)); }
 
 /// The 32 values of a Q4_0 block as signed bytes q − 8, in value order (low nibbles, then high nibbles).
 AVX2 static __m256i q4_0_values(const uint8_t *b) {
@@ -441,9 +444,9 @@ AVX2 static inline __m256 q8_0_dot_256(const uint8_t *b, const float *x) { retur
 AVX2 static inline __m256 q5_0_dot_256(const uint8_t *b, const float *x) { return bytes32_dot_256(q5_0_values(b), x); }
 AVX2 static inline __m256 q4_0_dot_256(const uint8_t *b, const float *x) { return bytes32_dot_256(q4_0_values(b), x); }
 
-SCALED_BLOCK_DOT(dot_q8_0_avx2, AVX2, 256, q8_0_dot_256, 34)
-SCALED_BLOCK_DOT(dot_q5_0_avx2, AVX2, 256, q5_0_dot_256, 22)
-SCALED_BLOCK_DOT(dot_q4_0_avx2, AVX2, 256, q4_0_dot_256, 18)
+SCALED_BLOCK_DOT(dot_q8_0_avx2, q8_0_total_avx2, AVX2, 256, q8_0_dot_256, 34)
+SCALED_BLOCK_DOT(dot_q5_0_avx2, q5_0_total_avx2, AVX2, 256, q5_0_dot_256, 22)
+SCALED_BLOCK_DOT(dot_q4_0_avx2, q4_0_total_avx2, AVX2, 256, q4_0_dot_256, 18)
 
 /// Defines NAME(row, out, columns) for blocks of 32 values that start with their f16 scale d: d · VALUES(block), the
 /// same products the portable decoders take one at a time.
@@ -709,8 +712,8 @@ AVX512 static inline __attribute__((always_inline)) __m512 i4_split_group_sum_av
 /// groups) so that consecutive groups do not wait on one accumulator; `split`: x is laid out by split_even_odd_avx512
 /// (int4 only). Inlined with a constant `group` for the common 32, so that the group loop unrolls away (a third faster
 /// than a run-time group, as fast as Q8_0's blocks).
-AVX512 static inline __attribute__((always_inline)) float groups_dot_avx512(const void *record, const float *x, size_t columns,
-                                                                           size_t group, int bits, int split) {
+AVX512 static inline __attribute__((always_inline)) __m512 groups_total_avx512(const void *record, const float *x, size_t columns,
+                                                                              size_t group, int bits, int split) {
     const uint8_t *scales = record;
     const size_t groups = columns / group;
     const uint8_t *q = scales + 2 * groups;
@@ -732,7 +735,63 @@ AVX512 static inline __attribute__((always_inline)) float groups_dot_avx512(cons
         if (k < count) total0 = _mm512_fmadd_ps(LPK_GROUP_SUM(first + k), _mm512_set1_ps(widened[k]), total0);
     }
 #undef LPK_GROUP_SUM
-    return _mm512_reduce_add_ps(_mm512_add_ps(total0, total1));
+    return _mm512_add_ps(total0, total1);
+}
+
+AVX512 static inline __attribute__((always_inline)) float groups_dot_avx512(const void *record, const float *x, size_t columns,
+                                                                           size_t group, int bits, int split) {
+    return _mm512_reduce_add_ps(groups_total_avx512(record, x, columns, group, bits, split));
+}
+
+/// The lane sums of four vectors, in order: their 128-bit quarters added pairwise across the four, then each quarter's
+/// four lanes, so that four rows' totals take nine shuffles instead of sixteen.
+AVX512 static inline __attribute__((always_inline)) __m128 lane_sums4_avx512(__m512 a, __m512 b, __m512 c, __m512 d) {
+    const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+    const __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
+    __m512 quarters = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));
+    quarters = _mm512_add_ps(quarters, _mm512_permute_ps(quarters, 0x4E));
+    quarters = _mm512_add_ps(quarters, _mm512_permute_ps(quarters, 0xB1));
+    return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), quarters));
+}
+
+/// A row's dot product as lanes still to be summed (`group`: the int8/int4 records' group length, or unused).
+typedef __m512 (*lpk_row_total_512)(const void *record, const float *x, size_t columns, size_t group);
+
+/// lpk_dot_rows on AVX-512 four rows at a time: each row's lanes by `total` (inlined, as this function is), the four
+/// summed across lanes together by lane_sums4_avx512 in the order sum_512 takes (so the same floats as one row at a
+/// time), each row's record asked for `ahead` rows on as that row starts.
+AVX512 static inline __attribute__((always_inline)) void rows_by_four_avx512(lpk_row_total_512 total, const uint8_t *records,
+                                                                            size_t record_bytes, size_t rows, const float *x, size_t count,
+                                                                            size_t columns, size_t group, size_t ahead, float *out,
+                                                                            size_t out_stride) {
+    size_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        const uint8_t *record = records + r * record_bytes;
+        for (size_t t = 0; t < count; t++) {
+            const float *xt = x + t * columns;
+            __m512 totals[4];
+            for (size_t k = 0; k < 4; k++) {
+                if (t == 0 && r + k + ahead < rows) lpk_prefetch(record + (k + ahead) * record_bytes, record_bytes);
+                totals[k] = total(record + k * record_bytes, xt, columns, group);
+            }
+            _mm_storeu_ps(out + t * out_stride + r, lane_sums4_avx512(totals[0], totals[1], totals[2], totals[3]));
+        }
+    }
+    for (; r < rows; r++) {
+        const uint8_t *record = records + r * record_bytes;
+        if (r + ahead < rows) lpk_prefetch(record + ahead * record_bytes, record_bytes);
+        for (size_t t = 0; t < count; t++) out[t * out_stride + r] = sum_512(total(record, x + t * columns, columns, group));
+    }
+}
+
+/// Row totals of int8 records, and of int4 records against inputs split by split_even_odd_avx512, with the group
+/// length a constant for the common 32.
+AVX512 static inline __attribute__((always_inline)) __m512 i8_total_avx512(const void *record, const float *x, size_t columns, size_t group) {
+    return group == 32 ? groups_total_avx512(record, x, columns, 32, 8, 0) : groups_total_avx512(record, x, columns, group, 8, 0);
+}
+AVX512 static inline __attribute__((always_inline)) __m512 i4_split_total_avx512(const void *record, const float *x, size_t columns,
+                                                                                size_t group) {
+    return group == 32 ? groups_total_avx512(record, x, columns, 32, 4, 1) : groups_total_avx512(record, x, columns, group, 4, 1);
 }
 
 AVX512 static float dot_i8_groups_avx512(const void *record, const float *x, size_t columns, size_t group) {
@@ -760,15 +819,7 @@ AVX512 static void split_even_odd_avx512(const float *x, float *split, size_t co
 AVX512 static void dot_rows_i4_split_avx512(const uint8_t *records, size_t record_bytes, size_t rows, const float *x, size_t count,
                                             size_t columns, size_t group, size_t ahead, float *out, size_t out_stride, float *split) {
     for (size_t t = 0; t < count; t++) split_even_odd_avx512(x + t * columns, split + t * columns, columns);
-    for (size_t r = 0; r < rows; r++) {
-        const uint8_t *record = records + r * record_bytes;
-        if (r + ahead < rows) lpk_prefetch(record + ahead * record_bytes, record_bytes);
-        for (size_t t = 0; t < count; t++) {
-            const float *xs = split + t * columns;
-            out[t * out_stride + r] = group == 32 ? groups_dot_avx512(record, xs, columns, 32, 4, 1)
-                                                  : groups_dot_avx512(record, xs, columns, group, 4, 1);
-        }
-    }
+    rows_by_four_avx512(i4_split_total_avx512, records, record_bytes, rows, split, count, columns, group, ahead, out, out_stride);
 }
 
 AVX512 static inline void decode_i8_groups_avx512(const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
@@ -828,9 +879,32 @@ AVX512 static inline __m512 q5_0_dot_512(const uint8_t *b, const float *x) {
     return _mm512_fmadd_ps(second, _mm512_loadu_ps(x + 16), _mm512_mul_ps(first, _mm512_loadu_ps(x)));
 }
 
-SCALED_BLOCK_DOT(dot_q8_0_avx512, AVX512, 512, q8_0_dot_512, 34)
-SCALED_BLOCK_DOT(dot_q5_0_avx512, AVX512, 512, q5_0_dot_512, 22)
-SCALED_BLOCK_DOT(dot_q4_0_avx512, AVX512, 512, q4_0_dot_512, 18)
+SCALED_BLOCK_DOT(dot_q8_0_avx512, q8_0_total_avx512, AVX512, 512, q8_0_dot_512, 34)
+SCALED_BLOCK_DOT(dot_q5_0_avx512, q5_0_total_avx512, AVX512, 512, q5_0_dot_512, 22)
+SCALED_BLOCK_DOT(dot_q4_0_avx512, q4_0_total_avx512, AVX512, 512, q4_0_dot_512, 18)
+
+/// lpk_dot_rows on AVX-512, four rows at a time, for the kinds whose row totals are defined here (int8 records with
+/// groups a multiple of 16, Q8_0, Q5_0, Q4_0); 0 for the others, which go row by row.
+AVX512 static int dot_rows_by_four_avx512(lpk_row_kind kind, const uint8_t *records, size_t record_bytes, size_t rows, const float *x,
+                                          size_t count, size_t columns, size_t group, size_t ahead, float *out, size_t out_stride) {
+    switch (kind) {
+    case LPK_ROWS_I8:
+        if (group % 16 != 0 || columns % group != 0) return 0;
+        rows_by_four_avx512(i8_total_avx512, records, record_bytes, rows, x, count, columns, group, ahead, out, out_stride);
+        return 1;
+    case LPK_ROWS_Q8_0:
+        rows_by_four_avx512(q8_0_total_avx512, records, record_bytes, rows, x, count, columns, 0, ahead, out, out_stride);
+        return 1;
+    case LPK_ROWS_Q5_0:
+        rows_by_four_avx512(q5_0_total_avx512, records, record_bytes, rows, x, count, columns, 0, ahead, out, out_stride);
+        return 1;
+    case LPK_ROWS_Q4_0:
+        rows_by_four_avx512(q4_0_total_avx512, records, record_bytes, rows, x, count, columns, 0, ahead, out, out_stride);
+        return 1;
+    default:
+        return 0;
+    }
+}
 
 /// Σ x[i] over 32 floats, as 16 lanes.
 AVX512 static inline __m512 sum32_512(const float *x) { return _mm512_add_ps(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16)); }
@@ -1113,6 +1187,8 @@ void lpk_dot_rows(lpk_row_kind kind, const void *records, size_t record_bytes, s
     }
     const uint8_t *base = records;
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+    if (lpk_dot_uses_avx512() && dot_rows_by_four_avx512(kind, base, record_bytes, rows, x, count, columns, group, ahead, out, out_stride))
+        return;
     if (kind == LPK_ROWS_I4 && lpk_dot_uses_avx512() && group % 32 == 0 && columns % group == 0) {
         // The split inputs on the stack up to 32 KiB (a piece of a small matrix pays no allocation), else on the heap.
         _Alignas(64) float local[8192];

@@ -331,6 +331,50 @@ func worstRelativeError(_ weight: LinearWeight, count: Int) -> Float {
         #expect(checked >= 1)
     }
 
+    @Test("lpk_dot_rows, four rows at a time on AVX-512: the floats of the one-row dot, bit for bit, for 1 to 9 rows and one or two inputs (Q8_0 and Q5_0 of the 270M, gguf-py's Q4_0, int8 records)")
+    func rowsByFour() throws {
+        // (kind, its type for lpk_block_dot_version, records, record bytes, columns, group)
+        var cases: [(kind: lpk_row_kind, type: Int32, records: [UInt8], stride: Int, columns: Int, group: Int)] = []
+        for (fixture, type, kind, blockType, blockBytes) in [("gguf/gemma3-270m.blocks.gguf", GGMLType.q8_0, LPK_ROWS_Q8_0, Int32(0), 34),
+                                                             ("gguf/gemma3-270m.blocks.gguf", .q5_0, LPK_ROWS_Q5_0, 1, 22),
+                                                             ("gguf/types.gguf", .q4_0, LPK_ROWS_Q4_0, 2, 18)] {
+            let source = try ModelSources.open(Fixtures.path(fixture))
+            let tensor = try #require(source.tensors.first { $0.shape.rank == 2 && $0.encoding == .ggml(type) })
+            let columns = tensor.shape.dimensions.last!
+            cases.append((kind, blockType, try source.storedBytes(tensor.name).array, columns / 32 * blockBytes, columns, 0))
+        }
+        let columns = 640, groups = columns / 32, recordBytes = 2 * groups + columns
+        var int8 = (0..<(9 * recordBytes)).map { UInt8(($0 * 37 + 11) % 256) }
+        for r in 0..<9 {
+            for g in 0..<groups { int8[r * recordBytes + 2 * g + 1] = 0x2C }  // finite f16 scales
+        }
+        cases.append((LPK_ROWS_I8, -1, int8, recordBytes, columns, 32))
+        for item in cases {
+            let x = (0..<(2 * item.columns)).map { Float(cos(Double($0) * 0.53)) }
+            let stride = item.stride, available = item.records.count / stride
+            try item.records.withUnsafeBytes { raw in
+                for rows in 1...min(9, available) {
+                    for count in 1...2 {
+                        var out = [Float](repeating: .nan, count: count * rows)
+                        lpk_dot_rows(item.kind, raw.baseAddress!, stride, rows, x, count, item.columns, item.group, 2, &out, rows)
+                        for t in 0..<count {
+                            for r in 0..<rows {
+                                var single: Float = .nan, decoded = [Float](repeating: 0, count: item.columns)
+                                let record = raw.baseAddress! + r * stride, input = Array(x[(t * item.columns)..<((t + 1) * item.columns)])
+                                let ran = item.kind == LPK_ROWS_I8
+                                    ? lpk_row_kernels_version(2, 8, record, input, item.columns, item.group, &single, &decoded)
+                                    : lpk_block_dot_version(2, item.type, record, input, item.columns, &single)
+                                try #require(ran == 1 || ran == 0)
+                                if ran == 0 { return }  // no AVX-512 here: lpk_dot_rows goes row by row
+                                #expect(out[t * rows + r].bitPattern == single.bitPattern, "kind \(item.kind.rawValue), \(rows) rows, input \(t), row \(r)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test("a lookup's decode, fetching the next record slice by slice, equals the plain decode for many groups",
           arguments: [(8, 16, 100), (8, 256, 30), (4, 32, 45), (4, 64, 7)])
     func decodeWhileFetching(bits: Int32, group: Int, groups: Int) {
