@@ -505,11 +505,13 @@ AVX2 static inline void q4_k_scales(const uint8_t *block, float *scales) {
     _mm256_storeu_ps(scales + 8, _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(levels + 8))))));
 }
 
-/// Defines NAME(row, x, columns) for Q4_K rows: per sub-block j of 32 values, d·sc_j·Σ q·x − dmin·m_j·Σ x, the first
-/// terms gathered in one running total and the second in another. W is the register width (256: AVX2, 512:
-/// AVX-512), TARGET its function attribute; the sums of the two widths differ by float rounding (BlockDotVersionTests).
-#define Q4_K_DOT(NAME, TARGET, W) \
-    TARGET static float NAME(const void *row, const float *x, size_t columns) { \
+/// Defines NAME(row, x, columns) and TOTAL (its lanes, as SCALED_BLOCK_DOT) for Q4_K rows: per sub-block j of 32
+/// values, d·sc_j·Σ q·x − dmin·m_j·Σ x, the first terms gathered in one running total and the second in another. W is
+/// the register width (256: AVX2, 512: AVX-512), TARGET its function attribute; the sums of the two widths differ by
+/// float rounding (BlockDotVersionTests).
+#define Q4_K_DOT(NAME, TOTAL, TARGET, W) \
+    TARGET static inline __attribute__((always_inline)) __m##W TOTAL(const void *row, const float *x, size_t columns, size_t group) { \
+        (void)group; \
         const uint8_t *p = row; \
         __m##W total0 = _mm##W##_setzero_ps(), total1 = _mm##W##_setzero_ps(); \
         float scales[16]; \
@@ -525,14 +527,16 @@ AVX2 static inline void q4_k_scales(const uint8_t *block, float *scales) {
                 total1 = _mm##W##_fnmadd_ps(sum32_##W(x + 32), _mm##W##_set1_ps(scales[9 + 2 * group]), total1); \
             } \
         } \
-        return sum_##W(_mm##W##_add_ps(total0, total1)); \
-    }
+        return _mm##W##_add_ps(total0, total1); \
+    } \
+    TARGET static float NAME(const void *row, const float *x, size_t columns) { return sum_##W(TOTAL(row, x, columns, 0)); }
 
-/// Defines NAME(row, x, columns) for Q6_K rows: per sub-block of 16 values, d·sc·Σ (q − 32)·x, the products of even
-/// and odd sub-blocks gathered in two running totals; value l of each quarter of a half takes a nibble of ql and two
-/// bits of qh (the layout block_q6_k decodes). W and TARGET as for Q4_K_DOT.
-#define Q6_K_DOT(NAME, TARGET, W) \
-    TARGET static float NAME(const void *row, const float *x, size_t columns) { \
+/// Defines NAME(row, x, columns) and TOTAL (its lanes) for Q6_K rows: per sub-block of 16 values, d·sc·Σ (q − 32)·x,
+/// the products of even and odd sub-blocks gathered in two running totals; value l of each quarter of a half takes a
+/// nibble of ql and two bits of qh (the layout block_q6_k decodes). W and TARGET as for Q4_K_DOT.
+#define Q6_K_DOT(NAME, TOTAL, TARGET, W) \
+    TARGET static inline __attribute__((always_inline)) __m##W TOTAL(const void *row, const float *x, size_t columns, size_t group) { \
+        (void)group; \
         const uint8_t *p = row; \
         const __m256i low_mask = _mm256_set1_epi8(0x0F), two_bits = _mm256_set1_epi8(3), offset = _mm256_set1_epi8(32); \
         __m##W total0 = _mm##W##_setzero_ps(), total1 = _mm##W##_setzero_ps(); \
@@ -558,11 +562,12 @@ AVX2 static inline void q4_k_scales(const uint8_t *block, float *scales) {
                 } \
             } \
         } \
-        return sum_##W(_mm##W##_add_ps(total0, total1)); \
-    }
+        return _mm##W##_add_ps(total0, total1); \
+    } \
+    TARGET static float NAME(const void *row, const float *x, size_t columns) { return sum_##W(TOTAL(row, x, columns, 0)); }
 
-Q4_K_DOT(dot_q4_k_avx2, AVX2, 256)
-Q6_K_DOT(dot_q6_k_avx2, AVX2, 256)
+Q4_K_DOT(dot_q4_k_avx2, q4_k_total_avx2, AVX2, 256)
+Q6_K_DOT(dot_q6_k_avx2, q6_k_total_avx2, AVX2, 256)
 
 AVX2 static void decode_i8_groups_avx2(const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
     if (group % 8 != 0) { decode_i8_groups_portable(record, out, columns, group, first, end); return; }
@@ -883,28 +888,6 @@ SCALED_BLOCK_DOT(dot_q8_0_avx512, q8_0_total_avx512, AVX512, 512, q8_0_dot_512, 
 SCALED_BLOCK_DOT(dot_q5_0_avx512, q5_0_total_avx512, AVX512, 512, q5_0_dot_512, 22)
 SCALED_BLOCK_DOT(dot_q4_0_avx512, q4_0_total_avx512, AVX512, 512, q4_0_dot_512, 18)
 
-/// lpk_dot_rows on AVX-512, four rows at a time, for the kinds whose row totals are defined here (int8 records with
-/// groups a multiple of 16, Q8_0, Q5_0, Q4_0); 0 for the others, which go row by row.
-AVX512 static int dot_rows_by_four_avx512(lpk_row_kind kind, const uint8_t *records, size_t record_bytes, size_t rows, const float *x,
-                                          size_t count, size_t columns, size_t group, size_t ahead, float *out, size_t out_stride) {
-    switch (kind) {
-    case LPK_ROWS_I8:
-        if (group % 16 != 0 || columns % group != 0) return 0;
-        rows_by_four_avx512(i8_total_avx512, records, record_bytes, rows, x, count, columns, group, ahead, out, out_stride);
-        return 1;
-    case LPK_ROWS_Q8_0:
-        rows_by_four_avx512(q8_0_total_avx512, records, record_bytes, rows, x, count, columns, 0, ahead, out, out_stride);
-        return 1;
-    case LPK_ROWS_Q5_0:
-        rows_by_four_avx512(q5_0_total_avx512, records, record_bytes, rows, x, count, columns, 0, ahead, out, out_stride);
-        return 1;
-    case LPK_ROWS_Q4_0:
-        rows_by_four_avx512(q4_0_total_avx512, records, record_bytes, rows, x, count, columns, 0, ahead, out, out_stride);
-        return 1;
-    default:
-        return 0;
-    }
-}
 
 /// Σ x[i] over 32 floats, as 16 lanes.
 AVX512 static inline __m512 sum32_512(const float *x) { return _mm512_add_ps(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16)); }
@@ -931,8 +914,37 @@ AVX512 static inline void q4_k_nibbles_dot_512(const uint8_t *q, const float *x,
                             _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(first, 4), levels), _mm512_loadu_ps(x + 32)));
 }
 
-Q4_K_DOT(dot_q4_k_avx512, AVX512, 512)
-Q6_K_DOT(dot_q6_k_avx512, AVX512, 512)
+Q4_K_DOT(dot_q4_k_avx512, q4_k_total_avx512, AVX512, 512)
+Q6_K_DOT(dot_q6_k_avx512, q6_k_total_avx512, AVX512, 512)
+
+/// lpk_dot_rows on AVX-512, four rows at a time, for the kinds whose row totals are defined here (int8 records with
+/// groups a multiple of 16, Q8_0, Q5_0, Q4_0, Q4_K, Q6_K); 0 for the others, which go row by row.
+AVX512 static int dot_rows_by_four_avx512(lpk_row_kind kind, const uint8_t *records, size_t record_bytes, size_t rows, const float *x,
+                                          size_t count, size_t columns, size_t group, size_t ahead, float *out, size_t out_stride) {
+    switch (kind) {
+    case LPK_ROWS_I8:
+        if (group % 16 != 0 || columns % group != 0) return 0;
+        rows_by_four_avx512(i8_total_avx512, records, record_bytes, rows, x, count, columns, group, ahead, out, out_stride);
+        return 1;
+    case LPK_ROWS_Q8_0:
+        rows_by_four_avx512(q8_0_total_avx512, records, record_bytes, rows, x, count, columns, 0, ahead, out, out_stride);
+        return 1;
+    case LPK_ROWS_Q5_0:
+        rows_by_four_avx512(q5_0_total_avx512, records, record_bytes, rows, x, count, columns, 0, ahead, out, out_stride);
+        return 1;
+    case LPK_ROWS_Q4_0:
+        rows_by_four_avx512(q4_0_total_avx512, records, record_bytes, rows, x, count, columns, 0, ahead, out, out_stride);
+        return 1;
+    case LPK_ROWS_Q4_K:
+        rows_by_four_avx512(q4_k_total_avx512, records, record_bytes, rows, x, count, columns, 0, ahead, out, out_stride);
+        return 1;
+    case LPK_ROWS_Q6_K:
+        rows_by_four_avx512(q6_k_total_avx512, records, record_bytes, rows, x, count, columns, 0, ahead, out, out_stride);
+        return 1;
+    default:
+        return 0;
+    }
+}
 
 int lpk_dot_uses_avx512(void) {
     static int cached = -1;

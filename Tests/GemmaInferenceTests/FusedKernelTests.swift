@@ -331,43 +331,47 @@ func worstRelativeError(_ weight: LinearWeight, count: Int) -> Float {
         #expect(checked >= 1)
     }
 
-    @Test("lpk_dot_rows, four rows at a time on AVX-512: the floats of the one-row dot, bit for bit, for 1 to 9 rows and one or two inputs (Q8_0 and Q5_0 of the 270M, gguf-py's Q4_0, int8 records)")
-    func rowsByFour() throws {
-        // (kind, its type for lpk_block_dot_version, records, record bytes, columns, group)
-        var cases: [(kind: lpk_row_kind, type: Int32, records: [UInt8], stride: Int, columns: Int, group: Int)] = []
-        for (fixture, type, kind, blockType, blockBytes) in [("gguf/gemma3-270m.blocks.gguf", GGMLType.q8_0, LPK_ROWS_Q8_0, Int32(0), 34),
-                                                             ("gguf/gemma3-270m.blocks.gguf", .q5_0, LPK_ROWS_Q5_0, 1, 22),
-                                                             ("gguf/types.gguf", .q4_0, LPK_ROWS_Q4_0, 2, 18)] {
-            let source = try ModelSources.open(Fixtures.path(fixture))
-            let tensor = try #require(source.tensors.first { $0.shape.rank == 2 && $0.encoding == .ggml(type) })
-            let columns = tensor.shape.dimensions.last!
-            cases.append((kind, blockType, try source.storedBytes(tensor.name).array, columns / 32 * blockBytes, columns, 0))
+    @Test("lpk_dot_rows, four rows at a time on AVX-512: the floats of the one-row dot, bit for bit, for 1 to 9 rows and one or two inputs",
+          arguments: [LPK_ROWS_Q8_0.rawValue, LPK_ROWS_Q5_0.rawValue, LPK_ROWS_Q4_0.rawValue, LPK_ROWS_Q4_K.rawValue, LPK_ROWS_Q6_K.rawValue,
+                      LPK_ROWS_I8.rawValue])
+    func rowsByFour(kindValue: UInt32) throws {
+        let kind = lpk_row_kind(rawValue: kindValue)
+        // lpk_block_dot_version's types: 0 Q8_0, 1 Q5_0, 2 Q4_0, 3 Q4_K, 4 Q6_K.
+        let blockType: Int32 = [LPK_ROWS_Q8_0, LPK_ROWS_Q5_0, LPK_ROWS_Q4_0, LPK_ROWS_Q4_K, LPK_ROWS_Q6_K].firstIndex(of: kind).map { Int32($0) } ?? -1
+        // Nine rows of 512 values: bytes from a fixed sequence, each block's f16 scales (where the type keeps them) finite.
+        let columns = 512, group = 32
+        let (blockValues, blockBytes, scaleOffsets): (Int, Int, [Int]) = switch kind {
+        case LPK_ROWS_Q8_0: (32, 34, [0])
+        case LPK_ROWS_Q5_0: (32, 22, [0])
+        case LPK_ROWS_Q4_0: (32, 18, [0])
+        case LPK_ROWS_Q4_K: (256, 144, [0, 2])
+        case LPK_ROWS_Q6_K: (256, 210, [208])
+        default: (columns, 2 * columns / group + columns, Array(stride(from: 0, to: 2 * columns / group, by: 2)))
         }
-        let columns = 640, groups = columns / 32, recordBytes = 2 * groups + columns
-        var int8 = (0..<(9 * recordBytes)).map { UInt8(($0 * 37 + 11) % 256) }
-        for r in 0..<9 {
-            for g in 0..<groups { int8[r * recordBytes + 2 * g + 1] = 0x2C }  // finite f16 scales
+        let stride = columns / blockValues * blockBytes, rows = 9
+        var records = [UInt8](repeating: 0, count: rows * stride)
+        for i in records.indices { records[i] = UInt8(truncatingIfNeeded: i * 37 + i / 5 + 11) }
+        for block in 0..<(rows * stride / blockBytes) {
+            for offset in scaleOffsets {
+                records[block * blockBytes + offset] = UInt8(block % 251)
+                records[block * blockBytes + offset + 1] = 0x2C
+            }
         }
-        cases.append((LPK_ROWS_I8, -1, int8, recordBytes, columns, 32))
-        for item in cases {
-            let x = (0..<(2 * item.columns)).map { Float(cos(Double($0) * 0.53)) }
-            let stride = item.stride, available = item.records.count / stride
-            try item.records.withUnsafeBytes { raw in
-                for rows in 1...min(9, available) {
-                    for count in 1...2 {
-                        var out = [Float](repeating: .nan, count: count * rows)
-                        lpk_dot_rows(item.kind, raw.baseAddress!, stride, rows, x, count, item.columns, item.group, 2, &out, rows)
-                        for t in 0..<count {
-                            for r in 0..<rows {
-                                var single: Float = .nan, decoded = [Float](repeating: 0, count: item.columns)
-                                let record = raw.baseAddress! + r * stride, input = Array(x[(t * item.columns)..<((t + 1) * item.columns)])
-                                let ran = item.kind == LPK_ROWS_I8
-                                    ? lpk_row_kernels_version(2, 8, record, input, item.columns, item.group, &single, &decoded)
-                                    : lpk_block_dot_version(2, item.type, record, input, item.columns, &single)
-                                try #require(ran == 1 || ran == 0)
-                                if ran == 0 { return }  // no AVX-512 here: lpk_dot_rows goes row by row
-                                #expect(out[t * rows + r].bitPattern == single.bitPattern, "kind \(item.kind.rawValue), \(rows) rows, input \(t), row \(r)")
-                            }
+        let x = (0..<(2 * columns)).map { Float(cos(Double($0) * 0.53)) }
+        try records.withUnsafeBytes { raw in
+            for count in 1...2 {
+                for used in 1...rows {
+                    var out = [Float](repeating: .nan, count: count * used)
+                    lpk_dot_rows(kind, raw.baseAddress!, stride, used, x, count, columns, group, 2, &out, used)
+                    for t in 0..<count {
+                        for r in 0..<used {
+                            var single: Float = .nan, decoded = [Float](repeating: 0, count: columns)
+                            let record = raw.baseAddress! + r * stride, input = Array(x[(t * columns)..<((t + 1) * columns)])
+                            let ran = kind == LPK_ROWS_I8 ? lpk_row_kernels_version(2, 8, record, input, columns, group, &single, &decoded)
+                                                          : lpk_block_dot_version(2, blockType, record, input, columns, &single)
+                            if ran == 0 { return }  // no AVX-512 here: lpk_dot_rows goes row by row
+                            try #require(single.isFinite)
+                            #expect(out[t * used + r].bitPattern == single.bitPattern, "\(used) rows, input \(t), row \(r)")
                         }
                     }
                 }

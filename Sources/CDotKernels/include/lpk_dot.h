@@ -87,10 +87,11 @@ typedef enum {
 /// out[t · out_stride + r] = row r · x[t] (x[t] = x + t · columns) for the `rows` records of `record_bytes` at `records`
 /// and `count` inputs, each row by the kind's lpk_dot_* function (`group`: the int8/int4/int2 records' group length),
 /// asking for the record `ahead` rows on as each row starts (while that record lies among the `rows`): one call per
-/// piece of a product instead of one per row. With AVX-512, int8, int4, Q8_0, Q5_0 and Q4_0 rows go four at a time,
-/// their lanes summed together (the same floats as one row at a time), and int4 records (groups a multiple of 32) are multiplied
-/// against each input split once into its even- and odd-numbered values, the order of a byte's two nibbles, so that
-/// the levels need no interleaving: the same products as lpk_dot_i4_groups, summed in other lanes (within rounding).
+/// piece of a product instead of one per row. With AVX-512, int8 and int4 records and ggml's Q8_0, Q5_0, Q4_0, Q4_K
+/// and Q6_K rows go four at a time, their lanes summed together (the same floats as one row at a time), and int4
+/// records (groups a multiple of 32) are multiplied against each input split once into its even- and odd-numbered
+/// values, the order of a byte's two nibbles, so that the levels need no interleaving: the same products as
+/// lpk_dot_i4_groups, summed in other lanes (within rounding).
 void lpk_dot_rows(lpk_row_kind kind, const void *records, size_t record_bytes, size_t rows, const float *x, size_t count,
                   size_t columns, size_t group, size_t ahead, float *out, size_t out_stride);
 
