@@ -61,26 +61,6 @@ public struct RowQuantizer: Sendable {
         }
     }
 
-    /// Quantizes `row` into `record` as ``quantize(_:importance:into:)`` does (the same bytes) and adds the row's error
-    /// (against the values a reader decodes) to `metrics`, in one vectorized pass per group; `decoded` (`row.count`
-    /// floats) holds the search's weights when there are importances.
-    public func quantize(_ row: UnsafeBufferPointer<Float>, importance: UnsafeBufferPointer<Float>? = nil,
-                         into record: UnsafeMutableRawBufferPointer, measuring metrics: inout ErrorMetrics,
-                         decoded scratch: UnsafeMutableBufferPointer<Float>) throws(Failure) {
-        let length = row.count
-        precondition(scheme.accepts(rowLength: length) && record.count == scheme.recordBytes(rowLength: length), "record size")
-        let weights = searchWeights(row, importance: importance, into: scratch)
-        var sums = lpk_error_sums()
-        let result = lpk_quantize_row(row.baseAddress!, weights?.baseAddress, rounding == .nearest ? 0 : 1, length, scheme.columnsPerGroup(rowLength: length),
-                                      Int32(scheme.bits.rawValue), record.baseAddress!.assumingMemoryBound(to: UInt8.self), &sums)
-        guard result >= 0 else {
-            metrics.add(sums, count: length)
-            return
-        }
-        try quantize(row, importance: importance, into: record)  // the same failure, named in Swift's terms
-        preconditionFailure("the kernel refused a row the Swift quantizer accepts")
-    }
-
     /// Why a row of a batch could not be quantized: the row (counted from the batch's first) and the reason.
     public struct RowFailure: Error {
         public let row: Int
@@ -88,10 +68,10 @@ public struct RowQuantizer: Sendable {
     }
 
     /// Quantizes a batch of rows of `rowLength` values (`rows` holds a whole number of them) into records `stride` bytes
-    /// apart from the start of `records`, the same bytes ``quantize(_:importance:into:measuring:decoded:)`` writes row by
-    /// row, and adds their error to `metrics`. The scale search runs over all the batch's groups at once
-    /// (`lpk_search_scales`), so rows of fewer than sixteen groups cost no more per group than long ones. `scratch`
-    /// holds `rows.count` floats (the search's weights when there are importances).
+    /// apart from the start of `records`, the same bytes ``quantize(_:importance:into:)`` writes row by row, and adds
+    /// their error (against the values a reader decodes) to `metrics`, in one vectorized pass per row. The scale search
+    /// runs over all the batch's groups at once (`lpk_search_scales`), so rows of fewer than sixteen groups cost no more
+    /// per group than long ones. `scratch` holds `rows.count` floats (the search's weights when there are importances).
     public func quantize(rows: UnsafeBufferPointer<Float>, rowLength: Int, importance: UnsafeBufferPointer<Float>? = nil,
                          into records: UnsafeMutableRawBufferPointer, stride: Int, measuring metrics: inout ErrorMetrics,
                          scratch: UnsafeMutableBufferPointer<Float>) throws(RowFailure) {
@@ -101,38 +81,31 @@ public struct RowQuantizer: Sendable {
         guard count > 0 else { return }
         precondition(records.count >= (count - 1) * stride + recordBytes && scratch.count >= rows.count, "room for every record")
         func row(_ index: Int) -> UnsafeBufferPointer<Float> { UnsafeBufferPointer(rebasing: rows[(index * rowLength)..<((index + 1) * rowLength)]) }
-        func record(_ index: Int) -> UnsafeMutableRawBufferPointer {
-            UnsafeMutableRawBufferPointer(rebasing: records[(index * stride)..<(index * stride + recordBytes)])
-        }
-        guard rounding != .nearest else {
-            for index in 0..<count {
-                let rowScratch = UnsafeMutableBufferPointer(rebasing: scratch[(index * rowLength)..<((index + 1) * rowLength)])
-                do throws(Failure) { try quantize(row(index), importance: importance, into: record(index), measuring: &metrics, decoded: rowScratch) }
-                catch { throw RowFailure(row: index, failure: error) }
-            }
-            return
-        }
+        func record(_ index: Int) -> UnsafeMutablePointer<UInt8> { (records.baseAddress! + index * stride).assumingMemoryBound(to: UInt8.self) }
         let groupLength = scheme.columnsPerGroup(rowLength: rowLength), groupsPerRow = scheme.groups(rowLength: rowLength)
+        let bits = Int32(scheme.bits.rawValue), searches = rounding != .nearest
         var weights: UnsafeBufferPointer<Float>?
-        if importance != nil {
+        if importance != nil && searches {
             for index in 0..<count {
                 let rowWeights = UnsafeMutableBufferPointer(rebasing: scratch[(index * rowLength)..<((index + 1) * rowLength)])
                 _ = searchWeights(row(index), importance: importance, into: rowWeights)
             }
             weights = UnsafeBufferPointer(rebasing: scratch[0..<rows.count])
         }
-        let bits = Int32(scheme.bits.rawValue)
-        try withUnsafeTemporaryAllocation(of: Float.self, capacity: count * groupsPerRow) { (scales) throws(RowFailure) in
-            lpk_search_scales(rows.baseAddress!, weights?.baseAddress, count * groupsPerRow, groupLength, bits, scales.baseAddress!)
+        try withUnsafeTemporaryAllocation(of: Float.self, capacity: searches ? count * groupsPerRow : 0) { (scales) throws(RowFailure) in
+            if searches { lpk_search_scales(rows.baseAddress!, weights?.baseAddress, count * groupsPerRow, groupLength, bits, scales.baseAddress!) }
             for index in 0..<count {
                 var sums = lpk_error_sums()
-                let result = lpk_quantize_row_scaled(row(index).baseAddress!, scales.baseAddress! + index * groupsPerRow, rowLength, groupLength,
-                                                     bits, record(index).baseAddress!.assumingMemoryBound(to: UInt8.self), &sums)
+                let result = searches
+                    ? lpk_quantize_row_scaled(row(index).baseAddress!, scales.baseAddress! + index * groupsPerRow, rowLength, groupLength, bits,
+                                              record(index), &sums)
+                    : lpk_quantize_row(row(index).baseAddress!, nil, 0, rowLength, groupLength, bits, record(index), &sums)
                 guard result >= 0 else {
                     metrics.add(sums, count: rowLength)
                     continue
                 }
-                do throws(Failure) { try quantize(row(index), into: record(index)) }  // the same failure, named in Swift's terms
+                let failed = UnsafeMutableRawBufferPointer(start: record(index), count: recordBytes)
+                do throws(Failure) { try quantize(row(index), into: failed) }  // the same failure, named in Swift's terms
                 catch { throw RowFailure(row: index, failure: error) }
                 preconditionFailure("the kernel refused a row the Swift quantizer accepts")
             }

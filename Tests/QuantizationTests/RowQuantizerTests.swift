@@ -143,18 +143,20 @@ import Testing
             }
         }
         rows[4 * rowLength + 33] = .infinity
-        var batch = [UInt8](repeating: 0, count: count * stride), metrics = ErrorMetrics()
-        var scratch = [Float](repeating: 0, count: rows.count)
-        #expect(throws: RowQuantizer.RowFailure.self) {
-            try rows.withUnsafeBufferPointer { input in try batch.withUnsafeMutableBytes { out in try scratch.withUnsafeMutableBufferPointer { scratch in
-                do throws(RowQuantizer.RowFailure) {
-                    try RowQuantizer(scheme: scheme, rounding: .scaleSearch).quantize(rows: input, rowLength: rowLength, into: out, stride: stride,
-                                                                                       measuring: &metrics, scratch: scratch)
-                } catch {
-                    #expect(error.row == 4 && error.failure == .nonFinite(index: 33))
-                    throw error
-                }
-            } } }
+        for rounding in [Recipe.Rounding.nearest, .scaleSearch] {
+            var batch = [UInt8](repeating: 0, count: count * stride), metrics = ErrorMetrics()
+            var scratch = [Float](repeating: 0, count: rows.count)
+            #expect(throws: RowQuantizer.RowFailure.self) {
+                try rows.withUnsafeBufferPointer { input in try batch.withUnsafeMutableBytes { out in try scratch.withUnsafeMutableBufferPointer { scratch in
+                    do throws(RowQuantizer.RowFailure) {
+                        try RowQuantizer(scheme: scheme, rounding: rounding).quantize(rows: input, rowLength: rowLength, into: out, stride: stride,
+                                                                                      measuring: &metrics, scratch: scratch)
+                    } catch {
+                        #expect(error.row == 4 && error.failure == .nonFinite(index: 33), "\(rounding)")
+                        throw error
+                    }
+                } } }
+            }
         }
     }
 
