@@ -152,8 +152,8 @@ static void store_level(unsigned char *values, size_t column, int bits, int q) {
     }
 }
 
-static long quantize_row_portable(const float *x, const float *w, int search, const float *given, size_t n, size_t group, int bits,
-                                  unsigned char *record, lpk_error_sums *sums) {
+static long quantize_row_portable(const float *x, const float *given, size_t n, size_t group, int bits, unsigned char *record,
+                                  lpk_error_sums *sums) {
     const float max_level = bits == 8 ? 127.0f : bits == 4 ? 7.0f : 1.0f;
     const float low = bits == 8 ? -127.0f : bits == 4 ? -8.0f : -2.0f;
     const size_t groups = n / group;
@@ -164,7 +164,7 @@ static long quantize_row_portable(const float *x, const float *w, int search, co
         const float *v = x + g * group;
         float amax = 0;
         for (size_t i = 0; i < group; i++) amax = fmaxf(amax, fabsf(v[i]));
-        const float scale = given ? given[g] : search ? search_portable(v, w ? w + g * group : NULL, group, bits) : amax / max_level;
+        const float scale = given ? given[g] : amax / max_level;
         if (!(fabsf(scale) <= 65504.0f)) return (long)n;
         const unsigned short half = to_half(scale);
         record[2 * g] = (unsigned char)(half & 0xFF);
@@ -191,11 +191,11 @@ static long first_non_finite(const float *x, size_t n) {
 }
 
 /// quantize_row_portable behind the non-finite check the vector versions make as they go.
-static long quantize_row_checked(const float *x, const float *w, int search, const float *given, size_t n, size_t group, int bits,
-                                 unsigned char *record, lpk_error_sums *sums) {
+static long quantize_row_checked(const float *x, const float *given, size_t n, size_t group, int bits, unsigned char *record,
+                                 lpk_error_sums *sums) {
     const long bad = first_non_finite(x, n);
     if (bad >= 0) return bad;
-    return quantize_row_portable(x, w, search, given, n, group, bits, record, sums);
+    return quantize_row_portable(x, given, n, group, bits, record, sums);
 }
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
@@ -466,12 +466,6 @@ AVX2Q static float search_fastest(const float *x, const float *w, size_t n, int 
     return n % 8 == 0 && lpk_dot_uses_avx512() ? search_avx512(x, w, n, bits) : search_avx2(x, w, n, bits);
 }
 
-/// Group g's scale (at `v`, weights `w` for the whole row or NULL; `amax` its largest magnitude): searched, or the
-/// nearest rule's amax / max level.
-AVX2Q static inline float group_scale(int search, const float *v, const float *w, size_t g, size_t group, int bits, float amax) {
-    return search ? search_fastest(v, w ? w + g * group : NULL, group, bits) : amax / (bits == 8 ? 127.0f : bits == 4 ? 7.0f : 1.0f);
-}
-
 /// Writes group g's `scale` into `record` as f16 and returns what a reader multiplies by (the f16 value); NaN, writing
 /// nothing, when the scale does not fit in f16.
 AVX2Q static inline float store_scale(float scale, unsigned char *record, size_t g) {
@@ -482,8 +476,8 @@ AVX2Q static inline float store_scale(float scale, unsigned char *record, size_t
     return _cvtsh_ss(half);
 }
 
-AVX2Q static long quantize_row_avx2(const float *x, const float *w, int search, const float *given, size_t n, size_t group, int bits,
-                                    unsigned char *record, lpk_error_sums *sums) {
+AVX2Q static long quantize_row_avx2(const float *x, const float *given, size_t n, size_t group, int bits, unsigned char *record,
+                                    lpk_error_sums *sums) {
     const float max_level = bits == 8 ? 127.0f : bits == 4 ? 7.0f : 1.0f;
     const __m256 high = _mm256_set1_ps(max_level), low = _mm256_set1_ps(bits == 8 ? -127.0f : bits == 4 ? -8.0f : -2.0f);
     const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)), infinity = _mm256_set1_ps(INFINITY);
@@ -500,7 +494,7 @@ AVX2Q static long quantize_row_avx2(const float *x, const float *w, int search, 
             bad = _mm256_or_ps(bad, _mm256_cmp_ps(magnitude, infinity, _CMP_NLT_UQ));  // infinite or NaN
         }
         if (_mm256_movemask_ps(bad)) return first_non_finite(x, n);
-        const float stored = store_scale(given ? given[g] : group_scale(search, v, w, g, group, bits, hmax(amax)), record, g);
+        const float stored = store_scale(given ? given[g] : hmax(amax) / max_level, record, g);
         if (stored != stored) return (long)n;
         const __m256 inverse = _mm256_set1_ps(stored == 0 ? 0 : 1.0f / stored), vstored = _mm256_set1_ps(stored);
         for (size_t i = 0; i < group; i += 8) {
@@ -538,8 +532,8 @@ AVX2Q static long quantize_row_avx2(const float *x, const float *w, int search, 
 /// quantize_row_avx2 sixteen values at a time (group a multiple of 16): the same scales and levels, so the same
 /// record. The error sums are folded into doubles every 256 values or more (a whole number of groups), as ErrorMetrics
 /// folds blocks of 256, from sixteen lanes instead of eight.
-AVX512Q static long quantize_row_avx512(const float *x, const float *w, int search, const float *given, size_t n, size_t group,
-                                        int bits, unsigned char *record, lpk_error_sums *sums) {
+AVX512Q static long quantize_row_avx512(const float *x, const float *given, size_t n, size_t group, int bits, unsigned char *record,
+                                        lpk_error_sums *sums) {
     const float max_level = bits == 8 ? 127.0f : bits == 4 ? 7.0f : 1.0f;
     const __m512 high = _mm512_set1_ps(max_level), low = _mm512_set1_ps(bits == 8 ? -127.0f : bits == 4 ? -8.0f : -2.0f);
     const __m512 sign_mask = _mm512_set1_ps(-0.0f), half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
@@ -549,9 +543,6 @@ AVX512Q static long quantize_row_avx512(const float *x, const float *w, int sear
     __m512 worst = _mm512_set1_ps((float)sums->max_error), se = _mm512_setzero_ps(), rr = se, cc = se, xy = se;
     double total_se = 0, total_rr = 0, total_cc = 0, total_xy = 0;
     size_t unfolded = 0;
-    // Searched scales come sixteen groups at a time (groups of up to 256 values).
-    const int searched_ahead = !given && search && group <= 256;
-    float searched[16];
     for (size_t g = 0; g < groups; g++) {
         const float *v = x + g * group;
         __m512 amax = _mm512_setzero_ps();
@@ -562,12 +553,7 @@ AVX512Q static long quantize_row_avx512(const float *x, const float *w, int sear
             bad |= _mm512_cmp_ps_mask(magnitude, infinity, _CMP_NLT_UQ);  // infinite or NaN
         }
         if (bad) return first_non_finite(x, n);
-        if (searched_ahead && g % 16 == 0) {
-            search_groups_avx512(v, w ? w + g * group : NULL, group, groups - g < 16 ? groups - g : 16, bits, searched);
-        }
-        const float scale = given ? given[g] : searched_ahead ? searched[g % 16]
-                                                              : group_scale(search, v, w, g, group, bits, _mm512_reduce_max_ps(amax));
-        const float stored = store_scale(scale, record, g);
+        const float stored = store_scale(given ? given[g] : _mm512_reduce_max_ps(amax) / max_level, record, g);
         if (stored != stored) return (long)n;
         const __m512 inverse = _mm512_set1_ps(stored == 0 ? 0 : 1.0f / stored), vstored = _mm512_set1_ps(stored);
         for (size_t i = 0; i < group; i += 16) {
@@ -637,35 +623,34 @@ int lpk_search_scale_version(int version, const float *x, const float *w, size_t
     }
 }
 
-/// lpk_quantize_row and lpk_quantize_row_scaled: the scales `given`, or chosen by the rule.
-static long quantize_row_fastest(const float *x, const float *w, int search, const float *given, size_t n, size_t group, int bits,
-                                 unsigned char *record, lpk_error_sums *sums) {
-    if (lpk_dot_uses_avx512() && group % 16 == 0) return quantize_row_avx512(x, w, search, given, n, group, bits, record, sums);
-    if (lpk_dot_uses_avx2() && group % 8 == 0) return quantize_row_avx2(x, w, search, given, n, group, bits, record, sums);
-    return quantize_row_checked(x, w, search, given, n, group, bits, record, sums);
+/// lpk_quantize_row and lpk_quantize_row_scaled: the scales `given`, or the nearest rule's (NULL).
+static long quantize_row_fastest(const float *x, const float *given, size_t n, size_t group, int bits, unsigned char *record,
+                                 lpk_error_sums *sums) {
+    if (lpk_dot_uses_avx512() && group % 16 == 0) return quantize_row_avx512(x, given, n, group, bits, record, sums);
+    if (lpk_dot_uses_avx2() && group % 8 == 0) return quantize_row_avx2(x, given, n, group, bits, record, sums);
+    return quantize_row_checked(x, given, n, group, bits, record, sums);
 }
 
-long lpk_quantize_row(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
-                      lpk_error_sums *sums) {
-    return quantize_row_fastest(x, w, search, NULL, n, group, bits, record, sums);
+long lpk_quantize_row(const float *x, size_t n, size_t group, int bits, unsigned char *record, lpk_error_sums *sums) {
+    return quantize_row_fastest(x, NULL, n, group, bits, record, sums);
 }
 
 long lpk_quantize_row_scaled(const float *x, const float *scales, size_t n, size_t group, int bits, unsigned char *record,
                              lpk_error_sums *sums) {
-    return quantize_row_fastest(x, NULL, 1, scales, n, group, bits, record, sums);
+    return quantize_row_fastest(x, scales, n, group, bits, record, sums);
 }
 
-int lpk_quantize_row_version(int version, const float *x, const float *w, int search, size_t n, size_t group, int bits,
-                             unsigned char *record, lpk_error_sums *sums, long *result) {
+int lpk_quantize_row_version(int version, const float *x, const float *scales, size_t n, size_t group, int bits, unsigned char *record,
+                             lpk_error_sums *sums, long *result) {
     switch (version) {
-    case 0: *result = quantize_row_checked(x, w, search, NULL, n, group, bits, record, sums); return 1;
+    case 0: *result = quantize_row_checked(x, scales, n, group, bits, record, sums); return 1;
     case 1:
         if (!lpk_dot_uses_avx2() || group % 8 != 0) return 0;
-        *result = quantize_row_avx2(x, w, search, NULL, n, group, bits, record, sums);
+        *result = quantize_row_avx2(x, scales, n, group, bits, record, sums);
         return 1;
     case 2:
         if (!lpk_dot_uses_avx512() || group % 16 != 0) return 0;
-        *result = quantize_row_avx512(x, w, search, NULL, n, group, bits, record, sums);
+        *result = quantize_row_avx512(x, scales, n, group, bits, record, sums);
         return 1;
     default: return 0;
     }
@@ -683,20 +668,19 @@ int lpk_search_scale_version(int version, const float *x, const float *w, size_t
     return 1;
 }
 
-long lpk_quantize_row(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
-                      lpk_error_sums *sums) {
-    return quantize_row_checked(x, w, search, NULL, n, group, bits, record, sums);
+long lpk_quantize_row(const float *x, size_t n, size_t group, int bits, unsigned char *record, lpk_error_sums *sums) {
+    return quantize_row_checked(x, NULL, n, group, bits, record, sums);
 }
 
 long lpk_quantize_row_scaled(const float *x, const float *scales, size_t n, size_t group, int bits, unsigned char *record,
                              lpk_error_sums *sums) {
-    return quantize_row_checked(x, NULL, 1, scales, n, group, bits, record, sums);
+    return quantize_row_checked(x, scales, n, group, bits, record, sums);
 }
 
-int lpk_quantize_row_version(int version, const float *x, const float *w, int search, size_t n, size_t group, int bits,
-                             unsigned char *record, lpk_error_sums *sums, long *result) {
+int lpk_quantize_row_version(int version, const float *x, const float *scales, size_t n, size_t group, int bits, unsigned char *record,
+                             lpk_error_sums *sums, long *result) {
     if (version != 0) return 0;
-    *result = lpk_quantize_row(x, w, search, n, group, bits, record, sums);
+    *result = quantize_row_checked(x, scales, n, group, bits, record, sums);
     return 1;
 }
 #endif

@@ -99,7 +99,7 @@ public struct RowQuantizer: Sendable {
                 let result = searches
                     ? lpk_quantize_row_scaled(row(index).baseAddress!, scales.baseAddress! + index * groupsPerRow, rowLength, groupLength, bits,
                                               record(index), &sums)
-                    : lpk_quantize_row(row(index).baseAddress!, nil, 0, rowLength, groupLength, bits, record(index), &sums)
+                    : lpk_quantize_row(row(index).baseAddress!, rowLength, groupLength, bits, record(index), &sums)
                 guard result >= 0 else {
                     metrics.add(sums, count: rowLength)
                     continue

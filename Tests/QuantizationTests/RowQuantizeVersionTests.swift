@@ -19,15 +19,19 @@ import Testing
             }
             let weights = (0..<n).map { _ in Float.random(in: 0.01...1, using: &generator) }
             let recordBytes = 2 * (n / group) + n * Int(bits) / 8
-            for search: Int32 in [0, 1] {
-                for weighted in [false, true] where search == 1 || !weighted {
+            for search in [false, true] {
+                for weighted in [false, true] where search || !weighted {
+                    // Searched scales as the converter finds them (lpk_search_scales), given to every version.
+                    var scales = [Float](repeating: 0, count: n / group)
+                    if weighted { lpk_search_scales(values, weights, n / group, group, bits, &scales) }
+                    else { lpk_search_scales(values, nil, n / group, group, bits, &scales) }
                     var records: [[UInt8]] = [], sums: [lpk_error_sums] = []
                     for version: Int32 in 0...2 {
                         var record = [UInt8](repeating: 0, count: recordBytes)
                         var sum = lpk_error_sums(), result = 0
-                        let ran = weighted
-                            ? lpk_quantize_row_version(version, values, weights, search, n, group, bits, &record, &sum, &result)
-                            : lpk_quantize_row_version(version, values, nil, search, n, group, bits, &record, &sum, &result)
+                        let ran = search
+                            ? lpk_quantize_row_version(version, values, scales, n, group, bits, &record, &sum, &result)
+                            : lpk_quantize_row_version(version, values, nil, n, group, bits, &record, &sum, &result)
                         guard ran == 1 else { continue }
                         #expect(result == -1, "version \(version): \(result)")
                         records.append(record)
@@ -53,7 +57,7 @@ import Testing
         for version: Int32 in 0...2 {
             var record = [UInt8](repeating: 0, count: 2 * 2 + 64)
             var sum = lpk_error_sums(), result = 0
-            guard lpk_quantize_row_version(version, values, nil, 0, 64, 32, 8, &record, &sum, &result) == 1 else { continue }
+            guard lpk_quantize_row_version(version, values, nil, 64, 32, 8, &record, &sum, &result) == 1 else { continue }
             #expect(result == 37, "version \(version)")
         }
     }

@@ -27,24 +27,21 @@ typedef struct {
 } lpk_error_sums;
 
 /// Quantizes one row of `n` values `x` into a LayerPack row record (Formats/lpk.md §5): per group of `group` columns a
-/// scale, rounded to f16 (the nearest rule, max|x| / max_level with max_level 127, 7 or 1 for `bits` 8, 4, 2; or, when
-/// `search` is not 0, llama.cpp's make_qx_quants search weighted by `w` (NULL: unweighted), as GroupScale.search does),
-/// then each value's level round(x / scale) (halves away from zero, against the stored f16 scale) clamped to the
-/// width's range, packed as the record stores it; accumulates the row's error sums into `sums`. Returns −1 on
-/// success, the index of the first non-finite value, or `n` when a scale does not fit in f16 (`record` is then of no
-/// use).
-long lpk_quantize_row(const float *x, const float *w, int search, size_t n, size_t group, int bits, unsigned char *record,
-                      lpk_error_sums *sums);
+/// scale by the nearest rule, max|x| / max_level with max_level 127, 7 or 1 for `bits` 8, 4, 2, rounded to f16, then
+/// each value's level round(x / scale) (halves away from zero, against the stored f16 scale) clamped to the width's
+/// range, packed as the record stores it; accumulates the row's error sums into `sums`. Returns −1 on success, the
+/// index of the first non-finite value, or `n` when a scale does not fit in f16 (`record` is then of no use).
+long lpk_quantize_row(const float *x, size_t n, size_t group, int bits, unsigned char *record, lpk_error_sums *sums);
 
 /// lpk_quantize_row with each group's scale given (`scales`, one per group, as lpk_search_scales finds them) instead of
-/// chosen: the same record and sums as lpk_quantize_row searching those scales itself.
+/// the nearest rule's.
 long lpk_quantize_row_scaled(const float *x, const float *scales, size_t n, size_t group, int bits, unsigned char *record,
                              lpk_error_sums *sums);
 
 /// The same by one version: 0 portable C, 1 AVX2 (group a multiple of 8), 2 AVX-512 (of 16), for tests that hold them
-/// to one another: writes lpk_quantize_row's return value to `*result`. Returns 0, computing nothing, when this CPU
-/// or build lacks the version or the group does not suit it.
-int lpk_quantize_row_version(int version, const float *x, const float *w, int search, size_t n, size_t group, int bits,
-                             unsigned char *record, lpk_error_sums *sums, long *result);
+/// to one another: `scales` given (lpk_quantize_row_scaled) or NULL (lpk_quantize_row); writes the return value to
+/// `*result`. Returns 0, computing nothing, when this CPU or build lacks the version or the group does not suit it.
+int lpk_quantize_row_version(int version, const float *x, const float *scales, size_t n, size_t group, int bits, unsigned char *record,
+                             lpk_error_sums *sums, long *result);
 
 #endif
