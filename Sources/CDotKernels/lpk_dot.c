@@ -921,29 +921,22 @@ Q6_K_DOT(dot_q6_k_avx512, q6_k_total_avx512, AVX512, 512)
 /// groups a multiple of 16, Q8_0, Q5_0, Q4_0, Q4_K, Q6_K); 0 for the others, which go row by row.
 AVX512 static int dot_rows_by_four_avx512(lpk_row_kind kind, const uint8_t *records, size_t record_bytes, size_t rows, const float *x,
                                           size_t count, size_t columns, size_t group, size_t ahead, float *out, size_t out_stride) {
+    // Each kind's total inlined into its own copy of the loop (a constant function pointer).
+#define LPK_ROWS_BY_FOUR(TOTAL) \
+    rows_by_four_avx512(TOTAL, records, record_bytes, rows, x, count, columns, group, ahead, out, out_stride); \
+    return 1
     switch (kind) {
     case LPK_ROWS_I8:
         if (group % 16 != 0 || columns % group != 0) return 0;
-        rows_by_four_avx512(i8_total_avx512, records, record_bytes, rows, x, count, columns, group, ahead, out, out_stride);
-        return 1;
-    case LPK_ROWS_Q8_0:
-        rows_by_four_avx512(q8_0_total_avx512, records, record_bytes, rows, x, count, columns, 0, ahead, out, out_stride);
-        return 1;
-    case LPK_ROWS_Q5_0:
-        rows_by_four_avx512(q5_0_total_avx512, records, record_bytes, rows, x, count, columns, 0, ahead, out, out_stride);
-        return 1;
-    case LPK_ROWS_Q4_0:
-        rows_by_four_avx512(q4_0_total_avx512, records, record_bytes, rows, x, count, columns, 0, ahead, out, out_stride);
-        return 1;
-    case LPK_ROWS_Q4_K:
-        rows_by_four_avx512(q4_k_total_avx512, records, record_bytes, rows, x, count, columns, 0, ahead, out, out_stride);
-        return 1;
-    case LPK_ROWS_Q6_K:
-        rows_by_four_avx512(q6_k_total_avx512, records, record_bytes, rows, x, count, columns, 0, ahead, out, out_stride);
-        return 1;
-    default:
-        return 0;
+        LPK_ROWS_BY_FOUR(i8_total_avx512);
+    case LPK_ROWS_Q8_0: LPK_ROWS_BY_FOUR(q8_0_total_avx512);
+    case LPK_ROWS_Q5_0: LPK_ROWS_BY_FOUR(q5_0_total_avx512);
+    case LPK_ROWS_Q4_0: LPK_ROWS_BY_FOUR(q4_0_total_avx512);
+    case LPK_ROWS_Q4_K: LPK_ROWS_BY_FOUR(q4_k_total_avx512);
+    case LPK_ROWS_Q6_K: LPK_ROWS_BY_FOUR(q6_k_total_avx512);
+    default: return 0;
     }
+#undef LPK_ROWS_BY_FOUR
 }
 
 int lpk_dot_uses_avx512(void) {
