@@ -888,7 +888,6 @@ SCALED_BLOCK_DOT(dot_q8_0_avx512, q8_0_total_avx512, AVX512, 512, q8_0_dot_512, 
 SCALED_BLOCK_DOT(dot_q5_0_avx512, q5_0_total_avx512, AVX512, 512, q5_0_dot_512, 22)
 SCALED_BLOCK_DOT(dot_q4_0_avx512, q4_0_total_avx512, AVX512, 512, q4_0_dot_512, 18)
 
-
 /// Σ x[i] over 32 floats, as 16 lanes.
 AVX512 static inline __m512 sum32_512(const float *x) { return _mm512_add_ps(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16)); }
 
