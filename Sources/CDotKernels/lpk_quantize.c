@@ -631,15 +631,6 @@ static long quantize_row_fastest(const float *x, const float *given, size_t n, s
     return quantize_row_checked(x, given, n, group, bits, record, sums);
 }
 
-long lpk_quantize_row(const float *x, size_t n, size_t group, int bits, unsigned char *record, lpk_error_sums *sums) {
-    return quantize_row_fastest(x, NULL, n, group, bits, record, sums);
-}
-
-long lpk_quantize_row_scaled(const float *x, const float *scales, size_t n, size_t group, int bits, unsigned char *record,
-                             lpk_error_sums *sums) {
-    return quantize_row_fastest(x, scales, n, group, bits, record, sums);
-}
-
 int lpk_quantize_row_version(int version, const float *x, const float *scales, size_t n, size_t group, int bits, unsigned char *record,
                              lpk_error_sums *sums, long *result) {
     switch (version) {
@@ -668,13 +659,9 @@ int lpk_search_scale_version(int version, const float *x, const float *w, size_t
     return 1;
 }
 
-long lpk_quantize_row(const float *x, size_t n, size_t group, int bits, unsigned char *record, lpk_error_sums *sums) {
-    return quantize_row_checked(x, NULL, n, group, bits, record, sums);
-}
-
-long lpk_quantize_row_scaled(const float *x, const float *scales, size_t n, size_t group, int bits, unsigned char *record,
-                             lpk_error_sums *sums) {
-    return quantize_row_checked(x, scales, n, group, bits, record, sums);
+static long quantize_row_fastest(const float *x, const float *given, size_t n, size_t group, int bits, unsigned char *record,
+                                 lpk_error_sums *sums) {
+    return quantize_row_checked(x, given, n, group, bits, record, sums);
 }
 
 int lpk_quantize_row_version(int version, const float *x, const float *scales, size_t n, size_t group, int bits, unsigned char *record,
@@ -684,3 +671,12 @@ int lpk_quantize_row_version(int version, const float *x, const float *scales, s
     return 1;
 }
 #endif
+
+long lpk_quantize_row(const float *x, size_t n, size_t group, int bits, unsigned char *record, lpk_error_sums *sums) {
+    return quantize_row_fastest(x, NULL, n, group, bits, record, sums);
+}
+
+long lpk_quantize_row_scaled(const float *x, const float *scales, size_t n, size_t group, int bits, unsigned char *record,
+                             lpk_error_sums *sums) {
+    return quantize_row_fastest(x, scales, n, group, bits, record, sums);
+}
