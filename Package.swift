@@ -144,7 +144,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TensorTypesTests", dependencies: ["TensorTypes", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ByteIOTests", dependencies: ["ByteIO", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ByteIOTests", dependencies: ["ByteIO", "CChecksum", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SafetensorsFormatTests",

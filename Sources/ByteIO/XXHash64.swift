@@ -59,26 +59,57 @@ public struct XXHash64: Sendable {
 
     /// Adds bytes.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        totalLength &+= UInt64(bytes.count)
-        var offset = 0
-        if buffered > 0 {
-            let take = min(32 - buffered, bytes.count)
-            for i in 0..<take { buffer[buffered + i] = bytes[i] }
-            buffered += take
-            offset = take
-            guard buffered == 32 else { return }
-            buffer.withUnsafeBytes { consumeStripe($0, 0) }
-            buffered = 0
-        }
+        guard let offset = fillBuffer(from: bytes) else { return }
         // Whole stripes straight from the base address, in C (which asks for the memory ahead): `stripes` whole
         // stripes lie inside `bytes`.
         let stripes = (bytes.count - offset) / 32
-        if stripes > 0, let base = bytes.baseAddress {
+        if stripes > 0 {
             withUnsafeMutableBytes(of: &lanes) { state in  // a homogeneous tuple: four contiguous UInt64
-                lpk_xxh64_stripes(state.baseAddress!.assumingMemoryBound(to: UInt64.self), base + offset, stripes)
+                lpk_xxh64_stripes(state.baseAddress!.assumingMemoryBound(to: UInt64.self), bytes.baseAddress! + offset, stripes)
             }
-            offset += stripes * 32
         }
+        keepTail(of: bytes, from: offset + 32 * stripes)
+    }
+
+    /// Adds the same bytes to two hashes. Where both have taken the same number of bytes modulo 32 (a tensor's hash
+    /// and the hash of its current block, which start together), their stripes are computed in one pass.
+    public static func update(_ first: inout XXHash64, _ second: inout XXHash64, with bytes: UnsafeRawBufferPointer) {
+        guard first.buffered == second.buffered else {
+            first.update(bytes)
+            second.update(bytes)
+            return
+        }
+        let start = first.fillBuffer(from: bytes)
+        guard second.fillBuffer(from: bytes) == start, let offset = start else { return }  // equal fills: equal starts
+        let stripes = (bytes.count - offset) / 32
+        if stripes > 0 {
+            withUnsafeMutableBytes(of: &first.lanes) { firstState in
+                withUnsafeMutableBytes(of: &second.lanes) { secondState in
+                    lpk_xxh64_stripes_pair(firstState.baseAddress!.assumingMemoryBound(to: UInt64.self),
+                                           secondState.baseAddress!.assumingMemoryBound(to: UInt64.self), bytes.baseAddress! + offset, stripes)
+                }
+            }
+        }
+        first.keepTail(of: bytes, from: offset + 32 * stripes)
+        second.keepTail(of: bytes, from: offset + 32 * stripes)
+    }
+
+    /// Counts `bytes` into the length and completes a partly filled stripe from their start, consuming it once whole.
+    /// Returns where the rest of `bytes` begins, or nil when all of them went into the unfinished stripe.
+    private mutating func fillBuffer(from bytes: UnsafeRawBufferPointer) -> Int? {
+        totalLength &+= UInt64(bytes.count)
+        guard buffered > 0 else { return 0 }
+        let take = min(32 - buffered, bytes.count)
+        for i in 0..<take { buffer[buffered + i] = bytes[i] }
+        buffered += take
+        guard buffered == 32 else { return nil }
+        buffer.withUnsafeBytes { consumeStripe($0, 0) }
+        buffered = 0
+        return take
+    }
+
+    /// Keeps the bytes from `offset` on (less than a stripe) for the next update or the final steps.
+    private mutating func keepTail(of bytes: UnsafeRawBufferPointer, from offset: Int) {
         for i in offset..<bytes.count { buffer[i - offset] = bytes[i] }
         buffered = bytes.count - offset
     }

@@ -97,14 +97,13 @@ public final class PackWriter {
             throw fail("tensor '\(state.record.name)': more than its \(state.record.dataLength) bytes")
         }
         try state.sink.write(bytes)
-        state.hasher.update(bytes)
         state.written += bytes.count
-        current = state
         if var running = blocks {
+            // The tensor's hash and its block's take the same bytes in one pass (blocks are whole stripes).
             var offset = 0
             while offset < bytes.count {
                 let take = min(bytes.count - offset, PackLayout.pleBlockSize - running.filled)
-                running.hasher.update(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)]))
+                XXHash64.update(&state.hasher, &running.hasher, with: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)]))
                 running.filled += take
                 offset += take
                 if running.filled == PackLayout.pleBlockSize {
@@ -113,7 +112,10 @@ public final class PackWriter {
                 }
             }
             blocks = running
+        } else {
+            state.hasher.update(bytes)
         }
+        current = state
     }
 
     /// Appends an array of bytes to the current tensor.

@@ -1,4 +1,5 @@
 import ByteIO
+import CChecksum
 import Foundation
 import Testing
 import TestSupport
@@ -106,6 +107,51 @@ import TestSupport
                 start = end
             }
             #expect(hasher.finalize() == 0xE921_A1B4_5BD7_79F8, "pieces of \(split)")
+        }
+    }
+
+    @Test("two hashes fed the same pieces together match the reference, in step or not")
+    func pairs() {
+        for split in [1, 5, 32, 64, 100, 800] {
+            var inStep = (XXHash64(), XXHash64())
+            var behind = (XXHash64(), XXHash64())
+            behind.1.update(Array("abc".utf8))  // three bytes ahead: the two hashes' stripes never line up
+            var start = 0
+            while start < Self.message.count {
+                let end = min(Self.message.count, start + split)
+                Array(Self.message[start..<end]).withUnsafeBytes { piece in
+                    XXHash64.update(&inStep.0, &inStep.1, with: piece)
+                    XXHash64.update(&behind.0, &behind.1, with: piece)
+                }
+                start = end
+            }
+            #expect(inStep.0.finalize() == 0xE921_A1B4_5BD7_79F8 && inStep.1.finalize() == 0xE921_A1B4_5BD7_79F8, "pieces of \(split)")
+            #expect(behind.0.finalize() == 0xE921_A1B4_5BD7_79F8, "pieces of \(split)")
+            #expect(behind.1.finalize() == XXHash64.hash(Array("abc".utf8) + Self.message), "pieces of \(split)")
+        }
+    }
+
+    @Test("the vector stripe loop gives the portable loop's lanes, for one hash and for two")
+    func stripeVersions() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let bytes = (0..<(32 * 200)).map { _ -> UInt8 in
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return UInt8(truncatingIfNeeded: state)
+        }
+        let start: [UInt64] = [1, 0xC2B2_AE3D_27D4_EB4F, 3, 0x9E37_79B1_85EB_CA87], other: [UInt64] = [5, 6, 7, 8]
+        bytes.withUnsafeBytes { raw in
+            for stripes in [0, 1, 7, 200] {
+                var portable = (start, other), vector = (start, other)
+                lpk_xxh64_stripes_version(0, &portable.0, &portable.1, raw.baseAddress!, stripes)
+                guard lpk_xxh64_stripes_version(1, &vector.0, &vector.1, raw.baseAddress!, stripes) == 1 else { continue }  // no AVX-512 here
+                #expect(vector.0 == portable.0 && vector.1 == portable.1, "\(stripes) stripes, two hashes")
+                var single = start
+                lpk_xxh64_stripes_version(1, &single, nil, raw.baseAddress!, stripes)
+                #expect(single == portable.0, "\(stripes) stripes, one hash")
+                var portableAlone = start
+                lpk_xxh64_stripes_version(0, &portableAlone, nil, raw.baseAddress!, stripes)
+                #expect(portableAlone == portable.0, "\(stripes) stripes, portable alone")
+            }
         }
     }
 }
