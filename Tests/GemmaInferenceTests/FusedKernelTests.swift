@@ -250,7 +250,7 @@ func worstRelativeError(_ weight: LinearWeight, count: Int) -> Float {
 /// The int8 and int4 row kernels (the fused dot product of decoding and the row decoder of prefill and lookups),
 /// every version this CPU has against the portable one.
 @Suite struct RowKernelVersionTests {
-    @Test("portable, AVX2 and AVX-512: int8 and int4 records, groups of 16 to a whole row, decoded at every offset of a 64-byte line", arguments: [8, 4], [16, 32, 64, 640])
+    @Test("portable, AVX2 and AVX-512: int8 and int4 records, groups of 16 to a whole row, decoded at every offset of a 64-byte line", arguments: [8, 4], [16, 32, 64, 128, 640])
     func versions(bits: Int, group: Int) {
         let columns = 640, groups = columns / group
         var record = [UInt8](repeating: 0, count: 2 * groups + columns * bits / 8)
