@@ -10,6 +10,7 @@ bits per weight, perplexity, KL divergence and same-top-token rate.
 """
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -148,9 +149,10 @@ def sensitivity_table(lpk, float_dir, work):
     return report
 
 
-def conversion_pair_rows(lpk, float_dir, work, llama_tools, run, row):
+def conversion_pair_rows(lpk, float_dir, work, llama_tools, run, row, rounds=3):
     """Quantizing the float 270M's bf16 GGUF, each recipe beside llama-quantize's like one (2 threads each, the whole
-    command timed, peak RSS of the process), and the cost of the scale search over nearest rounding."""
+    command timed, peak RSS of the process), and the cost of the scale search over nearest rounding: medians of
+    `rounds` rounds, the commands of a comparison interleaved within each round."""
     reference = str(float_dir / "model-bf16.gguf")
     tools = Path(llama_tools)
     pairs = [("Q8_0", ["--core", "int8:g32", "--embed", "int8:g32", "--rounding", "nearest"], "int8 g32 nearest"),
@@ -158,15 +160,27 @@ def conversion_pair_rows(lpk, float_dir, work, llama_tools, run, row):
              ("Q4_K_M", ["--preset", "int4"], "`int4` preset (scale search)")]
     seconds = {}
     for kind, recipe, label in pairs:
-        _, theirs, their_peak = run([str(tools / "llama-quantize"), reference, str(work / f"pair.{kind}.gguf"), kind, "2"])
-        _, ours, our_peak = run([lpk["lpk-quantize"], reference, "-o", str(work / f"pair.{kind}.lpk"), *recipe, "--quiet"])
+        times = {"theirs": [], "ours": []}
+        peaks = {"theirs": 0, "ours": 0}
+        for _ in range(rounds):
+            _, theirs, their_peak = run([str(tools / "llama-quantize"), reference, str(work / f"pair.{kind}.gguf"), kind, "2"])
+            _, ours, our_peak = run([lpk["lpk-quantize"], reference, "-o", str(work / f"pair.{kind}.lpk"), *recipe, "--quiet"])
+            times["theirs"].append(theirs)
+            times["ours"].append(ours)
+            peaks = {"theirs": max(peaks["theirs"], their_peak), "ours": max(peaks["ours"], our_peak)}
+        theirs, ours = statistics.median(times["theirs"]), statistics.median(times["ours"])
         seconds[kind] = ours
-        row(f"float 270M bf16 GGUF (543 MB) → {label}: time, peak RSS", f"{ours:.2f} s, {our_peak / 1e6:.0f} MB",
-            f"llama-quantize {kind}: {theirs:.2f} s, {their_peak / 1e6:.0f} MB", f"{theirs / ours:.2f}× llama.cpp's speed (goal ≥ 1.5×)")
-    _, searched, _ = run([lpk["lpk-quantize"], reference, "-o", str(work / "pair.search.lpk"), "--core", "int4:g32", "--embed", "int4:g32",
-                          "--rounding", "scale-search", "--quiet"])
-    row("the same, int4 g32 with scale search vs nearest", f"{searched:.2f} s vs {seconds['Q4_0']:.2f} s",
-        "", f"{searched / seconds['Q4_0']:.2f}× (goal ≤ 2×)")
+        row(f"float 270M bf16 GGUF (543 MB) → {label}: time (median of {rounds}), peak RSS", f"{ours:.2f} s, {peaks['ours'] / 1e6:.0f} MB",
+            f"llama-quantize {kind}: {theirs:.2f} s, {peaks['theirs'] / 1e6:.0f} MB", f"{theirs / ours:.2f}× llama.cpp's speed (goal ≥ 1.5×)")
+    nearest_recipe = ["--core", "int4:g32", "--embed", "int4:g32", "--rounding"]
+    times = {"nearest": [], "scale-search": []}
+    for _ in range(rounds):
+        for rounding in times:
+            _, elapsed, _ = run([lpk["lpk-quantize"], reference, "-o", str(work / f"pair.{rounding}.lpk"), *nearest_recipe, rounding, "--quiet"])
+            times[rounding].append(elapsed)
+    searched, nearest = statistics.median(times["scale-search"]), statistics.median(times["nearest"])
+    row(f"the same, int4 g32 with scale search vs nearest (medians of {rounds} interleaved rounds)", f"{searched:.2f} s vs {nearest:.2f} s",
+        "", f"{searched / nearest:.2f}× (goal ≤ 2×)")
     for path in work.glob("pair.*"):
         path.unlink()
 
