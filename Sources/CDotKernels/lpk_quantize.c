@@ -305,11 +305,18 @@ AVX512Q static inline void reduce_quarters(__m512 a, __m512 b, float *sums) {
     _mm_storeu_ps(sums, _mm512_castps512_ps128(firsts));
 }
 
+/// Each lane rounded to the nearest whole number, ties to even, as rintf rounds (one vrndscaleps: on AMD's Zen 4 a
+/// tenth less time for the search than adding and taking away 1.5 · 2^23, whose only difference is +0 where this
+/// gives −0, which adds the same to the sums).
+AVX512Q static inline __attribute__((always_inline)) __m512 round_levels_avx512(__m512 p) {
+    return _mm512_roundscale_ps(p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
 /// 2 · `pairs` (pairs ≤ 5) candidates, two to a 512-bit register: each half fits one candidate lane for lane as
 /// fit_avx2 does and is reduced as sum_256 reduces, so the sums are fit_avx2's to the bit.
 AVX512Q static inline __attribute__((always_inline)) void fit_pairs(const float *x, const float *w, size_t n, const float *inverses,
                                                                    const int pairs, float low, float high, float *sum_xl, float *sum_ll) {
-    const __m512 vlow = _mm512_set1_ps(low), vhigh = _mm512_set1_ps(high), magic = _mm512_set1_ps(12582912.0f);
+    const __m512 vlow = _mm512_set1_ps(low), vhigh = _mm512_set1_ps(high);
     __m512 vinverse[5], xl[5], ll[5];
     for (int p = 0; p < pairs; p++) {
         vinverse[p] = _mm512_insertf32x8(_mm512_set1_ps(inverses[2 * p]), _mm256_set1_ps(inverses[2 * p + 1]), 1);
@@ -320,10 +327,9 @@ AVX512Q static inline __attribute__((always_inline)) void fit_pairs(const float 
         const __m512 v = _mm512_broadcast_f32x8(_mm256_loadu_ps(x + i));
         const __m512 weight = w ? _mm512_broadcast_f32x8(_mm256_loadu_ps(w + i)) : _mm512_setzero_ps();
         for (int p = 0; p < pairs; p++) {
-            // Clamped, then rounded (to nearest even, by adding and taking away 1.5 · 2^23): the same level as
-            // rounding first, as the bounds are whole numbers, in two cheap operations instead of one slow one.
+            // Clamped, then rounded to nearest even: the same level as rounding first, as the bounds are whole numbers.
             const __m512 clamped = _mm512_min_ps(vhigh, _mm512_max_ps(vlow, _mm512_mul_ps(vinverse[p], v)));
-            const __m512 l = _mm512_sub_ps(_mm512_add_ps(clamped, magic), magic);
+            const __m512 l = round_levels_avx512(clamped);
             const __m512 weighted = w ? _mm512_mul_ps(weight, l) : l;
             xl[p] = _mm512_fmadd_ps(weighted, v, xl[p]);
             ll[p] = _mm512_fmadd_ps(weighted, l, ll[p]);
@@ -375,7 +381,6 @@ AVX512Q static float search_avx512(const float *x, const float *w, size_t n, int
 AVX512Q static inline __attribute__((always_inline)) void fit_lanes(const float *xt, const float *wt, size_t n, __m512 inverse,
                                                                    const int variant, __m512 low, __m512 high,
                                                                    __m512 *sum_xl, __m512 *sum_ll) {
-    const __m512 magic = _mm512_set1_ps(12582912.0f);
     __m512 xl[8], ll[8];
     for (size_t j = 0; j < 8; j++) {
         __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
@@ -384,7 +389,7 @@ AVX512Q static inline __attribute__((always_inline)) void fit_lanes(const float 
             __m512 p = _mm512_mul_ps(inverse, v);
             if (variant & 2) p = _mm512_max_ps(low, p);
             if (variant & 1) p = _mm512_min_ps(high, p);
-            const __m512 l = _mm512_sub_ps(_mm512_add_ps(p, magic), magic);  // fit_pairs' rounding
+            const __m512 l = round_levels_avx512(p);
             const __m512 weighted = variant & 4 ? _mm512_mul_ps(_mm512_load_ps(wt + 16 * i), l) : l;
             a = _mm512_fmadd_ps(weighted, v, a);
             b = _mm512_fmadd_ps(weighted, l, b);
