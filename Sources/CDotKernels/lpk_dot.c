@@ -789,7 +789,7 @@ AVX512 static inline __attribute__((always_inline)) void rows_by_four_avx512(lpk
     }
 }
 
-/// Calls groups_total_avx512 (ROW_TOTAL) or groups_dot_avx512 with the group length a constant for the common 32, 64
+/// Returns FUNCTION (groups_total_avx512 or groups_dot_avx512) with the group length a constant for the common 32, 64
 /// and 128 (32 is the default, 64 and 128 what MLX and GPTQ checkpoints carry), so that each group's loop unrolls
 /// away: a third faster than a run-time group. The same operations in the same order, so the same floats.
 #define LPK_CONSTANT_GROUP(FUNCTION, BITS, SPLIT) \
