@@ -15,8 +15,25 @@ static void softmax(float *row, size_t count) {
     for (size_t i = 0; i < count; i++) row[i] *= inverse;
 }
 
+/// softmax(row) in place, or, with `maximum` and `sum` given (a part of the positions), exp(x − max) left unnormalized
+/// with its max and Σ stored there for lpk_attend_merge.
+static void weigh(float *row, size_t count, float *maximum, float *sum) {
+    if (!maximum) {
+        softmax(row, count);
+        return;
+    }
+    float top = -INFINITY, total = 0;
+    for (size_t i = 0; i < count; i++) top = row[i] > top ? row[i] : top;
+    for (size_t i = 0; i < count; i++) {
+        row[i] = expf(row[i] - top);
+        total += row[i];
+    }
+    *maximum = top;
+    *sum = total;
+}
+
 static void attend_portable(const float *queries, size_t n, const float *keys, const float *values, size_t stride, size_t span,
-                            size_t hd, float scale, float *scores, float *out) {
+                            size_t hd, float scale, float *scores, float *out, float *maxima, float *sums) {
     for (size_t g = 0; g < n; g++) {
         float *row = scores + g * span;
         for (size_t j = 0; j < span; j++) {
@@ -24,7 +41,7 @@ static void attend_portable(const float *queries, size_t n, const float *keys, c
             for (size_t i = 0; i < hd; i++) dot += queries[g * hd + i] * keys[j * stride + i];
             row[j] = dot * scale;
         }
-        softmax(row, span);
+        weigh(row, span, maxima ? maxima + g : NULL, sums ? sums + g : NULL);
         for (size_t i = 0; i < hd; i++) out[g * hd + i] = 0;
         for (size_t j = 0; j < span; j++)
             for (size_t i = 0; i < hd; i++) out[g * hd + i] += row[j] * values[j * stride + i];
@@ -46,7 +63,7 @@ static void attend_portable(const float *queries, size_t n, const float *keys, c
 /// for all n sums.
 #define ATTEND_TILE(NAME, TARGET, W) \
     TARGET TILE void NAME(const float *queries, const int n, const float *keys, const float *values, size_t stride, \
-                          size_t span, size_t hd, float scale, float *scores, float *out) { \
+                          size_t span, size_t hd, float scale, float *scores, float *out, float *maxima, float *sums) { \
         const size_t lanes = (W) / 32; \
         for (size_t j = 0; j < span; j++) { \
             const float *key = keys + j * stride; \
@@ -58,7 +75,7 @@ static void attend_portable(const float *queries, size_t n, const float *keys, c
             } \
             UNROLLED for (int g = 0; g < n; g++) scores[g * span + j] = sum_##W(acc[g]) * scale; \
         } \
-        UNROLLED for (int g = 0; g < n; g++) softmax(scores + g * span, span); \
+        UNROLLED for (int g = 0; g < n; g++) weigh(scores + g * span, span, maxima ? maxima + g : NULL, sums ? sums + g : NULL); \
         for (size_t i = 0; i < hd; i += 2 * lanes) { \
             const int pairs = i + 2 * lanes <= hd; \
             __m##W low[LPK_ATTENTION_TILE], high[LPK_ATTENTION_TILE]; \
@@ -82,12 +99,12 @@ static void attend_portable(const float *queries, size_t n, const float *keys, c
 /// Defines NAME(queries, n, …): TILE_NAME with n (1 to LPK_ATTENTION_TILE) a constant, so its loops over the heads unroll.
 #define ATTEND_HEADS(NAME, TARGET, TILE_NAME) \
     TARGET static void NAME(const float *queries, size_t n, const float *keys, const float *values, size_t stride, size_t span, \
-                            size_t hd, float scale, float *scores, float *out) { \
+                            size_t hd, float scale, float *scores, float *out, float *maxima, float *sums) { \
         switch (n) { \
-        case 1: TILE_NAME(queries, 1, keys, values, stride, span, hd, scale, scores, out); break; \
-        case 2: TILE_NAME(queries, 2, keys, values, stride, span, hd, scale, scores, out); break; \
-        case 3: TILE_NAME(queries, 3, keys, values, stride, span, hd, scale, scores, out); break; \
-        default: TILE_NAME(queries, 4, keys, values, stride, span, hd, scale, scores, out); break; \
+        case 1: TILE_NAME(queries, 1, keys, values, stride, span, hd, scale, scores, out, maxima, sums); break; \
+        case 2: TILE_NAME(queries, 2, keys, values, stride, span, hd, scale, scores, out, maxima, sums); break; \
+        case 3: TILE_NAME(queries, 3, keys, values, stride, span, hd, scale, scores, out, maxima, sums); break; \
+        default: TILE_NAME(queries, 4, keys, values, stride, span, hd, scale, scores, out, maxima, sums); break; \
         } \
     }
 
@@ -97,40 +114,62 @@ ATTEND_HEADS(attend_avx2, AVX2, attend_tile_avx2)
 ATTEND_HEADS(attend_avx512, AVX512, attend_tile_avx512)
 
 int lpk_attend_heads_version(int version, const float *queries, size_t n, const float *keys, const float *values,
-                             size_t stride, size_t span, size_t hd, float scale, float *scores, float *out) {
+                             size_t stride, size_t span, size_t hd, float scale, float *scores, float *out, float *maxima,
+                             float *sums) {
     switch (version) {
-    case 0: attend_portable(queries, n, keys, values, stride, span, hd, scale, scores, out); return 1;
+    case 0: attend_portable(queries, n, keys, values, stride, span, hd, scale, scores, out, maxima, sums); return 1;
     case 1:
         if (!lpk_dot_uses_avx2() || hd % 8 != 0) return 0;
-        attend_avx2(queries, n, keys, values, stride, span, hd, scale, scores, out);
+        attend_avx2(queries, n, keys, values, stride, span, hd, scale, scores, out, maxima, sums);
         return 1;
     case 2:
         if (!lpk_dot_uses_avx512() || hd % 16 != 0) return 0;
-        attend_avx512(queries, n, keys, values, stride, span, hd, scale, scores, out);
+        attend_avx512(queries, n, keys, values, stride, span, hd, scale, scores, out, maxima, sums);
         return 1;
     default: return 0;
     }
 }
 
-void lpk_attend_heads(const float *queries, size_t n, const float *keys, const float *values, size_t stride, size_t span,
-                      size_t hd, float scale, float *scores, float *out) {
-    if (!lpk_attend_heads_version(2, queries, n, keys, values, stride, span, hd, scale, scores, out)
-        && !lpk_attend_heads_version(1, queries, n, keys, values, stride, span, hd, scale, scores, out))
-        attend_portable(queries, n, keys, values, stride, span, hd, scale, scores, out);
-}
-
 #else
 
 int lpk_attend_heads_version(int version, const float *queries, size_t n, const float *keys, const float *values,
-                             size_t stride, size_t span, size_t hd, float scale, float *scores, float *out) {
+                             size_t stride, size_t span, size_t hd, float scale, float *scores, float *out, float *maxima,
+                             float *sums) {
     if (version != 0) return 0;
-    attend_portable(queries, n, keys, values, stride, span, hd, scale, scores, out);
+    attend_portable(queries, n, keys, values, stride, span, hd, scale, scores, out, maxima, sums);
     return 1;
 }
 
+#endif
+
 void lpk_attend_heads(const float *queries, size_t n, const float *keys, const float *values, size_t stride, size_t span,
                       size_t hd, float scale, float *scores, float *out) {
-    attend_portable(queries, n, keys, values, stride, span, hd, scale, scores, out);
+    lpk_attend_heads_part(queries, n, keys, values, stride, span, hd, scale, scores, out, NULL, NULL);
 }
 
-#endif
+void lpk_attend_heads_part(const float *queries, size_t n, const float *keys, const float *values, size_t stride, size_t span,
+                           size_t hd, float scale, float *scores, float *out, float *maxima, float *sums) {
+    if (!lpk_attend_heads_version(2, queries, n, keys, values, stride, span, hd, scale, scores, out, maxima, sums)
+        && !lpk_attend_heads_version(1, queries, n, keys, values, stride, span, hd, scale, scores, out, maxima, sums))
+        lpk_attend_heads_version(0, queries, n, keys, values, stride, span, hd, scale, scores, out, maxima, sums);
+}
+
+void lpk_attend_merge(size_t parts, size_t heads, size_t hd, const float *partials, size_t part_stride, float *out) {
+    for (size_t g = 0; g < heads; g++) {
+        float top = -INFINITY;
+        for (size_t p = 0; p < parts; p++) {
+            const float m = partials[p * part_stride + heads * hd + g];
+            top = m > top ? m : top;
+        }
+        float total = 0;
+        for (size_t i = 0; i < hd; i++) out[g * hd + i] = 0;
+        for (size_t p = 0; p < parts; p++) {
+            const float *part = partials + p * part_stride;
+            const float weight = expf(part[heads * hd + g] - top);
+            total += weight * part[heads * hd + heads + g];
+            for (size_t i = 0; i < hd; i++) out[g * hd + i] += weight * part[g * hd + i];
+        }
+        const float inverse = 1 / total;
+        for (size_t i = 0; i < hd; i++) out[g * hd + i] *= inverse;
+    }
+}

@@ -22,6 +22,8 @@ struct GemmaAttention {
     /// The work buffers of a forward call, kept between calls by the model that owns them.
     struct Buffers {
         var queries: [Float] = [], keys: [Float] = [], values: [Float] = [], attended: [Float] = [], scores: [Float] = []
+        /// Each lane's part of a query whose positions are split between the lanes (``Attention/partialsCount(width:)``).
+        var partials: [Float] = []
 
         /// Every buffer as zeros for `count` tokens and the widest head layout, in the storage it already has where
         /// that is large enough.
@@ -31,6 +33,7 @@ struct GemmaAttention {
             values.zero(count: count * widestHeads)
             attended.zero(count: count * widestHeads)
             scores.zero(count: Attention.scoresCount(capacity: capacity))
+            partials.zero(count: Attention.partialsCount(width: widestHeads))
         }
     }
 
@@ -83,7 +86,7 @@ struct GemmaAttention {
                                 epsilon: epsilon, start: start, inverseFrequencies: inverseFrequencies)
         Attention.attend(queries: b.queries, keys: cache.keys[cacheLayer], values: cache.values[cacheLayer], count: count,
                          start: start, heads: heads, kvHeads: kvHeads, headDimension: hd, window: window, scale: scale,
-                         into: &b.attended, scores: &b.scores)
+                         into: &b.attended, scores: &b.scores, partials: &b.partials)
         output.multiply(b.attended, count: count, into: &result, scratch: scratch)
     }
 }

@@ -32,4 +32,20 @@ import Testing
             #expect(whole.count == pieces.count && whole.map(\.bitPattern) == pieces.map(\.bitPattern), "\(name), \(output)")
         }
     }
+
+    @Test("Gemma 3, 3n and 4: decoded token by token past 128 positions (a full layer's span then split between the threads and merged), the logits of one whole call within 3e-5 of the largest (the whole call's products sum in another order: 1.1e-5 with the span whole)",
+          arguments: ["tiny-gemma3-f32", "tiny-gemma3n-f32", "tiny-gemma4-f32"])
+    func splitDecodeMatchesWholeCall(model name: String) throws {
+        let source = try ModelSources.open(Fixtures.path("models/\(name)"))
+        let model = try ModelRegistry.model(for: source, contextLength: 300)
+        let vocabulary = model.configuration.vocabularySize
+        let tokens = (0..<300).map { ($0 * 7919 + 3) % vocabulary }
+        let whole = try model.forward(tokens, output: .logits(from: 0))
+        model.reset()
+        var decoded: [Float] = []
+        for token in tokens { decoded += try model.forward([token], allLogits: false) }
+        #expect(whole.count == decoded.count)
+        let scale = whole.map(abs).max() ?? 0, worst = zip(whole, decoded).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(scale > 0 && worst <= 3e-5 * scale, "\(name): token-by-token logits \(worst) from the whole call's (largest logit \(scale))")
+    }
 }

@@ -218,7 +218,7 @@ func worstRelativeError(_ weight: LinearWeight, count: Int) -> Float {
 /// Grouped-query attention over cached keys and values, up to four query heads at a time, against a direct
 /// computation in Double.
 @Suite struct AttentionKernelTests {
-    @Test("portable, AVX2 and AVX-512 versions: one to four heads, head sizes 8, 24, 48 and 256, spans 1 to 40, keys interleaved with other heads",
+    @Test("portable, AVX2 and AVX-512 versions: one to four heads, head sizes 8, 24, 48 and 256, spans 1 to 40, keys interleaved with other heads, whole or in parts merged",
           arguments: [8, 24, 48, 256])
     func versions(headDimension hd: Int) {
         let stride = 3 * hd, scale: Float = 0.3
@@ -237,10 +237,28 @@ func worstRelativeError(_ weight: LinearWeight, count: Int) -> Float {
                 }
                 for version: Int32 in 0...2 {
                     var scores = [Float](repeating: .nan, count: 4 * span), out = [Float](repeating: .nan, count: heads * hd + 1)
-                    guard lpk_attend_heads_version(version, queries, heads, keys, values, stride, span, hd, scale, &scores, &out) == 1 else { continue }
+                    guard lpk_attend_heads_version(version, queries, heads, keys, values, stride, span, hd, scale, &scores, &out, nil, nil) == 1
+                    else { continue }
                     let worst = (0..<(heads * hd)).map { abs(Double(out[$0]) - expected[$0]) }.max()!
                     #expect(worst < 1e-5, "version \(version), \(heads) heads of \(hd), span \(span): worst error \(worst)")
                     #expect(out[heads * hd].isNaN, "wrote past the heads")
+                    // The positions in up to three parts (as decoding splits a long span between threads), then merged.
+                    let parts = min(3, span), partStride = 3 * heads * hd
+                    var partials = [Float](repeating: .nan, count: parts * partStride), merged = [Float](repeating: .nan, count: heads * hd + 1)
+                    for p in 0..<parts {
+                        let first = p * span / parts, end = (p + 1) * span / parts
+                        keys.withUnsafeBufferPointer { k in values.withUnsafeBufferPointer { v in
+                            partials.withUnsafeMutableBufferPointer { part in
+                                let base = part.baseAddress! + p * partStride
+                                _ = lpk_attend_heads_version(version, queries, heads, k.baseAddress! + first * stride, v.baseAddress! + first * stride,
+                                                             stride, end - first, hd, scale, &scores, base, base + heads * hd, base + heads * hd + heads)
+                            }
+                        } }
+                    }
+                    lpk_attend_merge(parts, heads, hd, partials, partStride, &merged)
+                    let worstMerged = (0..<(heads * hd)).map { abs(Double(merged[$0]) - expected[$0]) }.max()!
+                    #expect(worstMerged < 1e-5, "version \(version), \(heads) heads of \(hd), span \(span) in \(parts) parts: worst error \(worstMerged)")
+                    #expect(merged[heads * hd].isNaN, "merged past the heads")
                 }
             }
         }

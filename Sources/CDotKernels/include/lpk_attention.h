@@ -14,9 +14,21 @@
 void lpk_attend_heads(const float *queries, size_t n, const float *keys, const float *values, size_t stride, size_t span,
                       size_t hd, float scale, float *scores, float *out);
 
-/// The same by one version: 0 portable C, 1 AVX2/FMA, 2 AVX-512 (what tests hold to each other). Returns 0, computing
-/// nothing, when this CPU or build lacks that version or `hd` is not a multiple of 8 (AVX2) or 16 (AVX-512).
+/// lpk_attend_heads over one part of a query's positions (decoding splits a long span between threads): out_g =
+/// Σ_j exp(s_j − m_g) · v_j, unnormalized, with m_g = max_j s_j stored in maxima[g] and Σ_j exp(s_j − m_g) in sums[g]
+/// (s_j = scale · q_g · k_j). With `maxima` and `sums` NULL, lpk_attend_heads.
+void lpk_attend_heads_part(const float *queries, size_t n, const float *keys, const float *values, size_t stride, size_t span,
+                           size_t hd, float scale, float *scores, float *out, float *maxima, float *sums);
+
+/// Combines `parts` results of lpk_attend_heads_part for `heads` heads of `hd` into `out` (heads × hd): part p at
+/// partials + p · part_stride holds its heads × hd outputs, then `heads` maxima, then `heads` sums. out_g =
+/// Σ_p e^(m_pg − M_g) · out_pg / Σ_p e^(m_pg − M_g) · sum_pg, M_g the largest m_pg: softmax over all the positions.
+void lpk_attend_merge(size_t parts, size_t heads, size_t hd, const float *partials, size_t part_stride, float *out);
+
+/// lpk_attend_heads_part by one version: 0 portable C, 1 AVX2/FMA, 2 AVX-512 (what tests hold to each other). Returns
+/// 0, computing nothing, when this CPU or build lacks that version or `hd` is not a multiple of 8 (AVX2) or 16 (AVX-512).
 int lpk_attend_heads_version(int version, const float *queries, size_t n, const float *keys, const float *values,
-                             size_t stride, size_t span, size_t hd, float scale, float *scores, float *out);
+                             size_t stride, size_t span, size_t hd, float scale, float *scores, float *out, float *maxima,
+                             float *sums);
 
 #endif
