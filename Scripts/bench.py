@@ -350,21 +350,26 @@ def main():
     for path in [small, int8_270m, work / "synthetic.int8.lpk"]:
         seconds = bench_json(lpk["lpk-bench"], "open", str(path))["seconds"]
         row(f"open a pack of {path.stat().st_size / 1e6:,.1f} MB ({path.name})", f"{seconds * 1e6:.0f} µs")
-    for preset in ["int8", "int4"]:
-        result = bench_json(lpk["lpk-bench"], "ple", str(work / f"synthetic.{preset}.lpk"))
-        mapped = bench_json(lpk["lpk-bench"], "ple", str(work / f"synthetic.{preset}.lpk"), "--mapped")
-        row(f"PLE lookups, random tokens, one {int(result['record_bytes'])}-byte record each, dequantized, the next fetched meanwhile ({preset}): "
-            "pages first touched by the lookups / already mapped",
-            f"{result['lookups_per_second'] / 1e6:.2f} / {mapped['lookups_per_second'] / 1e6:.2f} M/s",
-            "", f"{memcpy * 1e9 / result['record_bytes'] / 1e6:.1f} M/s at memcpy speed")
-    for preset in ["int8", "int4"]:
-        path = str(work / f"synthetic.{preset}.lpk")
-        result = bench_json(lpk["lpk-bench"], "ple", path, "--batch", "64")
-        mapped = bench_json(lpk["lpk-bench"], "ple", path, "--batch", "64", "--mapped")
-        row(f"Prompt PLE lookups, random tokens 64 at a time, the records split between the worker threads ({preset}): "
-            "pages first touched by the lookups / already mapped",
-            f"{result['lookups_per_second'] / 1e6:.2f} / {mapped['lookups_per_second'] / 1e6:.2f} M/s",
-            "", f"{read_bandwidth * 1e9 / result['record_bytes'] / 1e6:.1f} M/s at the read bandwidth (two threads)")
+    # PLE lookups: each figure the median of 3 interleaved rounds (one run takes a fraction of a second, so a slow
+    # moment of the VM would otherwise decide it).
+    for batch in [1, 64]:
+        variants = [(preset, mapped) for preset in ["int8", "int4"] for mapped in [False, True]]
+        measures = [lambda preset=preset, mapped=mapped: bench_json(
+            lpk["lpk-bench"], "ple", str(work / f"synthetic.{preset}.lpk"), "--batch", str(batch), *(["--mapped"] if mapped else []))
+            for preset, mapped in variants]
+        results = dict(zip(variants, median_rounds(measures)))
+        for preset in ["int8", "int4"]:
+            result, mapped = results[(preset, False)], results[(preset, True)]
+            if batch == 1:
+                row(f"PLE lookups, random tokens, one {int(result['record_bytes'])}-byte record each, dequantized, the next fetched meanwhile ({preset}): "
+                    "pages first touched by the lookups / already mapped (medians of 3 interleaved rounds)",
+                    f"{result['lookups_per_second'] / 1e6:.2f} / {mapped['lookups_per_second'] / 1e6:.2f} M/s",
+                    "", f"{memcpy * 1e9 / result['record_bytes'] / 1e6:.1f} M/s at memcpy speed")
+            else:
+                row(f"Prompt PLE lookups, random tokens 64 at a time, the records split between the worker threads ({preset}): "
+                    "pages first touched by the lookups / already mapped (medians of 3 interleaved rounds)",
+                    f"{result['lookups_per_second'] / 1e6:.2f} / {mapped['lookups_per_second'] / 1e6:.2f} M/s",
+                    "", f"{read_bandwidth * 1e9 / result['record_bytes'] / 1e6:.1f} M/s at the read bandwidth (two threads)")
 
     # PLE models served from a separate, mapped PLE file: speed, pages touched, resident memory.
     ple_model_rows(lpk, work, "Gemma-3n-shaped model (vocab 262,144, PLE 5 × 256, AltUp, LAuReL)", synthetic_gemma3n(work))
@@ -381,7 +386,7 @@ def main():
         row(f"270M Q4_K_M source (already quantized) → preset {preset}: {out_path.stat().st_size / 1e6:.0f} MB",
             f"KLD mean {v['meanKLD']:.4f}, same top {v['top1Agreement'] * 100:.1f}%", "", f"source {os.path.getsize(model) / 1e6:.0f} MB")
 
-    # Inference speed: reference inference on GGUF, int8 and int4 packs, beside llama.cpp; medians of three rounds,
+    # Inference speed: reference inference on GGUF, int8 and int4 packs, beside llama.cpp; medians of five rounds,
     # interleaved (this VM's speed drifts by tens of percent within minutes).
     # llama.cpp runs with extra buffer types off (as Fixtures/scripts/make_llama_fixtures.py does): on machines that
     # advertise AMX but fault on it, llama.cpp's AMX buffers raise SIGILL.
@@ -398,18 +403,18 @@ def main():
     if not args.skip_llama:
         measures.append(lambda: [float(v) for v in run([sys.executable, "-c", code, model])[0].split()])
     try:
-        speeds = median_rounds(measures)
+        speeds = median_rounds(measures, rounds=5)
     except RuntimeError as error:  # llama.cpp could not run: ours alone
         row("270M GGUF in llama.cpp (llama-cpp-python)", "", f"could not run here: {str(error)[-120:]}")
-        speeds = median_rounds(measures[:len(files)])
+        speeds = median_rounds(measures[:len(files)], rounds=5)
     for (label, path), result in zip(files, speeds):
         size = os.path.getsize(path)
-        row(f"270M {label}: prefill (128 tokens) / decode, 2 threads (medians of 3 rounds)",
+        row(f"270M {label}: prefill (128 tokens) / decode, 2 threads (medians of 5 rounds)",
             f"{result['prefill_tokens_per_second']:.0f} / {result['decode_tokens_per_second']:.1f} tokens/s",
             "", f"decode ≤ {read_bandwidth * 1e9 / size:.0f} tokens/s (weights {size / 1e6:.0f} MB read per token at {read_bandwidth:.0f} GB/s)")
     if len(speeds) > len(files):
         prefill, decode = speeds[-1]
-        row("270M GGUF Q4_K_M in llama.cpp (llama-cpp-python), prefill / decode, 2 threads (medians of 3 rounds)", "",
+        row("270M GGUF Q4_K_M in llama.cpp (llama-cpp-python), prefill / decode, 2 threads (medians of 5 rounds)", "",
             f"{prefill:.0f} / {decode:.1f} tokens/s")
 
     if not args.skip_llama:
