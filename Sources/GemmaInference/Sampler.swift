@@ -1,3 +1,4 @@
+import CDotKernels
 import Foundation
 import TensorModel
 
@@ -23,7 +24,10 @@ public struct Sampler: Sendable {
     /// The next token for one row of logits.
     public mutating func next(_ logits: ArraySlice<Float>) -> Int {
         let first = logits.startIndex
-        guard temperature > 0, topK != 1 else { return logits.indices.max { logits[$0] < logits[$1] }! - first }
+        guard temperature > 0, topK != 1 else {
+            precondition(!logits.isEmpty, "no logits to choose from")
+            return logits.withUnsafeBufferPointer { lpk_argmax($0.baseAddress!, $0.count) }
+        }
         // Candidates by descending logit, cut to top-k, then softmax at the temperature.
         var candidates: [Int]
         if let topK, topK > 0, topK < logits.count {

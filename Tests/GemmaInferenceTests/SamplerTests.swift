@@ -1,3 +1,4 @@
+import CDotKernels
 import Conversion
 import Foundation
 import GemmaInference
@@ -19,6 +20,41 @@ import Testing
 
     func expectClose(_ actual: [Double], _ expected: [Double], _ label: String) {
         for (a, e) in zip(actual, expected) { #expect(abs(a - e) < 0.01, "\(label): \(actual) vs \(expected)") }
+    }
+
+    @Test("greedy's choice, every version this CPU has: the first index of the largest value as a scan keeping the first of equals takes it, NaNs passed over, ±0 equal, a leading NaN kept")
+    func argmaxVersions() {
+        var state: UInt64 = 7
+        func draw() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 33
+        }
+        var cases: [[Float]] = [[1], [.nan], [.nan, 5, 7], [-0.0, 0, 0], [-.infinity, -.infinity], [.nan, .nan, .nan]]
+        for length in [1, 7, 8, 31, 32, 33, 100, 1000, 262_144] {
+            // Few distinct values (ties everywhere), some NaNs, infinities and signed zeros, and the largest near the end.
+            var values = (0..<length).map { _ -> Float in
+                switch draw() % 20 {
+                case 0: .nan
+                case 1: -.infinity
+                case 2: -0.0
+                case 3: 0
+                default: Float(draw() % 50) - 25
+                }
+            }
+            cases.append(values)
+            if length > 3 { values[length - 2] = 30 }
+            cases.append(values)
+        }
+        for logits in cases {
+            let expected = logits.indices.max { logits[$0] < logits[$1] }!
+            var greedy = Sampler.greedy
+            #expect(greedy.next(logits[...]) == expected, "greedy over \(logits.count) values")
+            for version: Int32 in 0...1 {
+                var index = -1
+                guard lpk_argmax_version(version, logits, logits.count, &index) == 1 else { continue }
+                #expect(index == expected, "version \(version) over \(logits.count) values: \(index), expected \(expected)")
+            }
+        }
     }
 
     @Test("greedy takes the largest logit; temperature, top-k and top-p follow the softmax they define")
