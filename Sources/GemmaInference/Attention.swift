@@ -2,21 +2,16 @@ import CDotKernels
 /// Causal attention of new queries over a layer's KV cache, shared by every Gemma generation.
 enum Attention {
     /// Each of `count × heads` heads of `x`: RMS norm with `offset + weight`, then RoPE at its position
-    /// (`start + token`). The query and key preparation of every Gemma generation.
+    /// (`start + token`), by the angles `angles` keeps. The query and key preparation of every Gemma generation.
     static func normAndRotate(_ x: inout [Float], count: Int, heads: Int, headDimension hd: Int, weight: [Float], offset: Float,
-                              epsilon: Float, start: Int, inverseFrequencies: [Float]) {
-        let half = inverseFrequencies.count
-        precondition(2 * half == hd, "one frequency per pair of a head")
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * half) { angles in
-            let cosines = angles.baseAddress!, sines = angles.baseAddress! + half
-            x.withUnsafeMutableBufferPointer { buffer in
-                for t in 0..<count {
-                    Kernels.ropeAngles(position: start + t, inverseFrequencies: inverseFrequencies, cosines: cosines, sines: sines)
-                    for h in 0..<heads {
-                        let head = buffer.baseAddress! + (t * heads + h) * hd
-                        Kernels.rmsNorm(head, hd, weight: weight, offset: offset, epsilon: epsilon)
-                        Kernels.rope(head, headDimension: hd, cosines: cosines, sines: sines)
-                    }
+                              epsilon: Float, start: Int, inverseFrequencies: [Float], angles: inout RotaryAngles) {
+        precondition(2 * inverseFrequencies.count == hd, "one frequency per pair of a head")
+        x.withUnsafeMutableBufferPointer { buffer in
+            angles.forEach(start: start, count: count, inverseFrequencies: inverseFrequencies) { t, cosines, sines in
+                for h in 0..<heads {
+                    let head = buffer.baseAddress! + (t * heads + h) * hd
+                    Kernels.rmsNorm(head, hd, weight: weight, offset: offset, epsilon: epsilon)
+                    Kernels.rope(head, headDimension: hd, cosines: cosines, sines: sines)
                 }
             }
         }

@@ -24,6 +24,8 @@ struct GemmaAttention {
         var queries: [Float] = [], keys: [Float] = [], values: [Float] = [], attended: [Float] = [], scores: [Float] = []
         /// Each lane's part of a query whose positions are split between the lanes (``Attention/partialsCount(width:)``).
         var partials: [Float] = []
+        /// The RoPE angles of the call's positions, kept from layer to layer.
+        var angles = RotaryAngles()
 
         /// Every buffer as zeros for `count` tokens and the widest head layout, in the storage it already has where
         /// that is large enough.
@@ -76,14 +78,14 @@ struct GemmaAttention {
                 b.values.overwrite(with: b.keys)
             }
             Attention.normAndRotate(&b.keys, count: count, heads: kvHeads, headDimension: hd, weight: keyNorm, offset: normOffset,
-                                    epsilon: epsilon, start: start, inverseFrequencies: inverseFrequencies)
+                                    epsilon: epsilon, start: start, inverseFrequencies: inverseFrequencies, angles: &b.angles)
             if normsValues { Kernels.rmsNormRows(&b.values, rows: count * kvHeads, width: hd, weight: nil, epsilon: epsilon) }
             cache.store(layer: layer, start: start, count: count, keys: b.keys, values: b.values)
         } else {
             query.multiply(normed, count: count, into: &b.queries, scratch: scratch)
         }
         Attention.normAndRotate(&b.queries, count: count, heads: heads, headDimension: hd, weight: queryNorm, offset: normOffset,
-                                epsilon: epsilon, start: start, inverseFrequencies: inverseFrequencies)
+                                epsilon: epsilon, start: start, inverseFrequencies: inverseFrequencies, angles: &b.angles)
         Attention.attend(queries: b.queries, keys: cache.keys[cacheLayer], values: cache.values[cacheLayer], count: count,
                          start: start, heads: heads, kvHeads: kvHeads, headDimension: hd, window: window, scale: scale,
                          into: &b.attended, scores: &b.scores, partials: &b.partials)

@@ -22,3 +22,33 @@ enum RotaryEmbedding {
         }
     }
 }
+
+/// The cosines and sines of ``Kernels/ropeAngles(position:inverseFrequencies:cosines:sines:)`` for a run of positions,
+/// kept for the next layer: a layer's keys and queries turn by the same angles, and so do all layers of one kind (the
+/// sliding ones, the full ones), so a token's angles are computed per change of kind instead of twice per layer.
+struct RotaryAngles {
+    private var start = 0, count = 0
+    private var frequencies: [Float] = []
+    /// Position `start + t`'s cosines, then its sines, at `t · 2 · frequencies.count`.
+    private var values: [Float] = []
+
+    /// Calls `body` with the cosines and sines of position `start + t` for every t in 0..<count, computing them unless
+    /// they are the ones computed last.
+    mutating func forEach(start: Int, count: Int, inverseFrequencies: [Float],
+                          _ body: (_ t: Int, _ cosines: UnsafePointer<Float>, _ sines: UnsafePointer<Float>) -> Void) {
+        let half = inverseFrequencies.count
+        if start != self.start || count != self.count || inverseFrequencies != frequencies {
+            values.zero(count: count * 2 * half)
+            values.withUnsafeMutableBufferPointer { table in
+                for t in 0..<count {
+                    let cosines = table.baseAddress! + t * 2 * half
+                    Kernels.ropeAngles(position: start + t, inverseFrequencies: inverseFrequencies, cosines: cosines, sines: cosines + half)
+                }
+            }
+            (self.start, self.count, frequencies) = (start, count, inverseFrequencies)
+        }
+        values.withUnsafeBufferPointer { table in
+            for t in 0..<count { body(t, table.baseAddress! + t * 2 * half, table.baseAddress! + t * 2 * half + half) }
+        }
+    }
+}
