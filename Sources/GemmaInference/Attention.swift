@@ -27,20 +27,21 @@ enum Attention {
     /// per lane, the heads' unnormalized outputs, maxima and sums (``lpk_attend_merge``).
     static func partialsCount(width: Int) -> Int { lanes * 3 * width }
 
-    /// Positions per lane from which a single query's span is split between the lanes: below it, the pool's start and
-    /// the merge cost more than the half of the reads they save.
-    static let splitSpan = 64
+    /// Cached key values per lane (64 KiB of keys, as many of values) from which a single query's span is split between
+    /// the lanes: 64 positions of the 270M's one 256-wide KV head. Below it, the pool's start and the merge cost about
+    /// what halving the reads saves.
+    static let splitKeys = 16_384
 
     /// For each of `count` queries at positions `start ..< start + count`: softmax(scale · q·k) over the cached
     /// positions it may see (all earlier ones, or the last `window` on sliding layers), times the cached values.
     /// Queries are spread over the worker pool (query t in lane t mod lanes); a single query over a long span (a
-    /// decoded token) has its positions split between the lanes instead, each lane's part merged by
+    /// decoded token, ``splitKeys``) has its positions split between the lanes instead, each lane's part merged by
     /// ``lpk_attend_merge``. `scores` has ``scoresCount(capacity:)`` values, `partials` ``partialsCount(width:)``.
     static func attend(queries: [Float], keys: [Float], values: [Float], count: Int, start: Int, heads: Int, kvHeads: Int,
                        headDimension hd: Int, window: Int?, scale: Float, into output: inout [Float], scores: inout [Float],
                        partials: inout [Float]) {
         let first = window.map { max(0, start - $0 + 1) } ?? 0
-        let split = count == 1 && lanes > 1 && start + 1 - first >= lanes * splitSpan
+        let split = count == 1 && lanes > 1 && (start + 1 - first) * kvHeads * hd >= lanes * splitKeys
         queries.withUnsafeBufferPointer { q in keys.withUnsafeBufferPointer { k in values.withUnsafeBufferPointer { v in
             output.withUnsafeMutableBufferPointer { out in scores.withUnsafeMutableBufferPointer { s in
                 partials.withUnsafeMutableBufferPointer { p in
