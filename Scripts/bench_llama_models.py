@@ -67,14 +67,18 @@ def make_gemma3n_model(directory):
     recipe.convert(directory)
 
 
+# Tokens decoded per measurement: these models decode at hundreds of tokens a second, so 32 tokens were a window of
+# tens of milliseconds that one slow moment of the VM could decide.
+DECODED = 128
+
 LLAMA_DECODE = ("import llama_cpp,time,sys\n"
                 "o=llama_cpp.llama_cpp.llama_model_default_params\n"
                 "def p():\n q=o(); q.use_extra_bufts=False; return q\n"
                 "llama_cpp.llama_cpp.llama_model_default_params=p\n"
-                "m=llama_cpp.Llama(sys.argv[1],n_ctx=256,n_threads=2,verbose=False)\n"
+                "m=llama_cpp.Llama(sys.argv[1],n_ctx=512,n_threads=2,verbose=False)\n"
                 "t=[2]+[4+(i*7919)%32000 for i in range(1,128)];s=time.perf_counter();m.eval(t);pf=time.perf_counter()-s\n"
-                "s=time.perf_counter()\nfor i in range(32): m.eval([int(m.scores[m.n_tokens-1].argmax())])\n"
-                "d=time.perf_counter()-s;print(128/pf,32/d)")
+                "s=time.perf_counter()\nfor i in range(DECODED): m.eval([int(m.scores[m.n_tokens-1].argmax())])\n"
+                "d=time.perf_counter()-s;print(128/pf,DECODED/d)").replace("DECODED", str(DECODED))
 
 
 def llama_rows(lpk, directory, bf16, label, tools, run, row, bench_json, median_rounds):
@@ -87,10 +91,10 @@ def llama_rows(lpk, directory, bf16, label, tools, run, row, bench_json, median_
         run([lpk["lpk-quantize"], str(directory), "-o", str(pack), "--preset", preset, "--split-ple", "--quiet"])
         theirs, gguf, ours = median_rounds([
             lambda: [float(v) for v in run([sys.executable, "-c", LLAMA_DECODE, str(quantized)])[0].split()],
-            lambda: bench_json(lpk["lpk-bench"], "decode", str(quantized)),
-            lambda: bench_json(lpk["lpk-bench"], "decode", str(pack))])
+            lambda: bench_json(lpk["lpk-bench"], "decode", str(quantized), "--generate", str(DECODED)),
+            lambda: bench_json(lpk["lpk-bench"], "decode", str(pack), "--generate", str(DECODED))], rounds=5)
         row(f"{label} converted by llama.cpp's convert_hf_to_gguf.py, "
-            f"{kind} GGUF / LayerPack {preset} pack: prefill (128 tokens) / decode, 2 threads (medians of 3 rounds)",
+            f"{kind} GGUF / LayerPack {preset} pack: prefill (128 tokens) / decode ({DECODED} tokens), 2 threads (medians of 5 rounds)",
             f"{gguf['prefill_tokens_per_second']:.0f} / {gguf['decode_tokens_per_second']:.1f} (GGUF); "
             f"{ours['prefill_tokens_per_second']:.0f} / {ours['decode_tokens_per_second']:.1f} (pack) tokens/s",
             f"llama.cpp on the {kind} GGUF: {theirs[0]:.0f} / {theirs[1]:.1f} tokens/s")
