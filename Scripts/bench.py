@@ -226,10 +226,14 @@ def ple_model_rows(lpk, work, label, directory):
 def served_cold_rows(lpk, label, split, ram=False):
     """Decoding with the split pack's .ple file dropped from the page cache (posix_fadvise DONTNEED) against it cached
     (and, with `ram`, against every page of the table mapped into the process), and lpk-plan's figures beside them."""
-    cold = bench_json(lpk["lpk-bench"], "decode", str(split), "--ple-cache", "cold", "--generate", "64")
-    warm = bench_json(lpk["lpk-bench"], "decode", str(split), "--ple-cache", "warm", "--generate", "64")
-    held = bench_json(lpk["lpk-bench"], "decode", str(split), "--ple-cache", "ram", "--generate", "64") if ram else None
-    row(f"{label}, table served cold from storage vs cached" + (" vs held in RAM" if ram else "") + ": decode",
+    # Medians of 3 interleaved rounds (a run decodes 64 tokens: well under a second, which one slow moment of the VM
+    # could decide); each cold run drops the table from the page cache itself.
+    caches = ["cold", "warm"] + (["ram"] if ram else [])
+    results = median_rounds([lambda cache=cache: bench_json(lpk["lpk-bench"], "decode", str(split), "--ple-cache", cache, "--generate", "64")
+                             for cache in caches])
+    cold, warm = results[0], results[1]
+    held = results[2] if ram else None
+    row(f"{label}, table served cold from storage vs cached" + (" vs held in RAM" if ram else "") + ": decode (medians of 3 interleaved rounds)",
         f"{cold['decode_tokens_per_second']:.1f} vs {warm['decode_tokens_per_second']:.1f}"
         + (f" vs {held['decode_tokens_per_second']:.1f}" if ram else "")
         + f" tokens/s (cold {cold['decode_tokens_per_second'] / warm['decode_tokens_per_second'] * 100:.0f}% of warm)", "",
