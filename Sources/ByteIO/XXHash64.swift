@@ -79,8 +79,10 @@ public struct XXHash64: Sendable {
             second.update(bytes)
             return
         }
+        // Equal buffered counts fill alike: both return the same start.
         let start = first.fillBuffer(from: bytes)
-        guard second.fillBuffer(from: bytes) == start, let offset = start else { return }  // equal fills: equal starts
+        _ = second.fillBuffer(from: bytes)
+        guard let offset = start else { return }
         let stripes = (bytes.count - offset) / 32
         if stripes > 0 {
             withUnsafeMutableBytes(of: &first.lanes) { firstState in

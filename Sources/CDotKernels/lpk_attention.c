@@ -3,33 +3,22 @@
 #include "lpk_dot.h"
 #include <math.h>
 
-/// softmax(row) in place: exp(x − max) / Σ.
-static void softmax(float *row, size_t count) {
-    float maximum = -INFINITY, sum = 0;
-    for (size_t i = 0; i < count; i++) maximum = row[i] > maximum ? row[i] : maximum;
-    for (size_t i = 0; i < count; i++) {
-        row[i] = expf(row[i] - maximum);
-        sum += row[i];
-    }
-    const float inverse = 1 / sum;
-    for (size_t i = 0; i < count; i++) row[i] *= inverse;
-}
-
-/// softmax(row) in place, or, with `maximum` and `sum` given (a part of the positions), exp(x − max) left unnormalized
-/// with its max and Σ stored there for lpk_attend_merge.
+/// exp(x − max) in place, then either divided by its Σ (softmax), or, with `maximum` and `sum` given (a part of the
+/// positions), left unnormalized with its max and Σ stored there for lpk_attend_merge.
 static void weigh(float *row, size_t count, float *maximum, float *sum) {
-    if (!maximum) {
-        softmax(row, count);
-        return;
-    }
     float top = -INFINITY, total = 0;
     for (size_t i = 0; i < count; i++) top = row[i] > top ? row[i] : top;
     for (size_t i = 0; i < count; i++) {
         row[i] = expf(row[i] - top);
         total += row[i];
     }
-    *maximum = top;
-    *sum = total;
+    if (maximum) {
+        *maximum = top;
+        *sum = total;
+        return;
+    }
+    const float inverse = 1 / total;
+    for (size_t i = 0; i < count; i++) row[i] *= inverse;
 }
 
 static void attend_portable(const float *queries, size_t n, const float *keys, const float *values, size_t stride, size_t span,
