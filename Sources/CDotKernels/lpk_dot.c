@@ -234,8 +234,6 @@ BLOCK_DECODE(decode_q4_0_portable, block_q4_0, 18, 32)
 BLOCK_DECODE(decode_q4_k_portable, block_q4_k, 144, 256)
 BLOCK_DECODE(decode_q6_k_portable, block_q6_k, 210, 256)
 
-void lpk_decode_q4_k(const void *row, float *out, size_t columns) { decode_q4_k_portable(row, out, columns); }
-void lpk_decode_q6_k(const void *row, float *out, size_t columns) { decode_q6_k_portable(row, out, columns); }
 
 BLOCK_DOT(dot_q5_0_portable, , block_q5_0, 22, 32, dot_f32_portable)
 BLOCK_DOT(dot_q4_0_portable, , block_q4_0, 18, 32, dot_f32_portable)
@@ -863,36 +861,126 @@ AVX512 static inline void decode_i4_groups_avx512(const void *record, float *out
 }
 
 
-/// A Q8_0 block's Σ q·x, sixteen lanes wide: the first sixteen products, then the second sixteen fused into them,
-/// each half of the block widened straight from memory.
-AVX512 static inline __m512 q8_0_dot_512(const uint8_t *b, const float *x) {
-    const __m512 low = _mm512_mul_ps(bytes16_to_floats(_mm_loadu_si128((const __m128i *)(b + 2))), _mm512_loadu_ps(x));
-    return _mm512_fmadd_ps(bytes16_to_floats(_mm_loadu_si128((const __m128i *)(b + 18))), _mm512_loadu_ps(x + 16), low);
+/// A Q8_0 block's 32 values as floats, sixteen lanes each (values 0–15 in `first`, 16–31 in `second`): each half of
+/// the block widened straight from memory.
+AVX512 static inline __attribute__((always_inline)) void q8_0_levels_512(const uint8_t *b, __m512 *first, __m512 *second) {
+    *first = bytes16_to_floats(_mm_loadu_si128((const __m128i *)(b + 2)));
+    *second = bytes16_to_floats(_mm_loadu_si128((const __m128i *)(b + 18)));
 }
 
-/// A Q4_0 block's Σ q·x, sixteen lanes wide: each packed byte is widened to a lane and its nibbles are looked up in a
-/// table of −8…7 (values 0–15 are the low nibbles, 16–31 the high ones), giving the same floats as q4_0_values and a
-/// conversion in four operations instead of nine; then the same product and fused multiply-add as q8_0_dot_512.
-AVX512 static inline __m512 q4_0_dot_512(const uint8_t *b, const float *x) {
+/// A Q4_0 block's 32 values as floats q − 8, as q8_0_levels_512: each packed byte is widened to a lane and its nibbles
+/// are looked up in a table of −8…7 (values 0–15 are the low nibbles, 16–31 the high ones), the same floats as
+/// q4_0_values and a conversion in four operations instead of nine.
+AVX512 static inline __attribute__((always_inline)) void q4_0_levels_512(const uint8_t *b, __m512 *first, __m512 *second) {
     const __m512 levels = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
     const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(b + 2)));
-    const __m512 low = _mm512_mul_ps(_mm512_permutexvar_ps(bytes, levels), _mm512_loadu_ps(x));
-    return _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(bytes, 4), levels), _mm512_loadu_ps(x + 16), low);
+    *first = _mm512_permutexvar_ps(bytes, levels);
+    *second = _mm512_permutexvar_ps(_mm512_srli_epi32(bytes, 4), levels);
 }
 
-/// A Q5_0 block's Σ q·x, sixteen lanes wide: a value's nibble indexes a table of −16…−1 (a permute reads an index's
-/// low four bits), and 16 is added where its fifth bit (bit j of the word after the scale) is set, giving the same
-/// floats as q5_0_values and a conversion; then the same product and fused multiply-add as q8_0_dot_512.
-AVX512 static inline __m512 q5_0_dot_512(const uint8_t *b, const float *x) {
+/// A Q5_0 block's 32 values as floats q − 16, as q8_0_levels_512: a value's nibble indexes a table of −16…−1 (a
+/// permute reads an index's low four bits), and 16 is added where its fifth bit (bit j of the word after the scale) is
+/// set, giving the same floats as q5_0_values and a conversion.
+AVX512 static inline __attribute__((always_inline)) void q5_0_levels_512(const uint8_t *b, __m512 *first, __m512 *second) {
     const __m512 below = _mm512_setr_ps(-16, -15, -14, -13, -12, -11, -10, -9, -8, -7, -6, -5, -4, -3, -2, -1);
     const __m512 sixteen = _mm512_set1_ps(16);
     uint32_t fifth;
     memcpy(&fifth, b + 2, 4);
     const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(b + 6)));
-    __m512 first = _mm512_permutexvar_ps(bytes, below), second = _mm512_permutexvar_ps(_mm512_srli_epi32(bytes, 4), below);
-    first = _mm512_mask_add_ps(first, (__mmask16)(fifth & 0xFFFF), first, sixteen);
-    second = _mm512_mask_add_ps(second, (__mmask16)(fifth >> 16), second, sixteen);
+    const __m512 low = _mm512_permutexvar_ps(bytes, below), high = _mm512_permutexvar_ps(_mm512_srli_epi32(bytes, 4), below);
+    *first = _mm512_mask_add_ps(low, (__mmask16)(fifth & 0xFFFF), low, sixteen);
+    *second = _mm512_mask_add_ps(high, (__mmask16)(fifth >> 16), high, sixteen);
+}
+
+/// A block's Σ q·x over its 32 values given as two registers of floats (a levels function's): the first sixteen
+/// products, then the second sixteen fused into them.
+AVX512 static inline __attribute__((always_inline)) __m512 levels_dot_512(__m512 first, __m512 second, const float *x) {
     return _mm512_fmadd_ps(second, _mm512_loadu_ps(x + 16), _mm512_mul_ps(first, _mm512_loadu_ps(x)));
+}
+
+/// One block's Σ q·x (before its scale), sixteen lanes wide, for each type.
+#define LEVELS_DOT_512(NAME, LEVELS) \
+    AVX512 static inline __attribute__((always_inline)) __m512 NAME(const uint8_t *b, const float *x) { \
+        __m512 first, second; \
+        LEVELS(b, &first, &second); \
+        return levels_dot_512(first, second, x); \
+    }
+LEVELS_DOT_512(q8_0_dot_512, q8_0_levels_512)
+LEVELS_DOT_512(q4_0_dot_512, q4_0_levels_512)
+LEVELS_DOT_512(q5_0_dot_512, q5_0_levels_512)
+#undef LEVELS_DOT_512
+
+/// Defines NAME(row, out, columns) for blocks of 32 values that start with their f16 scale d: LEVELS(block) · d, the
+/// same products the portable decoders take one at a time, sixteen at once.
+#define SCALED_BLOCK_DECODE_512(NAME, LEVELS, BLOCK_BYTES) \
+    AVX512 static void NAME(const void *row, float *out, size_t columns) { \
+        const uint8_t *p = row; \
+        for (size_t i = 0; i < columns; i += 32, p += (BLOCK_BYTES)) { \
+            const __m512 d = _mm512_set1_ps(_cvtsh_ss(load_u16(p))); \
+            __m512 first, second; \
+            LEVELS(p, &first, &second); \
+            _mm512_storeu_ps(out + i, _mm512_mul_ps(first, d)); \
+            _mm512_storeu_ps(out + i + 16, _mm512_mul_ps(second, d)); \
+        } \
+    }
+SCALED_BLOCK_DECODE_512(decode_q8_0_avx512, q8_0_levels_512, 34)
+SCALED_BLOCK_DECODE_512(decode_q5_0_avx512, q5_0_levels_512, 22)
+SCALED_BLOCK_DECODE_512(decode_q4_0_avx512, q4_0_levels_512, 18)
+#undef SCALED_BLOCK_DECODE_512
+
+/// Q4_K rows decoded sixteen values at a time: block_q4_k's products d·sc·q − dmin·m (a multiplication, then a
+/// subtraction: not fused, so the same floats), each packed byte widened to a lane and its nibbles looked up in a table
+/// of 0…15.
+AVX512 static void decode_q4_k_avx512(const void *row, float *out, size_t columns) {
+    const __m512 levels = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const uint8_t *b = row;
+    for (size_t i = 0; i < columns; i += 256, b += 144) {
+        const float d = _cvtsh_ss(load_u16(b)), dmin = _cvtsh_ss(load_u16(b + 2));
+        const uint8_t *q = b + 16;
+        float *y = out + i;
+        for (int group = 0; group < 4; group++, q += 32, y += 64) {
+            uint8_t sc1, m1, sc2, m2;
+            scale_min_k4(2 * group, b + 4, &sc1, &m1);
+            scale_min_k4(2 * group + 1, b + 4, &sc2, &m2);
+            const __m512 d1 = _mm512_set1_ps(d * sc1), min1 = _mm512_set1_ps(dmin * m1);
+            const __m512 d2 = _mm512_set1_ps(d * sc2), min2 = _mm512_set1_ps(dmin * m2);
+            const __m512i first = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)q));
+            const __m512i second = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(q + 16)));
+            _mm512_storeu_ps(y, _mm512_sub_ps(_mm512_mul_ps(d1, _mm512_permutexvar_ps(first, levels)), min1));
+            _mm512_storeu_ps(y + 16, _mm512_sub_ps(_mm512_mul_ps(d1, _mm512_permutexvar_ps(second, levels)), min1));
+            _mm512_storeu_ps(y + 32, _mm512_sub_ps(_mm512_mul_ps(d2, _mm512_permutexvar_ps(_mm512_srli_epi32(first, 4), levels)), min2));
+            _mm512_storeu_ps(y + 48, _mm512_sub_ps(_mm512_mul_ps(d2, _mm512_permutexvar_ps(_mm512_srli_epi32(second, 4), levels)), min2));
+        }
+    }
+}
+
+/// Q6_K rows decoded sixteen values at a time: block_q6_k's (d·sc)·(q − 32), each of the sixteen values sharing one
+/// sub-block scale; value l of each quarter of a half takes a nibble of ql and two bits of qh.
+AVX512 static void decode_q6_k_avx512(const void *row, float *out, size_t columns) {
+    const __m512i low_mask = _mm512_set1_epi32(0x0F), two_bits = _mm512_set1_epi32(0x30), offset = _mm512_set1_epi32(32);
+    const uint8_t *b = row;
+    for (size_t i = 0; i < columns; i += 256, b += 210) {
+        const float d = _cvtsh_ss(load_u16(b + 208));
+        const int8_t *sc = (const int8_t *)(b + 192);
+        const uint8_t *ql = b, *qh = b + 128;
+        float *y = out + i;
+        for (int half = 0; half < 2; half++, ql += 64, qh += 32, sc += 8, y += 128) {
+            for (int part = 0; part < 2; part++) {
+                const size_t l = 16 * (size_t)part;
+                const __m512i a = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(ql + l)));
+                const __m512i c = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(ql + l + 32)));
+                const __m512i h = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(qh + l)));
+                const __m512i q1 = _mm512_or_si512(_mm512_and_si512(a, low_mask), _mm512_and_si512(_mm512_slli_epi32(h, 4), two_bits));
+                const __m512i q2 = _mm512_or_si512(_mm512_and_si512(c, low_mask), _mm512_and_si512(_mm512_slli_epi32(h, 2), two_bits));
+                const __m512i q3 = _mm512_or_si512(_mm512_srli_epi32(a, 4), _mm512_and_si512(h, two_bits));
+                const __m512i q4 = _mm512_or_si512(_mm512_srli_epi32(c, 4), _mm512_and_si512(_mm512_srli_epi32(h, 2), two_bits));
+                _mm512_storeu_ps(y + l, _mm512_mul_ps(_mm512_set1_ps(d * sc[part]), _mm512_cvtepi32_ps(_mm512_sub_epi32(q1, offset))));
+                _mm512_storeu_ps(y + l + 32, _mm512_mul_ps(_mm512_set1_ps(d * sc[part + 2]), _mm512_cvtepi32_ps(_mm512_sub_epi32(q2, offset))));
+                _mm512_storeu_ps(y + l + 64, _mm512_mul_ps(_mm512_set1_ps(d * sc[part + 4]), _mm512_cvtepi32_ps(_mm512_sub_epi32(q3, offset))));
+                _mm512_storeu_ps(y + l + 96, _mm512_mul_ps(_mm512_set1_ps(d * sc[part + 6]), _mm512_cvtepi32_ps(_mm512_sub_epi32(q4, offset))));
+            }
+        }
+    }
 }
 
 SCALED_BLOCK_DOT(dot_q8_0_avx512, q8_0_total_avx512, AVX512, 512, q8_0_dot_512, 34)
@@ -1026,13 +1114,25 @@ float lpk_dot_f16(const void *row, const float *x, size_t columns) {
     return lpk_dot_uses_avx2() ? dot_f16_avx2(row, x, columns) : dot_f16_portable(row, x, columns);
 }
 void lpk_decode_q8_0(const void *row, float *out, size_t columns) {
-    if (lpk_dot_uses_avx2()) decode_q8_0_avx2(row, out, columns); else decode_q8_0_portable(row, out, columns);
+    if (lpk_dot_uses_avx512()) decode_q8_0_avx512(row, out, columns);
+    else if (lpk_dot_uses_avx2()) decode_q8_0_avx2(row, out, columns);
+    else decode_q8_0_portable(row, out, columns);
 }
 void lpk_decode_q5_0(const void *row, float *out, size_t columns) {
-    if (lpk_dot_uses_avx2()) decode_q5_0_avx2(row, out, columns); else decode_q5_0_portable(row, out, columns);
+    if (lpk_dot_uses_avx512()) decode_q5_0_avx512(row, out, columns);
+    else if (lpk_dot_uses_avx2()) decode_q5_0_avx2(row, out, columns);
+    else decode_q5_0_portable(row, out, columns);
 }
 void lpk_decode_q4_0(const void *row, float *out, size_t columns) {
-    if (lpk_dot_uses_avx2()) decode_q4_0_avx2(row, out, columns); else decode_q4_0_portable(row, out, columns);
+    if (lpk_dot_uses_avx512()) decode_q4_0_avx512(row, out, columns);
+    else if (lpk_dot_uses_avx2()) decode_q4_0_avx2(row, out, columns);
+    else decode_q4_0_portable(row, out, columns);
+}
+void lpk_decode_q4_k(const void *row, float *out, size_t columns) {
+    if (lpk_dot_uses_avx512()) decode_q4_k_avx512(row, out, columns); else decode_q4_k_portable(row, out, columns);
+}
+void lpk_decode_q6_k(const void *row, float *out, size_t columns) {
+    if (lpk_dot_uses_avx512()) decode_q6_k_avx512(row, out, columns); else decode_q6_k_portable(row, out, columns);
 }
 float lpk_dot_q4_0(const void *row, const float *x, size_t columns) {
     if (lpk_dot_uses_avx512()) return dot_q4_0_avx512(row, x, columns);
@@ -1086,6 +1186,8 @@ int lpk_dot_uses_avx512(void) { return 0; }
 void lpk_decode_q8_0(const void *row, float *out, size_t columns) { decode_q8_0_portable(row, out, columns); }
 void lpk_decode_q5_0(const void *row, float *out, size_t columns) { decode_q5_0_portable(row, out, columns); }
 void lpk_decode_q4_0(const void *row, float *out, size_t columns) { decode_q4_0_portable(row, out, columns); }
+void lpk_decode_q4_k(const void *row, float *out, size_t columns) { decode_q4_k_portable(row, out, columns); }
+void lpk_decode_q6_k(const void *row, float *out, size_t columns) { decode_q6_k_portable(row, out, columns); }
 float lpk_dot_q4_0(const void *row, const float *x, size_t columns) { return dot_q4_0_portable(row, x, columns); }
 int lpk_block_dot_version(int version, int type, const void *row, const float *x, size_t columns, float *dot) {
     if (version != 0 || type < 0 || type > 4 || columns % (type > 2 ? 256 : 32) != 0) return 0;
