@@ -44,6 +44,7 @@ release: deps
 	$(SWIFT) build -c release
 
 test: deps model
+	@Scripts/check_portable_c.sh
 	$(SWIFT) test -c release
 
 demo: deps model release

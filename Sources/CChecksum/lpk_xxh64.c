@@ -2,7 +2,7 @@
 #include "lpk_xxh64.h"
 #include <string.h>
 
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#if !defined(LPK_PORTABLE_ONLY) && defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 #define LPK_XXH64_AVX512 1
 #define AVX512 __attribute__((target("avx512f,avx512dq,avx512vl")))

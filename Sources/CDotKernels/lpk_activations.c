@@ -17,7 +17,7 @@ static void geglu_tanh_portable(const float *x, const float *g, float *out, size
     }
 }
 
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#if !defined(LPK_PORTABLE_ONLY) && defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2,fma")))
 

@@ -37,7 +37,7 @@ static void attend_portable(const float *queries, size_t n, const float *keys, c
     }
 }
 
-#if defined(__x86_64__) && defined(__clang__)
+#if !defined(LPK_PORTABLE_ONLY) && defined(__x86_64__) && defined(__clang__)
 #include <immintrin.h>
 #include "lpk_vector_sum.h"
 #define AVX2 __attribute__((target("avx2,fma")))

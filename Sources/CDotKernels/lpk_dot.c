@@ -277,7 +277,7 @@ void lpk_prefetch(const void *p, size_t bytes) {
     for (size_t i = 0; i < bytes; i += 64) __builtin_prefetch(line + i, 0, 1);
 }
 
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#if !defined(LPK_PORTABLE_ONLY) && defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 #include "lpk_vector_sum.h"
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -1199,7 +1199,8 @@ int lpk_row_kernels_version(int version, int bits, const void *record, const flo
                             float *dot, float *out) {
     if (version != 0 || (bits != 8 && bits != 4)) return 0;
     *dot = bits == 8 ? dot_i8_groups_portable(record, x, columns, group) : dot_i4_groups_portable(record, x, columns, group);
-    if (bits == 8) decode_i8_groups_portable(record, out, columns, group); else decode_i4_groups_portable(record, out, columns, group);
+    if (bits == 8) decode_i8_groups_portable(record, out, columns, group, 0, columns / group);
+    else decode_i4_groups_portable(record, out, columns, group, 0, columns / group);
     return 1;
 }
 float lpk_dot_i2_groups(const void *record, const float *x, size_t columns, size_t group) { return dot_i2_groups_portable(record, x, columns, group); }
@@ -1247,7 +1248,7 @@ void lpk_decode_i4_groups(const void *record, float *out, size_t columns, size_t
     }
 
 DECODE_FETCHING(decode_fetching_any, , decode_groups)
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#if !defined(LPK_PORTABLE_ONLY) && defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 /// decode_groups for a CPU with AVX-512 and a group it takes (a multiple of 16 for int8, of 32 for int4).
 AVX512 static inline void decode_groups_avx512(int bits, const void *record, float *out, size_t columns, size_t group, size_t first,
                                                size_t end) {
@@ -1259,7 +1260,7 @@ DECODE_FETCHING(decode_fetching_avx512, AVX512, decode_groups_avx512)
 
 void lpk_decode_groups_fetching(int bits, const void *record, float *out, size_t columns, size_t group, const void *next,
                                 size_t next_bytes) {
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#if !defined(LPK_PORTABLE_ONLY) && defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
     if (lpk_dot_uses_avx512() && group % (bits == 8 ? 16 : 32) == 0) {
         decode_fetching_avx512(bits, record, out, columns, group, next, next_bytes);
         return;
@@ -1303,7 +1304,7 @@ void lpk_dot_rows(lpk_row_kind kind, const void *records, size_t record_bytes, s
     case LPK_ROWS_I2: group_dot = lpk_dot_i2_groups; break;
     }
     const uint8_t *base = records;
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#if !defined(LPK_PORTABLE_ONLY) && defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
     if (lpk_dot_uses_avx512() && dot_rows_by_four_avx512(kind, base, record_bytes, rows, x, count, columns, group, ahead, out, out_stride))
         return;
     if (kind == LPK_ROWS_I4 && lpk_dot_uses_avx512() && group % 32 == 0 && columns % group == 0) {

@@ -14,7 +14,7 @@ static void gram_tile_portable(const float *xt, size_t count, size_t cols, size_
     }
 }
 
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#if !defined(LPK_PORTABLE_ONLY) && defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 #include "lpk_vector_sum.h"
 
@@ -75,7 +75,7 @@ static void axpy_portable(float *y, const float *x, float a, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#if !defined(LPK_PORTABLE_ONLY) && defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 
 __attribute__((target("avx2,fma"))) static void axpy_avx2(float *y, const float *x, float a, size_t n) {

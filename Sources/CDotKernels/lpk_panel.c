@@ -24,7 +24,7 @@ static void times_inputs_portable(const float *panel, size_t count, size_t colum
     }
 }
 
-#if defined(__x86_64__) && defined(__clang__)
+#if !defined(LPK_PORTABLE_ONLY) && defined(__x86_64__) && defined(__clang__)
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2,fma")))
 #define AVX512 __attribute__((target("avx512f")))

@@ -40,7 +40,7 @@ static void fit_portable(const float *x, const float *w, size_t n, float inverse
     *sum_ll = (((ll[0] + ll[4]) + (ll[2] + ll[6])) + ((ll[1] + ll[5]) + (ll[3] + ll[7]))) + tail_ll;
 }
 
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#if !defined(LPK_PORTABLE_ONLY) && defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 #include "lpk_vector_sum.h"
 
@@ -198,7 +198,7 @@ static long quantize_row_checked(const float *x, const float *given, size_t n, s
     return quantize_row_portable(x, given, n, group, bits, record, sums);
 }
 
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#if !defined(LPK_PORTABLE_ONLY) && defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #define AVX2Q __attribute__((target("avx2,fma,f16c")))
 
 /// Levels of 8 values: round-half-away(v · inverse), clamped.

@@ -8,7 +8,7 @@ static size_t argmax_portable(const float *x, size_t n) {
     return index;
 }
 
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#if !defined(LPK_PORTABLE_ONLY) && defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2")))
 

@@ -1,7 +1,7 @@
 // Horizontal sums of vector registers, shared by the kernels' .c files (a private header, not part of the module).
 #ifndef LPK_VECTOR_SUM_H
 #define LPK_VECTOR_SUM_H
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#if !defined(LPK_PORTABLE_ONLY) && defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 
 /// The sum of eight floats: lanes j and j + 4, then 0 + 2 with 1 + 3, then those two (the order the portable

@@ -6,7 +6,7 @@
 /// resources for whatever else runs on it (a sibling hardware thread) and stops the loop from flooding the memory
 /// pipeline; nothing elsewhere.
 static inline void lpk_spin_hint(void) {
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#if !defined(LPK_PORTABLE_ONLY) && defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
     __builtin_ia32_pause();
 #endif
 }
