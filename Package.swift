@@ -195,7 +195,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ToolCommandsTests",
-            dependencies: ["ToolCommands", "ByteIO", "Conversion", "GGUFFormat", "Planning", "SafetensorsFormat", "SourceAdapters", "StrictJSON", "TensorModel",
+            dependencies: ["ToolCommands", "ByteIO", "CDotKernels", "Conversion", "GGUFFormat", "Planning", "SafetensorsFormat", "SourceAdapters", "StrictJSON", "TensorModel",
                            "TensorTypes", "TestSupport", "Verification"],
             swiftSettings: swiftSettings
         ),
