@@ -503,35 +503,32 @@ AVX2 static inline void q4_k_scales(const uint8_t *block, float *scales) {
     _mm256_storeu_ps(scales + 8, _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(levels + 8))))));
 }
 
-/// Defines NAME(row, x, columns) and TOTAL (its lanes, as SCALED_BLOCK_DOT) for Q4_K rows: per sub-block j of 32
-/// values, d·sc_j·Σ q·x − dmin·m_j·Σ x, the first terms gathered in one running total and the second in another. W is
-/// the register width (256: AVX2, 512: AVX-512), TARGET its function attribute; the sums of the two widths differ by
-/// float rounding (BlockDotVersionTests).
-#define Q4_K_DOT(NAME, TOTAL, TARGET, W) \
-    TARGET static inline __attribute__((always_inline)) __m##W TOTAL(const void *row, const float *x, size_t columns, size_t group) { \
-        (void)group; \
-        const uint8_t *p = row; \
-        __m##W total0 = _mm##W##_setzero_ps(), total1 = _mm##W##_setzero_ps(); \
-        float scales[16]; \
-        for (size_t b = 0; b < columns / 256; b++, p += 144) { \
-            q4_k_scales(p, scales); \
-            const uint8_t *q = p + 16; \
-            for (int group = 0; group < 4; group++, q += 32, x += 64) { \
-                __m##W low, high; \
-                q4_k_nibbles_dot_##W(q, x, &low, &high); \
-                total0 = _mm##W##_fmadd_ps(low, _mm##W##_set1_ps(scales[2 * group]), total0); \
-                total1 = _mm##W##_fnmadd_ps(sum32_##W(x), _mm##W##_set1_ps(scales[8 + 2 * group]), total1); \
-                total0 = _mm##W##_fmadd_ps(high, _mm##W##_set1_ps(scales[2 * group + 1]), total0); \
-                total1 = _mm##W##_fnmadd_ps(sum32_##W(x + 32), _mm##W##_set1_ps(scales[9 + 2 * group]), total1); \
-            } \
-        } \
-        return _mm##W##_add_ps(total0, total1); \
-    } \
-    TARGET static float NAME(const void *row, const float *x, size_t columns) { return sum_##W(TOTAL(row, x, columns, 0)); }
+/// Σ q·x of a Q4_K row, eight lanes wide: per sub-block j of 32 values, d·sc_j·Σ q·x − dmin·m_j·Σ x, the first terms
+/// gathered in one running total and the second in another. The AVX-512 version (q4_k_prepared_total_avx512) takes
+/// each Σ x once per input instead; the two differ by float rounding (BlockDotVersionTests).
+AVX2 static float dot_q4_k_avx2(const void *row, const float *x, size_t columns) {
+    const uint8_t *p = row;
+    __m256 total0 = _mm256_setzero_ps(), total1 = _mm256_setzero_ps();
+    float scales[16];
+    for (size_t b = 0; b < columns / 256; b++, p += 144) {
+        q4_k_scales(p, scales);
+        const uint8_t *q = p + 16;
+        for (int group = 0; group < 4; group++, q += 32, x += 64) {
+            __m256 low, high;
+            q4_k_nibbles_dot_256(q, x, &low, &high);
+            total0 = _mm256_fmadd_ps(low, _mm256_set1_ps(scales[2 * group]), total0);
+            total1 = _mm256_fnmadd_ps(sum32_256(x), _mm256_set1_ps(scales[8 + 2 * group]), total1);
+            total0 = _mm256_fmadd_ps(high, _mm256_set1_ps(scales[2 * group + 1]), total0);
+            total1 = _mm256_fnmadd_ps(sum32_256(x + 32), _mm256_set1_ps(scales[9 + 2 * group]), total1);
+        }
+    }
+    return sum_256(_mm256_add_ps(total0, total1));
+}
 
 /// Defines NAME(row, x, columns) and TOTAL (its lanes) for Q6_K rows: per sub-block of 16 values, d·sc·Σ (q − 32)·x,
 /// the products of even and odd sub-blocks gathered in two running totals; value l of each quarter of a half takes a
-/// nibble of ql and two bits of qh (the layout block_q6_k decodes). W and TARGET as for Q4_K_DOT.
+/// nibble of ql and two bits of qh (the layout block_q6_k decodes). W is the register width (256: AVX2,
+/// 512: AVX-512), TARGET its function attribute.
 #define Q6_K_DOT(NAME, TOTAL, TARGET, W) \
     TARGET static inline __attribute__((always_inline)) __m##W TOTAL(const void *row, const float *x, size_t columns, size_t group) { \
         (void)group; \
@@ -564,7 +561,6 @@ AVX2 static inline void q4_k_scales(const uint8_t *block, float *scales) {
     } \
     TARGET static float NAME(const void *row, const float *x, size_t columns) { return sum_##W(TOTAL(row, x, columns, 0)); }
 
-Q4_K_DOT(dot_q4_k_avx2, q4_k_total_avx2, AVX2, 256)
 Q6_K_DOT(dot_q6_k_avx2, q6_k_total_avx2, AVX2, 256)
 
 AVX2 static void decode_i8_groups_avx2(const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
@@ -762,16 +758,17 @@ typedef __m512 (*lpk_row_total_512)(const void *record, const float *x, size_t c
 
 /// lpk_dot_rows on AVX-512 four rows at a time: each row's lanes by `total` (inlined, as this function is), the four
 /// summed across lanes together by lane_sums4_avx512 in the order sum_512 takes (so the same floats as one row at a
-/// time), each row's record asked for `ahead` rows on as that row starts.
+/// time), each row's record asked for `ahead` rows on as that row starts. Input t is at x + t·`x_stride` (`columns`,
+/// or more for inputs prepared with values of their own after them).
 AVX512 static inline __attribute__((always_inline)) void rows_by_four_avx512(lpk_row_total_512 total, const uint8_t *records,
-                                                                            size_t record_bytes, size_t rows, const float *x, size_t count,
-                                                                            size_t columns, size_t group, size_t ahead, float *out,
-                                                                            size_t out_stride) {
+                                                                            size_t record_bytes, size_t rows, const float *x,
+                                                                            size_t x_stride, size_t count, size_t columns,
+                                                                            size_t group, size_t ahead, float *out, size_t out_stride) {
     size_t r = 0;
     for (; r + 4 <= rows; r += 4) {
         const uint8_t *record = records + r * record_bytes;
         for (size_t t = 0; t < count; t++) {
-            const float *xt = x + t * columns;
+            const float *xt = x + t * x_stride;
             __m512 totals[4];
             for (size_t k = 0; k < 4; k++) {
                 if (t == 0 && r + k + ahead < rows) lpk_prefetch(record + (k + ahead) * record_bytes, record_bytes);
@@ -783,7 +780,7 @@ AVX512 static inline __attribute__((always_inline)) void rows_by_four_avx512(lpk
     for (; r < rows; r++) {
         const uint8_t *record = records + r * record_bytes;
         if (r + ahead < rows) lpk_prefetch(record + ahead * record_bytes, record_bytes);
-        for (size_t t = 0; t < count; t++) out[t * out_stride + r] = sum_512(total(record, x + t * columns, columns, group));
+        for (size_t t = 0; t < count; t++) out[t * out_stride + r] = sum_512(total(record, x + t * x_stride, columns, group));
     }
 }
 
@@ -833,7 +830,7 @@ AVX512 static void split_even_odd_avx512(const float *x, float *split, size_t co
 AVX512 static void dot_rows_i4_split_avx512(const uint8_t *records, size_t record_bytes, size_t rows, const float *x, size_t count,
                                             size_t columns, size_t group, size_t ahead, float *out, size_t out_stride, float *split) {
     for (size_t t = 0; t < count; t++) split_even_odd_avx512(x + t * columns, split + t * columns, columns);
-    rows_by_four_avx512(i4_split_total_avx512, records, record_bytes, rows, split, count, columns, group, ahead, out, out_stride);
+    rows_by_four_avx512(i4_split_total_avx512, records, record_bytes, rows, split, columns, count, columns, group, ahead, out, out_stride);
 }
 
 AVX512 static inline void decode_i8_groups_avx512(const void *record, float *out, size_t columns, size_t group, size_t first, size_t end) {
@@ -987,9 +984,6 @@ SCALED_BLOCK_DOT(dot_q8_0_avx512, q8_0_total_avx512, AVX512, 512, q8_0_dot_512, 
 SCALED_BLOCK_DOT(dot_q5_0_avx512, q5_0_total_avx512, AVX512, 512, q5_0_dot_512, 22)
 SCALED_BLOCK_DOT(dot_q4_0_avx512, q4_0_total_avx512, AVX512, 512, q4_0_dot_512, 18)
 
-/// Σ x[i] over 32 floats, as 16 lanes.
-AVX512 static inline __m512 sum32_512(const float *x) { return _mm512_add_ps(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16)); }
-
 /// q[i]·x[i] for 16 signed bytes and 16 floats, one product per lane.
 AVX512 static inline __m512 bytes16_times_512(__m128i q, const float *x) { return _mm512_mul_ps(bytes16_to_floats(q), _mm512_loadu_ps(x)); }
 
@@ -1012,16 +1006,83 @@ AVX512 static inline void q4_k_nibbles_dot_512(const uint8_t *q, const float *x,
                             _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(first, 4), levels), _mm512_loadu_ps(x + 32)));
 }
 
-Q4_K_DOT(dot_q4_k_avx512, q4_k_total_avx512, AVX512, 512)
+/// Floats a prepared Q4_K input takes (q4_k_prepare_avx512): its `columns` values, then their sub-block sums.
+static inline size_t q4_k_prepared_length(size_t columns) { return columns + columns / 32; }
+
+/// An input of `columns` values (a multiple of 256) prepared for Q4_K rows: the values, then Σ x over each 32 of them
+/// (the sums a row's sub-block minimums multiply). They are the same for every row of a product, so they are taken
+/// once per input instead of once per row as dot_q4_k_avx2 does.
+AVX512 static void q4_k_prepare_avx512(const float *x, size_t columns, float *prepared) {
+    memcpy(prepared, x, columns * sizeof(float));
+    float *sums = prepared + columns;
+    for (size_t j = 0; j < columns / 32; j++)
+        sums[j] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_loadu_ps(x + 32 * j), _mm512_loadu_ps(x + 32 * j + 16)));
+}
+
+/// A Q4_K row's lanes (as SCALED_BLOCK_DOT's totals) against a prepared input: per sub-block j, d·sc_j·Σ q·x in two
+/// sixteen-lane running totals, and the minimums' dmin·m_j·Σ x a block's eight at once in eight lanes, subtracted at
+/// the end. A quarter fewer vector operations than dot_q4_k_avx2's shape at this width; the same terms in other
+/// lanes (within float rounding of it).
+AVX512 static inline __attribute__((always_inline)) __m512 q4_k_prepared_total_avx512(const void *row, const float *prepared, size_t columns,
+                                                                                     size_t group) {
+    (void)group;
+    const uint8_t *p = row;
+    const float *x = prepared, *sums = prepared + columns;
+    __m512 total0 = _mm512_setzero_ps(), total1 = _mm512_setzero_ps();
+    __m256 minimums = _mm256_setzero_ps();
+    float scales[16];
+    for (size_t b = 0; b < columns / 256; b++, p += 144, sums += 8) {
+        q4_k_scales(p, scales);
+        minimums = _mm256_fmadd_ps(_mm256_loadu_ps(scales + 8), _mm256_loadu_ps(sums), minimums);
+        const uint8_t *q = p + 16;
+        for (int group = 0; group < 4; group++, q += 32, x += 64) {
+            __m512 low, high;
+            q4_k_nibbles_dot_512(q, x, &low, &high);
+            total0 = _mm512_fmadd_ps(low, _mm512_set1_ps(scales[2 * group]), total0);
+            total1 = _mm512_fmadd_ps(high, _mm512_set1_ps(scales[2 * group + 1]), total1);
+        }
+    }
+    return _mm512_sub_ps(_mm512_add_ps(total0, total1), _mm512_zextps256_ps512(minimums));
+}
+
+/// Floats of prepared inputs kept on a caller's stack (32 KiB: a piece of a small matrix pays no allocation).
+#define LPK_LOCAL_INPUT_FLOATS 8192
+
+/// Room for `floats` prepared input values: `local` (LPK_LOCAL_INPUT_FLOATS on the caller's stack) when they fit, else
+/// 64-byte-aligned heap memory, NULL if that fails; free it when it is not `local`.
+static float *input_room(float *local, size_t floats) {
+    return floats <= LPK_LOCAL_INPUT_FLOATS ? local : aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
+}
+
+AVX512 static float dot_q4_k_avx512(const void *row, const float *x, size_t columns) {
+    _Alignas(64) float local[LPK_LOCAL_INPUT_FLOATS];
+    float *prepared = input_room(local, q4_k_prepared_length(columns));
+    if (!prepared) return dot_q4_k_avx2(row, x, columns);
+    q4_k_prepare_avx512(x, columns, prepared);
+    const float dot = sum_512(q4_k_prepared_total_avx512(row, prepared, columns, 0));
+    if (prepared != local) free(prepared);
+    return dot;
+}
+
+/// lpk_dot_rows for Q4_K rows on AVX-512: each input prepared once into `prepared` (`count` ×
+/// q4_k_prepared_length(columns) floats), then four rows at a time.
+AVX512 static void dot_rows_q4_k_prepared_avx512(const uint8_t *records, size_t record_bytes, size_t rows, const float *x, size_t count,
+                                                 size_t columns, size_t ahead, float *out, size_t out_stride, float *prepared) {
+    const size_t length = q4_k_prepared_length(columns);
+    for (size_t t = 0; t < count; t++) q4_k_prepare_avx512(x + t * columns, columns, prepared + t * length);
+    rows_by_four_avx512(q4_k_prepared_total_avx512, records, record_bytes, rows, prepared, length, count, columns, 0, ahead, out, out_stride);
+}
+
 Q6_K_DOT(dot_q6_k_avx512, q6_k_total_avx512, AVX512, 512)
 
-/// lpk_dot_rows on AVX-512, four rows at a time, for the kinds whose row totals are defined here (int8 records with
-/// groups a multiple of 16, Q8_0, Q5_0, Q4_0, Q4_K, Q6_K); 0 for the others, which go row by row.
+/// lpk_dot_rows on AVX-512, four rows at a time, for the kinds whose row totals take the inputs as given (int8 records
+/// with groups a multiple of 16, Q8_0, Q5_0, Q4_0, Q6_K); 0 for the others (int4 and Q4_K rows prepare their inputs
+/// first; the rest go row by row).
 AVX512 static int dot_rows_by_four_avx512(lpk_row_kind kind, const uint8_t *records, size_t record_bytes, size_t rows, const float *x,
                                           size_t count, size_t columns, size_t group, size_t ahead, float *out, size_t out_stride) {
     // Each kind's total inlined into its own copy of the loop (a constant function pointer).
 #define LPK_ROWS_BY_FOUR(TOTAL) \
-    rows_by_four_avx512(TOTAL, records, record_bytes, rows, x, count, columns, group, ahead, out, out_stride); \
+    rows_by_four_avx512(TOTAL, records, record_bytes, rows, x, columns, count, columns, group, ahead, out, out_stride); \
     return 1
     switch (kind) {
     case LPK_ROWS_I8:
@@ -1030,7 +1091,6 @@ AVX512 static int dot_rows_by_four_avx512(lpk_row_kind kind, const uint8_t *reco
     case LPK_ROWS_Q8_0: LPK_ROWS_BY_FOUR(q8_0_total_avx512);
     case LPK_ROWS_Q5_0: LPK_ROWS_BY_FOUR(q5_0_total_avx512);
     case LPK_ROWS_Q4_0: LPK_ROWS_BY_FOUR(q4_0_total_avx512);
-    case LPK_ROWS_Q4_K: LPK_ROWS_BY_FOUR(q4_k_total_avx512);
     case LPK_ROWS_Q6_K: LPK_ROWS_BY_FOUR(q6_k_total_avx512);
     default: return 0;
     }
@@ -1307,13 +1367,15 @@ void lpk_dot_rows(lpk_row_kind kind, const void *records, size_t record_bytes, s
 #if !defined(LPK_PORTABLE_ONLY) && defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
     if (lpk_dot_uses_avx512() && dot_rows_by_four_avx512(kind, base, record_bytes, rows, x, count, columns, group, ahead, out, out_stride))
         return;
-    if (kind == LPK_ROWS_I4 && lpk_dot_uses_avx512() && group % 32 == 0 && columns % group == 0) {
-        // The split inputs on the stack up to 32 KiB (a piece of a small matrix pays no allocation), else on the heap.
-        _Alignas(64) float local[8192];
-        float *split = count * columns <= 8192 ? local : aligned_alloc(64, (count * columns * sizeof(float) + 63) / 64 * 64);
-        if (split) {
-            dot_rows_i4_split_avx512(base, record_bytes, rows, x, count, columns, group, ahead, out, out_stride, split);
-            if (split != local) free(split);
+    // int4 records take their inputs split into even and odd values, Q4_K rows theirs with sub-block sums: prepared once.
+    const int i4 = kind == LPK_ROWS_I4 && group % 32 == 0 && columns % group == 0, q4_k = kind == LPK_ROWS_Q4_K && columns % 256 == 0;
+    if ((i4 || q4_k) && lpk_dot_uses_avx512()) {
+        _Alignas(64) float local[LPK_LOCAL_INPUT_FLOATS];
+        float *prepared = input_room(local, count * (q4_k ? q4_k_prepared_length(columns) : columns));
+        if (prepared) {
+            if (q4_k) dot_rows_q4_k_prepared_avx512(base, record_bytes, rows, x, count, columns, ahead, out, out_stride, prepared);
+            else dot_rows_i4_split_avx512(base, record_bytes, rows, x, count, columns, group, ahead, out, out_stride, prepared);
+            if (prepared != local) free(prepared);
             return;
         }
     }
