@@ -1,5 +1,6 @@
-// See include/lpk_dot.h. Each kernel has a portable version and, on x86-64, an AVX2/FMA/F16C version compiled
-// for that target alone; lpk_dot_uses_avx2 decides once which one runs.
+// See include/lpk_dot.h. Each kernel has a portable version and, on x86-64, AVX2/FMA/F16C and (for most) AVX-512
+// versions, each compiled for its target alone; lpk_dot_uses_avx2 and lpk_dot_uses_avx512 decide once which one runs.
+// LPK_PORTABLE_ONLY leaves the portable versions alone (what arm64 builds; Scripts/check_portable_c.sh).
 #include "lpk_dot.h"
 #include <stdint.h>
 #include <stdlib.h>
