@@ -4,7 +4,8 @@
 # a function the public headers declare is defined by none of the objects (a header-only inline function aside).
 # `make test` runs it first: this project's machines are x86-64, so nothing else compiles those branches.
 set -eu
-CC="${CC:-clang}"
+# The Swift toolchain's clang when no other is on PATH (a Swift install always has one beside swift).
+CC="${CC:-$(command -v clang || echo "$(dirname "$(command -v swift)")/clang")}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
