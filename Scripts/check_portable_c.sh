@@ -5,7 +5,7 @@
 # `make test` runs it first: this project's machines are x86-64, so nothing else compiles those branches.
 set -eu
 # The Swift toolchain's clang when no other is on PATH (a Swift install always has one beside swift).
-CC="${CC:-$(command -v clang || echo "$(dirname "$(command -v swift)")/clang")}"
+CC="${CC:-$(command -v clang || echo "$(dirname "$(readlink -f "$(command -v swift)")")/clang")}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
