@@ -32,6 +32,9 @@ enum Attention {
     /// what halving the reads saves.
     static let splitKeys = 16_384
 
+    /// The first cached position a query at `position` sees: 0, or on a sliding layer the first of the last `window`.
+    static func firstVisible(from position: Int, window: Int?) -> Int { window.map { max(0, position - $0 + 1) } ?? 0 }
+
     /// For each of `count` queries at positions `start ..< start + count`: softmax(scale · q·k) over the cached
     /// positions it may see (all earlier ones, or the last `window` on sliding layers), times the cached values.
     /// Queries are spread over the worker pool (query t in lane t mod lanes); a single query over a long span (a
@@ -40,7 +43,7 @@ enum Attention {
     static func attend(queries: [Float], keys: [Float], values: [Float], count: Int, start: Int, heads: Int, kvHeads: Int,
                        headDimension hd: Int, window: Int?, scale: Float, into output: inout [Float], scores: inout [Float],
                        partials: inout [Float]) {
-        let first = window.map { max(0, start - $0 + 1) } ?? 0
+        let first = firstVisible(from: start, window: window)
         let split = count == 1 && lanes > 1 && (start + 1 - first) * kvHeads * hd >= lanes * splitKeys
         queries.withUnsafeBufferPointer { q in keys.withUnsafeBufferPointer { k in values.withUnsafeBufferPointer { v in
             output.withUnsafeMutableBufferPointer { out in scores.withUnsafeMutableBufferPointer { s in
@@ -74,12 +77,12 @@ enum Attention {
             guard let partials else {
                 for t in stride(from: lane, to: count, by: lanes) {
                     let position = start + t
-                    let first = window.map { max(0, position - $0 + 1) } ?? 0
+                    let first = Attention.firstVisible(from: position, window: window)
                     attend(query: t, positions: first..<(position + 1), scores: laneScores, into: output + t * heads * headDimension)
                 }
                 return
             }
-            let first = window.map { max(0, start - $0 + 1) } ?? 0, span = start + 1 - first
+            let first = Attention.firstVisible(from: start, window: window), span = start + 1 - first
             let part = partials + lane * 3 * heads * headDimension
             attend(query: 0, positions: (first + lane * span / lanes)..<(first + (lane + 1) * span / lanes), scores: laneScores, into: part,
                    maxima: part + heads * headDimension, sums: part + heads * headDimension + heads)
