@@ -15,12 +15,8 @@ import Darwin
 public final class AtomicFileWriter {
     /// The path the file will have once committed.
     public let destination: String
-    /// Bytes written so far (some of them may still wait in ``staged``, not yet handed to the system).
+    /// Bytes written so far.
     public private(set) var bytesWritten: Int = 0
-    /// Bytes handed to the system so far: the file's size until ``commit()``.
-    private var bytesFlushed = 0
-    /// The bytes after ``bytesFlushed``: a piece not yet filled up to a ``pieceBytes`` boundary.
-    private var staged: [UInt8] = []
     private var descriptor: Int32
     /// The named temporary file when `O_TMPFILE` was unavailable.
     private var namedTemporary: String?
@@ -31,12 +27,6 @@ public final class AtomicFileWriter {
     /// Bytes appended between two requests to start writing them back: the data then reaches storage while the
     /// run goes on, and ``commit()``'s sync waits only for the last of it.
     static let writeBackInterval = 8 << 20
-
-    /// The size and alignment of the pieces a file is handed to the system in: Linux (ext4, xfs) caches a written
-    /// range in folios as large as the write that fills them, so whole aligned 2 MiB writes leave a new file in the
-    /// page cache as 2 MiB folios, which a mapping of it maps 2 MiB per page fault and per TLB entry, not 4 KiB. Only
-    /// the bytes that straddle a boundary are copied, once.
-    static let pieceBytes = 2 << 20
 
     /// Opens a temporary file next to `destination`.
     /// - Throws: ``SystemCallError`` when the directory cannot be written to, or (`EEXIST`… `ENOTSUP`) when
@@ -67,31 +57,9 @@ public final class AtomicFileWriter {
 
     deinit { if !finished { abandon() } }
 
-    /// Appends bytes. Whole aligned pieces go straight to the system; the bytes before and after them wait in
-    /// ``staged`` until their piece is full (or the file is committed).
+    /// Appends bytes.
     public func write(_ bytes: UnsafeRawBufferPointer) throws(SystemCallError) {
         precondition(!finished, "write after commit or abandon")
-        var offset = 0
-        while offset < bytes.count {
-            let left = bytes.count - offset, start = bytes.baseAddress! + offset
-            if staged.isEmpty && bytesWritten % Self.pieceBytes == 0 && left >= Self.pieceBytes {
-                let whole = left - left % Self.pieceBytes
-                try flush(UnsafeRawBufferPointer(start: start, count: whole))
-                offset += whole
-                bytesWritten += whole
-            } else {
-                let take = min(left, Self.pieceBytes - bytesWritten % Self.pieceBytes)
-                staged.append(contentsOf: UnsafeRawBufferPointer(start: start, count: take))
-                offset += take
-                bytesWritten += take
-                if bytesWritten % Self.pieceBytes == 0 { try flushStaged() }
-            }
-        }
-    }
-
-    /// Hands bytes to the system (`write(2)` until all are taken), starting their write-back every
-    /// ``writeBackInterval`` bytes.
-    private func flush(_ bytes: UnsafeRawBufferPointer) throws(SystemCallError) {
         var offset = 0
         while offset < bytes.count {
             let written = systemWrite(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
@@ -101,25 +69,17 @@ public final class AtomicFileWriter {
             }
             offset += written
         }
-        bytesFlushed += bytes.count
-        if bytesFlushed - writeBackStarted >= Self.writeBackInterval { startWriteBack() }
-    }
-
-    /// Hands the staged bytes to the system.
-    private func flushStaged() throws(SystemCallError) {
-        guard !staged.isEmpty else { return }
-        let outcome = staged.withUnsafeBytes { raw in Result { () throws(SystemCallError) in try flush(raw) } }
-        try outcome.get()
-        staged.removeAll(keepingCapacity: true)
+        bytesWritten += bytes.count
+        if bytesWritten - writeBackStarted >= Self.writeBackInterval { startWriteBack() }
     }
 
     /// Asks the system to start writing the bytes appended since the last request to storage, without waiting
     /// (Linux `sync_file_range(SYNC_FILE_RANGE_WRITE)`; elsewhere nothing: ``commit()`` syncs everything anyway).
     private func startWriteBack() {
         #if os(Linux)
-        _ = linuxSyncFileRange(descriptor, Int64(writeBackStarted), Int64(bytesFlushed - writeBackStarted), 2)  // SYNC_FILE_RANGE_WRITE
+        _ = linuxSyncFileRange(descriptor, Int64(writeBackStarted), Int64(bytesWritten - writeBackStarted), 2)  // SYNC_FILE_RANGE_WRITE
         #endif
-        writeBackStarted = bytesFlushed
+        writeBackStarted = bytesWritten
     }
 
     /// Appends an array of bytes.
@@ -132,7 +92,6 @@ public final class AtomicFileWriter {
     /// - Precondition: `offset + bytes.count ≤ bytesWritten`.
     public func overwrite(_ bytes: [UInt8], at offset: Int) throws(SystemCallError) {
         precondition(!finished && offset >= 0 && offset + bytes.count <= bytesWritten, "overwrite outside written bytes")
-        if offset + bytes.count > bytesFlushed { try flushStaged() }
         var done = 0
         while done < bytes.count {
             let written = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
@@ -161,7 +120,6 @@ public final class AtomicFileWriter {
     /// Makes the file durable and visible at ``destination``, replacing any file there.
     public func commit() throws(SystemCallError) {
         precondition(!finished, "commit twice")
-        try flushStaged()
         guard fsync(descriptor) == 0 else { throw SystemCallError(call: "fsync", path: destination) }
         let visible: String
         if let namedTemporary {

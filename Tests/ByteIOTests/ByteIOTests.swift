@@ -60,29 +60,6 @@ import TestSupport
         #expect(try directory.contents() == ["out.bin"])
     }
 
-    @Test("writes of any size, across the 2 MiB pieces the file is handed over in, give the bytes in order")
-    func uneven() throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let destination = directory.path + "/pieces.bin"
-        let piece = 2 << 20
-        let sizes = [1, piece - 1, 3, piece, 2 * piece + 5, 70_000, 7, piece - 12, 3 * piece]
-        let total = sizes.reduce(0, +)
-        let expected = (0..<total).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }
-        let writer = try AtomicFileWriter(destination: destination)
-        var start = 0
-        for size in sizes {
-            try writer.write(Array(expected[start..<start + size]))
-            start += size
-            #expect(writer.bytesWritten == start)
-        }
-        try writer.write(Array(expected[0..<5]))
-        try writer.overwrite([9, 9, 9], at: total + 1)  // bytes still staged
-        try writer.overwrite([8], at: 0)
-        try writer.commit()
-        #expect(try MappedFile(path: destination).bytes.array == [8] + expected[1...] + [expected[0], 9, 9, 9, expected[4]])
-    }
-
     @Test("an abandoned or dropped writer leaves no file behind")
     func abandonLeavesNothing() throws {
         let directory = try TemporaryDirectory()
