@@ -22,6 +22,7 @@ token_embd to the tokenizer's size, so the tokenizer must have all 32,768 entrie
 import json
 import os
 import shutil
+import statistics
 import sys
 from pathlib import Path
 
@@ -81,6 +82,11 @@ LLAMA_DECODE = ("import llama_cpp,time,sys\n"
                 "d=time.perf_counter()-s;print(128/pf,DECODED/d)").replace("DECODED", str(DECODED))
 
 
+def round_ratio(ours, theirs):
+    """The median, over interleaved rounds, of ours ÷ theirs within each round (as bench.py's)."""
+    return statistics.median(a / b for a, b in zip(ours, theirs))
+
+
 def llama_rows(lpk, directory, bf16, label, tools, run, row, bench_json, median_rounds):
     """llama.cpp's Q8_0 and Q4_0 of `bf16` run by llama.cpp and by LayerPack, and LayerPack's int8/int4 packs
     (medians of interleaved rounds)."""
@@ -89,15 +95,18 @@ def llama_rows(lpk, directory, bf16, label, tools, run, row, bench_json, median_
         run([str(Path(tools) / "llama-quantize"), str(bf16), str(quantized), kind, "2"])
         pack = directory / f"model.{preset}.lpk"
         run([lpk["lpk-quantize"], str(directory), "-o", str(pack), "--preset", preset, "--split-ple", "--quiet"])
+        each = []
         theirs, gguf, ours = median_rounds([
             lambda: [float(v) for v in run([sys.executable, "-c", LLAMA_DECODE, str(quantized)])[0].split()],
             lambda: bench_json(lpk["lpk-bench"], "decode", str(quantized), "--generate", str(DECODED)),
-            lambda: bench_json(lpk["lpk-bench"], "decode", str(pack), "--generate", str(DECODED))], rounds=5)
+            lambda: bench_json(lpk["lpk-bench"], "decode", str(pack), "--generate", str(DECODED))], rounds=5, each=each)
+        ratios = [round_ratio([r["decode_tokens_per_second"] for r in mine], [r[1] for r in each[0]]) for mine in each[1:]]
         row(f"{label} converted by llama.cpp's convert_hf_to_gguf.py, "
             f"{kind} GGUF / LayerPack {preset} pack: prefill (128 tokens) / decode ({DECODED} tokens), 2 threads (medians of 5 rounds)",
             f"{gguf['prefill_tokens_per_second']:.0f} / {gguf['decode_tokens_per_second']:.1f} (GGUF); "
             f"{ours['prefill_tokens_per_second']:.0f} / {ours['decode_tokens_per_second']:.1f} (pack) tokens/s",
-            f"llama.cpp on the {kind} GGUF: {theirs[0]:.0f} / {theirs[1]:.1f} tokens/s")
+            f"llama.cpp on the {kind} GGUF: {theirs[0]:.0f} / {theirs[1]:.1f} tokens/s",
+            f"decode ÷ llama.cpp's within each round (median of 5): {ratios[0]:.2f}× (GGUF), {ratios[1]:.2f}× (pack); goal ≥ 1.3×")
 
 
 def gemma3n_llama_rows(lpk, work, tools, run, row, bench_json, median_rounds):
