@@ -8,6 +8,8 @@ is made there once).
 import argparse, json, os, statistics, subprocess, sys, time
 from pathlib import Path
 
+from bench_rounds import median_rounds, round_ratio
+
 import numpy as np
 
 ROWS = []
@@ -53,30 +55,6 @@ def run(cmd, capture=True):
 def bench_json(binary, *args):
     out, _, _ = run([binary, *args])
     return {k: float(v) if k != "label" else v for k, v in json.loads(out).items()}
-
-
-def median_rounds(measures, rounds=3, each=None):
-    """Runs every measure `rounds` times, interleaved (a round of all of them, then the next), and returns each one's
-    medians: of every number in the dict it returns (bench_json's), or of every entry of the list. `each`, a list,
-    receives every measure's results round by round (for ratios taken within a round: see round_ratio)."""
-    results = [[] for _ in measures]
-    for _ in range(rounds):
-        for i, measure in enumerate(measures):
-            results[i].append(measure())
-    if each is not None:
-        each.extend(results)
-
-    def median(values):
-        if isinstance(values[0], dict):
-            return {k: values[0][k] if k == "label" else statistics.median(v[k] for v in values) for k in values[0]}
-        return [statistics.median(v[j] for v in values) for j in range(len(values[0]))]
-    return [median(r) for r in results]
-
-
-def round_ratio(ours, theirs):
-    """The median, over interleaved rounds, of ours ÷ theirs within each round: the VM's drift from one round to the
-    next (tens of percent within minutes) cancels out of it, where a ratio of two medians keeps it."""
-    return statistics.median(a / b for a, b in zip(ours, theirs))
 
 
 def gb(n):
@@ -243,7 +221,8 @@ def served_cold_rows(lpk, label, split, ram=False):
                              for cache in caches], rounds=5, each=each)
     cold, warm = results[0], results[1]
     held = results[2] if ram else None
-    share = round_ratio(*([r["decode_tokens_per_second"] for r in rounds] for rounds in each[:2]))
+    cold_rounds, warm_rounds = each[0], each[1]
+    share = round_ratio([r["decode_tokens_per_second"] for r in cold_rounds], [r["decode_tokens_per_second"] for r in warm_rounds])
     row(f"{label}, table served cold from storage vs cached" + (" vs held in RAM" if ram else "") + ": decode (medians of 5 interleaved rounds)",
         f"{cold['decode_tokens_per_second']:.1f} vs {warm['decode_tokens_per_second']:.1f}"
         + (f" vs {held['decode_tokens_per_second']:.1f}" if ram else "")
@@ -435,7 +414,7 @@ def main():
     limits = each[len(files)]
     for (label, path), result, rounds in zip(files, results, each):
         size = os.path.getsize(path)
-        share = statistics.median(r["decode_tokens_per_second"] * size / (b["gigabytes_per_second"] * 1e9) for r, b in zip(rounds, limits))
+        share = round_ratio([r["decode_tokens_per_second"] * size for r in rounds], [b["gigabytes_per_second"] * 1e9 for b in limits])
         row(f"270M {label}: prefill (128 tokens) / decode, 2 threads (medians of 5 rounds)",
             f"{result['prefill_tokens_per_second']:.0f} / {result['decode_tokens_per_second']:.1f} tokens/s",
             "", f"decode ≤ {read_bandwidth * 1e9 / size:.0f} tokens/s (weights {size / 1e6:.0f} MB read per token at {read_bandwidth:.0f} GB/s); "
@@ -455,11 +434,11 @@ def main():
     if not args.skip_llama:
         from bench_llama_models import gemma3n_llama_rows, gemma4_llama_rows
         try:
-            gemma3n_llama_rows(lpk, work, args.llama_tools, run, row, bench_json, median_rounds)
+            gemma3n_llama_rows(lpk, work, args.llama_tools, run, row, bench_json)
         except RuntimeError as error:
             row("22-layer Gemma-3n-shaped model beside llama.cpp", "", f"could not run here: {str(error)[-160:]}")
         try:
-            gemma4_llama_rows(lpk, work, args.llama_tools, run, row, bench_json, median_rounds)
+            gemma4_llama_rows(lpk, work, args.llama_tools, run, row, bench_json)
         except RuntimeError as error:
             row("10-layer Gemma-4-shaped model beside llama.cpp", "", f"could not run here: {str(error)[-160:]}")
 

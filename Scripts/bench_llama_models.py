@@ -22,9 +22,10 @@ token_embd to the tokenizer's size, so the tokenizer must have all 32,768 entrie
 import json
 import os
 import shutil
-import statistics
 import sys
 from pathlib import Path
+
+from bench_rounds import median_rounds, round_ratio
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "Fixtures" / "scripts"
 
@@ -82,12 +83,7 @@ LLAMA_DECODE = ("import llama_cpp,time,sys\n"
                 "d=time.perf_counter()-s;print(128/pf,DECODED/d)").replace("DECODED", str(DECODED))
 
 
-def round_ratio(ours, theirs):
-    """The median, over interleaved rounds, of ours ÷ theirs within each round (as bench.py's)."""
-    return statistics.median(a / b for a, b in zip(ours, theirs))
-
-
-def llama_rows(lpk, directory, bf16, label, tools, run, row, bench_json, median_rounds):
+def llama_rows(lpk, directory, bf16, label, tools, run, row, bench_json):
     """llama.cpp's Q8_0 and Q4_0 of `bf16` run by llama.cpp and by LayerPack, and LayerPack's int8/int4 packs
     (medians of interleaved rounds)."""
     for kind, preset in [("Q8_0", "int8"), ("Q4_0", "int4")]:
@@ -109,11 +105,11 @@ def llama_rows(lpk, directory, bf16, label, tools, run, row, bench_json, median_
             f"decode ÷ llama.cpp's within each round (median of 5): {ratios[0]:.2f}× (GGUF), {ratios[1]:.2f}× (pack); goal ≥ 1.3×")
 
 
-def gemma3n_llama_rows(lpk, work, tools, run, row, bench_json, median_rounds):
+def gemma3n_llama_rows(lpk, work, tools, run, row, bench_json):
     directory = work / "llama-gemma3n"
     bf16 = made_once(directory, make_gemma3n_model)
     llama_rows(lpk, directory, bf16, "22-layer Gemma-3n-shaped model (vocab 32,768, PLE 22 × 256)",
-               tools, run, row, bench_json, median_rounds)
+               tools, run, row, bench_json)
 
 
 GEMMA4_VOCAB = 32768
@@ -156,10 +152,9 @@ def make_gemma4_model(directory):
     recipe.convert(directory)
 
 
-def gemma4_llama_rows(lpk, work, tools, run, row, bench_json, median_rounds):
+def gemma4_llama_rows(lpk, work, tools, run, row, bench_json):
     directory = work / "llama-gemma4"
     bf16 = made_once(directory, make_gemma4_model)
     llama_rows(lpk, directory, bf16,
                f"{GEMMA4_LAYERS}-layer Gemma-4-shaped model (vocab 32,768, PLE {GEMMA4_LAYERS} × 256, "
-               f"{GEMMA4_KV_SHARED} KV-shared layers, double-wide MLP, proportional RoPE)", tools, run, row, bench_json,
-               median_rounds)
+               f"{GEMMA4_KV_SHARED} KV-shared layers, double-wide MLP, proportional RoPE)", tools, run, row, bench_json)
