@@ -25,7 +25,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from bench_rounds import median_rounds, round_ratio
+from bench_rounds import median_rounds, read_into_cache, round_ratio
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "Fixtures" / "scripts"
 
@@ -93,9 +93,9 @@ def llama_rows(lpk, directory, bf16, label, tools, run, row, bench_json):
         run([lpk["lpk-quantize"], str(directory), "-o", str(pack), "--preset", preset, "--split-ple", "--quiet"])
         each = []
         theirs, gguf, ours = median_rounds([
-            lambda: [float(v) for v in run([sys.executable, "-c", LLAMA_DECODE, str(quantized)])[0].split()],
-            lambda: bench_json(lpk["lpk-bench"], "decode", str(quantized), "--generate", str(DECODED)),
-            lambda: bench_json(lpk["lpk-bench"], "decode", str(pack), "--generate", str(DECODED))], rounds=5, each=each)
+            lambda: read_into_cache(quantized) or [float(v) for v in run([sys.executable, "-c", LLAMA_DECODE, str(quantized)])[0].split()],
+            lambda: read_into_cache(quantized) or bench_json(lpk["lpk-bench"], "decode", str(quantized), "--generate", str(DECODED)),
+            lambda: read_into_cache(pack, f"{pack}.ple") or bench_json(lpk["lpk-bench"], "decode", str(pack), "--generate", str(DECODED))], rounds=5, each=each)
         ratios = [round_ratio([r["decode_tokens_per_second"] for r in mine], [r[1] for r in each[0]]) for mine in each[1:]]
         row(f"{label} converted by llama.cpp's convert_hf_to_gguf.py, "
             f"{kind} GGUF / LayerPack {preset} pack: prefill (128 tokens) / decode ({DECODED} tokens), 2 threads (medians of 5 rounds)",
