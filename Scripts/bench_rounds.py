@@ -1,7 +1,6 @@
 """make bench's interleaved rounds: every measure run in turn, round after round, so the VM's drift falls on all of
 them alike; medians per measure, and ratios taken within each round. A warm run's file is read into the page cache
 first."""
-import os
 import statistics
 
 
@@ -30,11 +29,9 @@ def round_ratio(ours, theirs):
 
 
 def read_into_cache(*paths):
-    """Reads each of `paths` that exists whole, so that every page of it is in the page cache: a warm run measures the
-    program, not the pages an earlier section of the bench pushed out (its prefill would otherwise fault them back
-    in)."""
+    """Reads each of `paths` whole, so that every page of it is in the page cache: a warm run measures the program, not
+    the pages an earlier section of the bench pushed out (its prefill would otherwise fault them back in)."""
     for path in paths:
-        if os.path.exists(path):
-            with open(path, "rb", buffering=0) as f:
-                while f.read(8 << 20):
-                    pass
+        with open(path, "rb", buffering=0) as f:
+            while f.read(8 << 20):
+                pass
