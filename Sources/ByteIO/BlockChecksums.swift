@@ -7,6 +7,7 @@ import Synchronization
 public final class BlockChecksums: @unchecked Sendable {
     /// A block whose bytes do not hash to their checksum.
     public struct Mismatch: LayerPackError {
+        /// The one way a block can fail: its bytes hash to something else.
         public enum Kind: Sendable, Equatable { case damagedBlock }
         public var kind: Kind { .damagedBlock }
         public let path: String?
