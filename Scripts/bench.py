@@ -404,22 +404,33 @@ def main():
     decodes = [lambda path=path: read_into_cache(path) or bench_json(lpk["lpk-bench"], "decode", path) for _, path in files]
     # Each round also measures the read bandwidth, so that decode's share of its limit is taken within a round too.
     bandwidth = [lambda: bench_json(lpk["lpk-bench"], "read-bandwidth")]
+    # And each file's compute ceiling: its products timed on cached slices of its own weights (lpk-bench decode-ceiling).
+    ceilings = [lambda path=path: bench_json(lpk["lpk-bench"], "decode-ceiling", path) for _, path in files]
     llama = [] if args.skip_llama else [lambda: read_into_cache(model) or [float(v) for v in run([sys.executable, "-c", code, model])[0].split()]]
     each = []
     try:
-        results = median_rounds(decodes + bandwidth + llama, rounds=5, each=each)
+        results = median_rounds(decodes + bandwidth + ceilings + llama, rounds=5, each=each)
     except RuntimeError as error:  # llama.cpp could not run: ours alone
         row("270M GGUF in llama.cpp (llama-cpp-python)", "", f"could not run here: {str(error)[-120:]}")
         each, llama = [], []
-        results = median_rounds(decodes + bandwidth, rounds=5, each=each)
+        results = median_rounds(decodes + bandwidth + ceilings, rounds=5, each=each)
     limits = each[len(files)]
-    for (label, path), result, rounds in zip(files, results, each):
+    for i, ((label, path), result, rounds) in enumerate(zip(files, results, each)):
         size = os.path.getsize(path)
         share = round_ratio([r["decode_tokens_per_second"] * size for r in rounds], [b["gigabytes_per_second"] * 1e9 for b in limits])
         row(f"270M {label}: prefill (128 tokens) / decode, 2 threads (medians of 5 rounds)",
             f"{result['prefill_tokens_per_second']:.0f} / {result['decode_tokens_per_second']:.1f} tokens/s",
             "", f"decode ≤ {read_bandwidth * 1e9 / size:.0f} tokens/s (weights {size / 1e6:.0f} MB read per token at {read_bandwidth:.0f} GB/s); "
                 f"within each round, {share * 100:.0f}% of the limit that round's read bandwidth sets (median of 5; goal ≥ 85%)")
+        ceiling, ceiling_rounds = results[len(files) + 1 + i], each[len(files) + 1 + i]
+        ceiling_share = round_ratio([c["gigabytes_per_second"] for c in ceiling_rounds], [b["gigabytes_per_second"] for b in limits])
+        reached = round_ratio([r["decode_tokens_per_second"] for r in rounds], [c["ceiling_tokens_per_second"] for c in ceiling_rounds])
+        kinds = ", ".join(f"{k.split(' ', 1)[1]} {v:.0f}" for k, v in sorted(ceiling.items()) if k.startswith("gigabytes_per_second "))
+        row(f"270M {label}: decode's compute ceiling, every product timed on cached slices of its own weights "
+            "(f32 activations, 2 threads, medians of 5 rounds)",
+            f"{ceiling['ceiling_tokens_per_second']:.1f} tokens/s ({ceiling['gigabytes_per_second']:.1f} GB/s of weights: {kinds} GB/s)",
+            "", f"within each round, the ceiling is {ceiling_share * 100:.0f}% of the read-bandwidth limit and decode reaches "
+                f"{reached * 100:.0f}% of the ceiling (medians of 5)")
     if llama:
         prefill, decode = results[-1]
         row("270M GGUF Q4_K_M in llama.cpp (llama-cpp-python), prefill / decode, 2 threads (medians of 5 rounds)", "",

@@ -22,6 +22,8 @@ public final class LinearWeight: @unchecked Sendable {
     }
     private let storage: Storage
     private let inputRounding: InputRounding
+    /// Whether the weight is read one row at a time (the PLE table), not multiplied: a token reads one of its rows.
+    public let isLookupTable: Bool
     /// Sees the inputs of every product before it runs (calibration statistics); nil normally.
     public var observer: (any InputObserver)?
     /// For a lookup table whose source has block checksums: the blocks a row read must verify first.
@@ -35,6 +37,7 @@ public final class LinearWeight: @unchecked Sendable {
     public init(source: any TensorSource, name: String, numerics: Numerics = .float32, lookup: Bool = false) throws {
         let descriptor = try source.descriptor(name)
         self.name = name
+        isLookupTable = lookup
         inputRounding = InputRounding(descriptor.encoding, numerics: numerics)
         rows = descriptor.shape.rank >= 2 ? descriptor.shape.rowCount : 1
         columns = descriptor.shape.rowLength
@@ -123,12 +126,22 @@ public final class LinearWeight: @unchecked Sendable {
         }
     }
 
-    private init(name: String, rows: Int, columns: Int, storage: Storage, inputRounding: InputRounding) {
+    private init(name: String, rows: Int, columns: Int, storage: Storage, inputRounding: InputRounding, isLookupTable: Bool) {
         self.name = name
         self.rows = rows
         self.columns = columns
         self.storage = storage
         self.inputRounding = inputRounding
+        self.isLookupTable = isLookupTable
+    }
+
+    /// How the weight is held: its stored encoding and bytes for a mapped weight, f32 and 4 bytes a value for one read
+    /// into memory. A product reads all of those bytes.
+    public var stored: (encoding: TensorEncoding, bytes: Int) {
+        switch storage {
+        case .dense(let values): (.plain(.f32), values.count * 4)
+        case .mapped(let bytes, let encoding, _): (encoding, bytes.count)
+        }
     }
 
     /// Rows `range` as a matrix of their own, sharing this one's storage (a stacked tensor's parts).
@@ -139,11 +152,11 @@ public final class LinearWeight: @unchecked Sendable {
         case .dense(let values):
             return LinearWeight(name: part, rows: range.count, columns: columns,
                                 storage: .dense(Array(values[(range.lowerBound * columns)..<(range.upperBound * columns)])),
-                                inputRounding: inputRounding)
+                                inputRounding: inputRounding, isLookupTable: isLookupTable)
         case .mapped(let bytes, let encoding, let stride):
             let slice = bytes.slice(offset: range.lowerBound * stride, length: range.count * stride)!  // inside by the precondition
             return LinearWeight(name: part, rows: range.count, columns: columns, storage: .mapped(slice, encoding, stride: stride),
-                                inputRounding: inputRounding)
+                                inputRounding: inputRounding, isLookupTable: isLookupTable)
         }
     }
 

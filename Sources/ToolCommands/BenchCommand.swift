@@ -10,12 +10,13 @@ import SourceAdapters
 import TensorModel
 import TensorTypes
 
-/// `lpk-bench`: in-process measurements that `make bench` collects (open time, PLE lookups, decode speed, memcpy).
+/// `lpk-bench`: in-process measurements that `make bench` collects (open time, PLE lookups, decode speed and its compute
+/// ceiling, memcpy, read bandwidth).
 package struct BenchCommand: ParsableCommand {
     package static let configuration = CommandConfiguration(
         commandName: "lpk-bench",
         abstract: "Micro-measurements for make bench; prints one JSON object per run.",
-        subcommands: [Open.self, PLELookups.self, Decode.self, Memcpy.self, ReadBandwidth.self, ScaledTable.self])
+        subcommands: [Open.self, PLELookups.self, Decode.self, DecodeCeiling.self, Memcpy.self, ReadBandwidth.self, ScaledTable.self])
 
     package init() {}
 
