@@ -18,6 +18,7 @@ extension BenchCommand {
         var sliceKilobytes = 512
 
         func run() throws {
+            guard sliceKilobytes >= 1, sliceKilobytes <= 1 << 20 else { throw ValidationError("--slice-kilobytes is 1…1048576") }
             let model = try ModelRegistry.model(for: try ModelSources.open(path), contextLength: 8)
             let matrices = model.matrices.filter { !$0.isLookupTable }
             let scratch = Scratch(workers: WorkerPool.shared.participants, width: matrices.map(\.columns).max() ?? 1)
