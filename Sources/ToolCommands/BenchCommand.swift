@@ -124,9 +124,11 @@ package struct BenchCommand: ParsableCommand {
         @Option var generate = 32
         @Option(help: "Before decoding, drop the pack's .ple file from the page cache (cold), read it all into the cache (warm), or also map every page of the table into the process (ram).")
         var pleCache: String?
+        @Option(help: "f32 (exact activations) or llama.cpp (activations rounded as llama.cpp's CPU backend rounds them).")
+        var numerics: Numerics = .float32
         func run() throws {
             let source = try ModelSources.open(path)
-            let model = try ModelRegistry.model(for: source, contextLength: promptTokens + generate + 1)
+            let model = try ModelRegistry.model(for: source, contextLength: promptTokens + generate + 1, numerics: numerics)
             if let pleCache {
                 try Self.prepare(pleFile: path + ".ple", cache: pleCache == "ram" ? "warm" : pleCache)
                 if pleCache == "ram" { (model as? any PerLayerEmbeddingModel)?.holdTableInMemory() }

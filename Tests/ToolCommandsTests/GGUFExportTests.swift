@@ -71,7 +71,7 @@ import TestSupport
         return cases.compactMap { $0.objectValue }
     }()
 
-    @Test("llama.cpp runs the exports: as far from our logits as from float64 on its converter's file; Q8_0/Q4_0 within 0.05 of our llama.cpp numerics",
+    @Test("llama.cpp runs the exports: as far from our logits as from float64 on its converter's file; Q8_0/Q4_0 within 0.05 of our llama.cpp numerics on the export and on the pack",
           arguments: 0..<9)
     func llamaCppRunsTheExport(index: Int) throws {
         #expect(Self.llamaCases.count == 9)
@@ -98,6 +98,11 @@ import TestSupport
             : ["--max-abs-diff", String(1.01 * (fixture["llama_on_converter_gguf_vs_f64"]?.doubleValue ?? 0) + 1e-5)]
         let run = try ToolRun.run("lpk-verify", [export, "--reference-logits", logits, "--tokens", ids] + gate)
         #expect(run.status == 0, "\(name): \(run.standardOutput)")
+        guard quantized else { return }
+        // The pack itself, under llama.cpp numerics: its int8/int4 groups of 32 are the export's Q8_0/Q4_0, and their
+        // inputs are rounded alike.
+        let pack = try ToolRun.run("lpk-verify", [directory.path + "/m.lpk", "--reference-logits", logits, "--tokens", ids] + gate)
+        #expect(pack.status == 0, "\(name) pack: \(pack.standardOutput)")
     }
 
     @Test("rows no ggml type holds exactly are refused, naming the tensor, unless --dequantize writes them as F32")
