@@ -16,16 +16,5 @@ __attribute__((target("avx2,fma"))) static inline float sum_256(__m256 v) {
 /// The sum of sixteen floats.
 __attribute__((target("avx512f"))) static inline float sum_512(__m512 v) { return _mm512_reduce_add_ps(v); }
 
-/// The lane sums of four vectors, in order: their 128-bit quarters added pairwise across the four, then each quarter's
-/// four lanes, so that four rows' totals take nine shuffles instead of sixteen.
-__attribute__((target("avx512f"), always_inline)) static inline __m128 lane_sums4_avx512(__m512 a, __m512 b, __m512 c, __m512 d) {
-    const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
-    const __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
-    __m512 quarters = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));
-    quarters = _mm512_add_ps(quarters, _mm512_permute_ps(quarters, 0x4E));
-    quarters = _mm512_add_ps(quarters, _mm512_permute_ps(quarters, 0xB1));
-    return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), quarters));
-}
-
 #endif
 #endif

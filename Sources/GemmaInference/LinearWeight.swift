@@ -246,12 +246,11 @@ public final class LinearWeight: @unchecked Sendable {
     /// is opened here, once, and the workers get its address and the scratch's: they touch no reference-counted
     /// object, whose count both threads would otherwise update (a cache line bounced between the cores per row).
     private func multiply(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, scratch: Scratch) {
-        let quantized = quantizedInputs(x, count: count, scratch: scratch)
-        let inputs = quantized == nil ? round(x, count: count, scratch: scratch) : UnsafeMutablePointer(mutating: x)
+        let inputs = round(x, count: count, scratch: scratch)
         func run(_ weights: Product.Weights) {
             let pieces = fusedPieces(count: count) ?? min(scratch.workers, max(1, rows / 64))
-            let product = Product(weights: weights, rows: rows, columns: columns, inputs: inputs, quantizedInputs: quantized, outputs: y,
-                                  count: count, rowsPerPiece: (rows + pieces - 1) / pieces, scratch: scratch.regions)
+            let product = Product(weights: weights, rows: rows, columns: columns, inputs: inputs, outputs: y, count: count,
+                                  rowsPerPiece: (rows + pieces - 1) / pieces, scratch: scratch.regions)
             WorkerPool.shared.parallelFor(pieces, .product(product))
         }
         switch storage {
@@ -277,7 +276,7 @@ public final class LinearWeight: @unchecked Sendable {
         }
         bytes.withUnsafeBytes { raw in
             body(Product(weights: .mapped(raw.baseAddress!, encoding, recordBytes: stride), rows: rows, columns: columns, inputs: inputs,
-                         quantizedInputs: nil, outputs: outputs, count: count, rowsPerPiece: (rows + pieces - 1) / pieces, scratch: scratch.regions), pieces)
+                         outputs: outputs, count: count, rowsPerPiece: (rows + pieces - 1) / pieces, scratch: scratch.regions), pieces)
         }
     }
 
@@ -299,10 +298,7 @@ public final class LinearWeight: @unchecked Sendable {
         }
         let weights: Weights
         let rows, columns: Int
-        let inputs: UnsafeMutablePointer<Float>
-        /// The inputs quantized for ``lpk_q8_dot_rows`` (llama.cpp numerics, a kind it takes), or nil.
-        let quantizedInputs: UnsafeRawPointer?
-        let outputs: UnsafeMutablePointer<Float>
+        let inputs: UnsafeMutablePointer<Float>, outputs: UnsafeMutablePointer<Float>
         let count, rowsPerPiece: Int
         let scratch: Scratch.Regions
 
@@ -319,11 +315,6 @@ public final class LinearWeight: @unchecked Sendable {
                 }
             case .mapped(let records, let encoding, let recordBytes):
                 if count <= LinearWeight.fusedInputLimit, let kernel = FusedKernel(encoding, columns: columns) {
-                    if let quantizedInputs {
-                        lpk_q8_dot_rows(kernel.kind, records + start * recordBytes, recordBytes, end - start, quantizedInputs, count, columns,
-                                        kernel.group, LinearWeight.prefetchDistance, outputs + start, rows)
-                        return
-                    }
                     lpk_dot_rows(kernel.kind, records + start * recordBytes, recordBytes, end - start, inputs, count, columns,
                                  kernel.group, LinearWeight.prefetchDistance, outputs + start, rows)
                     return
@@ -376,19 +367,6 @@ public final class LinearWeight: @unchecked Sendable {
         case .q8_0, .q8_1, .q8_K: return UnsafeMutablePointer(mutating: x)  // ggml cannot store such rows either
         }
         return scratch.inputs(n)
-    }
-
-    /// Under llama.cpp numerics, for a product of at most ``fusedInputLimit`` inputs with rows ggml multiplies in
-    /// integers against Q8_0 inputs (Q8_0, int8 records in groups of 32): the inputs quantized into `scratch` for
-    /// ``lpk_q8_dot_rows``. Nil otherwise (the inputs are rounded to floats instead, or not at all).
-    private func quantizedInputs(_ x: UnsafePointer<Float>, count: Int, scratch: Scratch) -> UnsafeRawPointer? {
-        guard case .q8_0 = inputRounding, count <= LinearWeight.fusedInputLimit, case .mapped(_, let encoding, _) = storage,
-              let kernel = FusedKernel(encoding, columns: columns), lpk_q8_takes(kernel.kind, columns, kernel.group) != 0 else { return nil }
-        // A quantized input takes fewer bytes than its floats (2.125 per value against 4): the rounded inputs' room holds it.
-        let bytes = lpk_q8_input_bytes(columns)
-        let room = UnsafeMutableRawPointer(scratch.inputs(count * columns))
-        for t in 0..<count { lpk_q8_quantize(x + t * columns, columns, room + t * bytes) }
-        return UnsafeRawPointer(room)
     }
 
     /// Rows ahead of the one being multiplied in place whose bytes are asked for meanwhile: streaming a matrix once

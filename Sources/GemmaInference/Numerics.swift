@@ -9,11 +9,10 @@ import TensorTypes
 /// is how LayerPack matches transformers' float64 run to about its own float32 run's distance).
 /// `llamaCpp` rounds as llama.cpp's CPU backend does when it runs a GGUF: each matrix product first rounds its input
 /// to the weight type's companion type (Q8_0 for Q4_0/Q5_0/Q8_0, Q8_K for the K-quants, f16 for f16, bf16 for bf16;
-/// Q8_0 for LayerPack's int8 and int4 records in groups of 32, which are Q8_0 and Q4_0), and GELU is read from an f16
-/// table. Where ggml sums a block's products in integers (Q8_0 weights, and int8 records in groups of 32), so does
-/// the product here (`lpk_q8_dot_rows`). It reproduces llama.cpp's hidden states to about 1e-7 (relative) until a layer
-/// amplifies float-ordering noise (Gemma 3 270M's layer 14 scales an FFN output with mean square 7e-9 by norm weights
-/// up to 789); past such a layer it is an independent noisy run, so for comparing a model with llama.cpp's logits
+/// Q8_0 for LayerPack's int8 and int4 records in groups of 32, which are Q8_0 and Q4_0, as llama.cpp runs them once
+/// exported), and GELU is read from an f16 table. It reproduces llama.cpp's hidden states to about 1e-7 (relative)
+/// until a layer amplifies float-ordering noise (Gemma 3 270M's layer 14 scales an FFN output with mean square 7e-9
+/// by norm weights up to 789); past such a layer it is an independent noisy run, so for comparing a model with llama.cpp's logits
 /// `float32` lands closer. It is there to check, layer by layer, that a difference from llama.cpp is rounding and not
 /// a bug.
 public enum Numerics: String, Sendable, CaseIterable {
@@ -35,7 +34,7 @@ enum InputRounding: Sendable {
         case .ggml(let type): self = InputRounding(ggmlCompanionOf: type)
         case .plain(.f16): self = .f16
         case .plain(.bf16): self = .bf16
-        // int8 and int4 records in groups of 32 are Q8_0 and Q4_0 (`lpk-pack --export gguf` writes them so).
+        // int8 and int4 records in groups of 32 are Q8_0 and Q4_0 (a GGUF export writes them so).
         case .rows(let scheme) where scheme.groupSize == 32 && scheme.bits != .int2: self = .q8_0
         default: self = .none
         }

@@ -71,7 +71,7 @@ import TestSupport
         return cases.compactMap { $0.objectValue }
     }()
 
-    @Test("llama.cpp runs the exports: as far from our logits as from float64 on its converter's file; Q8_0/Q4_0 within 0.05 of our llama.cpp numerics on the export and on the pack",
+    @Test("llama.cpp runs the exports: as far from our logits as from float64 on its converter's file; Q8_0/Q4_0 within 0.05 of our llama.cpp numerics, the pack itself within 1e-4",
           arguments: 0..<9)
     func llamaCppRunsTheExport(index: Int) throws {
         #expect(Self.llamaCases.count == 9)
@@ -100,8 +100,10 @@ import TestSupport
         #expect(run.status == 0, "\(name): \(run.standardOutput)")
         guard quantized else { return }
         // The pack itself, under llama.cpp numerics: its int8/int4 groups of 32 are the export's Q8_0/Q4_0, and their
-        // inputs are rounded alike.
-        let pack = try ToolRun.run("lpk-verify", [directory.path + "/m.lpk", "--reference-logits", logits, "--tokens", ids] + gate)
+        // inputs are rounded alike, so it lands where llama.cpp does (3.6e-7 and 4.8e-7 here; 0.064 and 0.27 with f32
+        // numerics, which round nothing).
+        let pack = try ToolRun.run("lpk-verify", [directory.path + "/m.lpk", "--reference-logits", logits, "--tokens", ids,
+                                                  "--numerics", "llama.cpp", "--max-abs-diff", "1e-4", "--min-top1", "1"])
         #expect(pack.status == 0, "\(name) pack: \(pack.standardOutput)")
     }
 
