@@ -2,6 +2,9 @@
 // rounding each step uses is what matters here, so every step spells it out.
 #include "lpk_round.h"
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
 
 static float through_half(float x) { return (float)(_Float16)x; }  // IEEE conversion: round to nearest even
 
@@ -41,7 +44,23 @@ void lpk_round_q8_k(const float *x, float *out, size_t n) {
     }
 }
 
+/// ggml's GELU table: for every f16 bit pattern h, f16(gelu(h)) with the tanh approximation, as ggml fills its
+/// ggml_table_gelu_f16 (the NaN and infinite patterns hold what the formula gives; lookups never reach them).
+static _Float16 gelu_table[1 << 16];
+static pthread_once_t gelu_table_once = PTHREAD_ONCE_INIT;
+
+static void fill_gelu_table(void) {
+    for (uint32_t i = 0; i < (1u << 16); i++) {
+        const uint16_t bits = (uint16_t)i;
+        _Float16 half;
+        memcpy(&half, &bits, sizeof half);
+        const float h = (float)half;
+        gelu_table[i] = (_Float16)(0.5f * h * (1.0f + tanhf(0.79788456080286535587989211986876f * h * (1.0f + 0.044715f * h * h))));
+    }
+}
+
 void lpk_geglu_f16_table(const float *x, const float *g, float *out, size_t n) {
+    pthread_once(&gelu_table_once, fill_gelu_table);
     for (size_t i = 0; i < n; i++) {
         const float v = x[i];
         float gelu;
@@ -50,8 +69,10 @@ void lpk_geglu_f16_table(const float *x, const float *g, float *out, size_t n) {
         } else if (v >= 10.f) {
             gelu = v;
         } else {
-            const float h = through_half(v);
-            gelu = through_half(0.5f * h * (1.0f + tanhf(0.79788456080286535587989211986876f * h * (1.0f + 0.044715f * h * h))));
+            const _Float16 h = (_Float16)v;
+            uint16_t bits;
+            memcpy(&bits, &h, sizeof bits);
+            gelu = (float)gelu_table[bits];
         }
         out[i] = gelu * g[i];
     }
