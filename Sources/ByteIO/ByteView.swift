@@ -48,6 +48,10 @@ public struct ByteView: Sendable {
         case sequential, random, willNeed
         /// Done with these pages: drop them from this process (a mapped file's pages stay in the page cache).
         case dontNeed
+        /// Every page is about to be read: map them all into this process now, reading from storage what the page
+        /// cache lacks, instead of one page fault after another on first use (Linux's `MADV_POPULATE_READ`, as
+        /// llama.cpp maps models with `MAP_POPULATE`; a read-ahead request where that is unavailable).
+        case populate
     }
 
     /// Tells the kernel how this range will be read, so it can read ahead (or not).

@@ -102,9 +102,23 @@ public final class MappedFile: @unchecked Sendable {
         let flag: Int32 = switch advice {
         case .sequential: Int32(MADV_SEQUENTIAL)
         case .random: Int32(MADV_RANDOM)
-        case .willNeed: Int32(MADV_WILLNEED)
+        case .willNeed, .populate: Int32(MADV_WILLNEED)
         case .dontNeed: Int32(MADV_DONTNEED)
         }
-        _ = madvise(pointer, length + (start - alignedStart), flag)
+        let length = length + (start - alignedStart)
+        if advice == .populate, Self.populateRead(pointer, length) { return }
+        _ = madvise(pointer, length, flag)
+    }
+
+    /// `madvise(MADV_POPULATE_READ)`: maps every page of the range, reading what is not cached. False where the
+    /// system lacks it (Linux before 5.14, other systems), or the range could not be populated (the pages then come
+    /// on demand as before).
+    private static func populateRead(_ pointer: UnsafeMutableRawPointer, _ length: Int) -> Bool {
+        #if os(Linux)
+        let populateReadAdvice: Int32 = 22  // MADV_POPULATE_READ in <linux/mman.h>, which Glibc's module does not export
+        return madvise(pointer, length, populateReadAdvice) == 0
+        #else
+        return false
+        #endif
     }
 }

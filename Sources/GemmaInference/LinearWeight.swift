@@ -160,6 +160,13 @@ public final class LinearWeight: @unchecked Sendable {
         }
     }
 
+    /// Maps every page of a mapped weight into this process now (``ByteView/AccessAdvice/populate``), so that the
+    /// first product pays no page faults; nothing to do for weights in memory. For weights every token reads, not
+    /// for lookup tables, which stay in storage until a row is asked for.
+    public func mapIn() {
+        if case .mapped(let bytes, _, _) = storage { bytes.advise(.populate) }
+    }
+
     /// Tells the kernel rows will be read at random (no read-ahead), for lookup tables such as the PLE table.
     public func adviseRandomAccess() {
         if case .mapped(let bytes, _, _) = storage { bytes.advise(.random) }

@@ -27,7 +27,8 @@ public enum ModelRegistry {
         }
     }
 
-    /// Opens the right architecture for `source`, with room for `contextLength` tokens, running with `numerics`.
+    /// Opens the right architecture for `source`, with room for `contextLength` tokens, running with `numerics`; the
+    /// pages of every matrix but lookup tables are mapped in (``LinearWeight/mapIn()``).
     public static func model(for source: any TensorSource, contextLength: Int, numerics: Numerics = .float32) throws -> any CausalLanguageModel {
         guard let configuration = source.configuration else {
             throw InferenceError(.noConfiguration, path: source.path, "no model configuration (config.json or GGUF metadata) to build a model from")
@@ -37,6 +38,9 @@ public enum ModelRegistry {
         guard let constructor = constructors[configuration.architecture] else {
             throw InferenceError(.unsupportedArchitecture, path: source.path, "no reference implementation for architecture '\(configuration.modelType)'")
         }
-        return try constructor(source, configuration, contextLength, numerics)
+        let model = try constructor(source, configuration, contextLength, numerics)
+        // Every token reads these whole: their pages are mapped in now rather than faulted in by the first token.
+        for matrix in model.matrices where !matrix.isLookupTable { matrix.mapIn() }
+        return model
     }
 }

@@ -42,6 +42,22 @@ import TestSupport
         #expect { try MappedFile(path: path + ".missing") } throws: { ($0 as? SystemCallError)?.kind == ENOENT && ($0 as? SystemCallError)?.file == path + ".missing" }
         #expect { try MappedFile(path: directory.path) } throws: { ($0 as? SystemCallError)?.code == EISDIR }
     }
+
+    #if os(Linux)
+    @Test("populate maps in every page of its range before anything reads them, and not the whole file")
+    func populateMapsInItsRange() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = try directory.write([UInt8](repeating: 1, count: 4 << 20), to: "w.bin")
+        let file = try MappedFile(path: path)
+        #expect(try ProcessMappings.residentBytes(of: path) == 0)
+        // From the middle of a page to the middle of another: the 65 pages the range touches (260 KiB), with whatever
+        // the kernel maps around each page it faults in (64 KiB windows here), but not the 4 MiB file.
+        file.bytes.slice(offset: 1 << 20 | 100, length: 256 << 10)!.advise(.populate)
+        let resident = try ProcessMappings.residentBytes(of: path)
+        #expect(resident >= 260 << 10 && resident < 4 << 20, "\(resident) bytes resident")
+    }
+    #endif
 }
 
 @Suite struct AtomicFileWriterTests {

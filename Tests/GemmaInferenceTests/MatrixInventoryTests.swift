@@ -1,3 +1,4 @@
+import Foundation
 import GemmaInference
 import SourceAdapters
 import TensorModel
@@ -24,4 +25,24 @@ import Testing
         }
         #expect(path.hasSuffix("gemma3-bf16") ? tables.isEmpty : tables.count == 1)
     }
+
+    #if os(Linux)
+    @Test("Building a model from a GGUF maps in every page of its matrices at once (the 270M: all but its metadata)", Fixtures.needsRealGemma3)
+    func matricesMappedIn() throws {
+        // A link of its own, so that no other test's mapping of the model counts.
+        let temporary = try TemporaryDirectory()
+        defer { temporary.remove() }
+        let path = temporary.path + "/m.gguf"
+        do { try FileManager.default.linkItem(atPath: try Fixtures.requireRealGemma3(), toPath: path) } catch {
+            try FileManager.default.copyItem(atPath: try Fixtures.requireRealGemma3(), toPath: path)
+        }
+        let source = try ModelSources.open(path)
+        #expect(try ProcessMappings.residentBytes(of: path) < 16 << 20)
+        let model = try ModelRegistry.model(for: source, contextLength: 4)
+        let matrices = model.matrices.filter { $0.stored.encoding != .plain(.f32) }.map(\.stored.bytes).reduce(0, +)
+        let resident = try ProcessMappings.residentBytes(of: path)
+        #expect(matrices > 200_000_000 && resident >= matrices, "\(resident) bytes resident, matrices \(matrices)")
+        withExtendedLifetime(model) {}
+    }
+    #endif
 }
