@@ -15,7 +15,7 @@ import Darwin
 public final class AtomicFileWriter {
     /// The path the file will have once committed.
     public let destination: String
-    /// Bytes written so far.
+    /// Bytes written so far (appended, including those still in the append buffer).
     public private(set) var bytesWritten: Int = 0
     private var descriptor: Int32
     /// The named temporary file when `O_TMPFILE` was unavailable.
@@ -23,6 +23,18 @@ public final class AtomicFileWriter {
     private var finished = false
     /// The end of the bytes whose write-back to storage has been started (see ``startWriteBack()``).
     private var writeBackStarted = 0
+    /// Appended bytes not yet handed to the system: small appends (a table's rows one at a time) are gathered into
+    /// writes of ``appendBufferBytes``, so that the page cache holds the file in large folios, as it holds a `cp` of
+    /// it. Allocated on the first small append, freed with the writer.
+    private var appendBuffer: UnsafeMutableRawBufferPointer?
+    private var bufferedBytes = 0
+    /// Bytes handed to the system so far (``bytesWritten`` less the append buffer's).
+    private var writtenToSystem = 0
+
+    /// The size of the writes appends are gathered into. The kernel sizes a written file's page-cache folios by the
+    /// writes: the 270M int8 pack written 680-byte row by row decoded at 88 tokens/s, a `cp` of it at 98 (medians
+    /// of 6 interleaved runs).
+    static let appendBufferBytes = 2 << 20
 
     /// Bytes appended between two requests to start writing them back: the data then reaches storage while the
     /// run goes on, and ``commit()``'s sync waits only for the last of it.
@@ -55,11 +67,41 @@ public final class AtomicFileWriter {
         namedTemporary = String(decoding: path.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    deinit { if !finished { abandon() } }
+    deinit {
+        if !finished { abandon() }
+        appendBuffer?.deallocate()
+    }
 
-    /// Appends bytes.
+    /// Appends bytes: gathered in the append buffer, or written at once when the buffer is empty and they fill it.
     public func write(_ bytes: UnsafeRawBufferPointer) throws(SystemCallError) {
         precondition(!finished, "write after commit or abandon")
+        var rest = bytes
+        while !rest.isEmpty {
+            if bufferedBytes == 0, rest.count >= Self.appendBufferBytes {
+                try writeFully(rest)
+                break
+            }
+            let buffer = appendBuffer ?? UnsafeMutableRawBufferPointer.allocate(byteCount: Self.appendBufferBytes, alignment: 4096)
+            appendBuffer = buffer
+            let take = min(rest.count, buffer.count - bufferedBytes)
+            UnsafeMutableRawBufferPointer(rebasing: buffer[bufferedBytes..<(bufferedBytes + take)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: rest[0..<take]))
+            bufferedBytes += take
+            rest = UnsafeRawBufferPointer(rebasing: rest[take...])
+            if bufferedBytes == buffer.count { try flushAppendBuffer() }
+        }
+        bytesWritten += bytes.count
+    }
+
+    /// Hands the append buffer's bytes to the system.
+    private func flushAppendBuffer() throws(SystemCallError) {
+        guard let appendBuffer, bufferedBytes > 0 else { return }
+        let pending = UnsafeRawBufferPointer(rebasing: appendBuffer[0..<bufferedBytes])
+        bufferedBytes = 0
+        try writeFully(pending)
+    }
+
+    /// `write(2)` until every byte is written, then starts write-back every ``writeBackInterval`` bytes.
+    private func writeFully(_ bytes: UnsafeRawBufferPointer) throws(SystemCallError) {
         var offset = 0
         while offset < bytes.count {
             let written = systemWrite(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
@@ -69,17 +111,17 @@ public final class AtomicFileWriter {
             }
             offset += written
         }
-        bytesWritten += bytes.count
-        if bytesWritten - writeBackStarted >= Self.writeBackInterval { startWriteBack() }
+        writtenToSystem += bytes.count
+        if writtenToSystem - writeBackStarted >= Self.writeBackInterval { startWriteBack() }
     }
 
-    /// Asks the system to start writing the bytes appended since the last request to storage, without waiting
+    /// Asks the system to start writing the bytes handed to it since the last request to storage, without waiting
     /// (Linux `sync_file_range(SYNC_FILE_RANGE_WRITE)`; elsewhere nothing: ``commit()`` syncs everything anyway).
     private func startWriteBack() {
         #if os(Linux)
-        _ = linuxSyncFileRange(descriptor, Int64(writeBackStarted), Int64(bytesWritten - writeBackStarted), 2)  // SYNC_FILE_RANGE_WRITE
+        _ = linuxSyncFileRange(descriptor, Int64(writeBackStarted), Int64(writtenToSystem - writeBackStarted), 2)  // SYNC_FILE_RANGE_WRITE
         #endif
-        writeBackStarted = bytesWritten
+        writeBackStarted = writtenToSystem
     }
 
     /// Appends an array of bytes.
@@ -92,6 +134,7 @@ public final class AtomicFileWriter {
     /// - Precondition: `offset + bytes.count ≤ bytesWritten`.
     public func overwrite(_ bytes: [UInt8], at offset: Int) throws(SystemCallError) {
         precondition(!finished && offset >= 0 && offset + bytes.count <= bytesWritten, "overwrite outside written bytes")
+        try flushAppendBuffer()
         var done = 0
         while done < bytes.count {
             let written = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
@@ -120,6 +163,7 @@ public final class AtomicFileWriter {
     /// Makes the file durable and visible at ``destination``, replacing any file there.
     public func commit() throws(SystemCallError) {
         precondition(!finished, "commit twice")
+        try flushAppendBuffer()
         guard fsync(descriptor) == 0 else { throw SystemCallError(call: "fsync", path: destination) }
         let visible: String
         if let namedTemporary {

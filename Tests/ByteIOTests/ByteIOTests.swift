@@ -76,6 +76,31 @@ import TestSupport
         #expect(try directory.contents() == ["out.bin"])
     }
 
+    @Test("small appends gathered in the append buffer, large ones past it and overwrites on either side give the bytes in order")
+    func appendsInOrder() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let destination = directory.path + "/out.bin"
+        let writer = try AtomicFileWriter(destination: destination)
+        var expected: [UInt8] = []
+        func append(_ bytes: [UInt8]) throws {
+            try writer.write(bytes)
+            expected += bytes
+        }
+        for row in 0..<5000 { try append((0..<680).map { UInt8(truncatingIfNeeded: row &* 31 &+ $0) }) }  // 3.4 MB in rows
+        try append([UInt8](repeating: 7, count: 3 << 20))  // past a part-filled buffer
+        try writer.writeZeros(5)
+        expected += [0, 0, 0, 0, 0]
+        #expect(writer.bytesWritten == expected.count)
+        try writer.overwrite([9, 9, 9], at: 10)  // long handed to the system
+        try append([1, 2, 3, 4])
+        try writer.overwrite([8, 8], at: expected.count - 3)  // still in the buffer
+        expected.replaceSubrange(10..<13, with: [9, 9, 9])
+        expected.replaceSubrange((expected.count - 3)..<(expected.count - 1), with: [8, 8])
+        try writer.commit()
+        #expect(try MappedFile(path: destination).bytes.array == expected)
+    }
+
     @Test("an abandoned or dropped writer leaves no file behind")
     func abandonLeavesNothing() throws {
         let directory = try TemporaryDirectory()
