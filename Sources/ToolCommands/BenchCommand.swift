@@ -200,23 +200,10 @@ package struct BenchCommand: ParsableCommand {
             return -1
         }
 
-        /// Pages of this process's mappings of files ending with `suffix` that are resident in its page tables
-        /// (`Rss` in /proc/self/smaps): the pages the run actually touched.
+        /// Pages of this process's mappings of files ending with `suffix` that are resident in its page tables: the
+        /// pages the run actually touched (-1 where the system does not say).
         static func residentPages(ofMappingsEndingWith suffix: String) -> Int {
-            // /proc files report size 0: read to the end instead of by size.
-            guard let handle = FileHandle(forReadingAtPath: "/proc/self/smaps") else { return -1 }
-            let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
-            var total = 0
-            var inside = false
-            for line in text.split(separator: "\n") {
-                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-                if let first = fields.first, first.contains("-"), fields.count >= 5 {
-                    inside = fields.count >= 6 && fields.last!.hasSuffix(suffix)
-                } else if inside, fields.first == "Rss:", fields.count >= 2, let kilobytes = Int(fields[1]) {
-                    total += kilobytes / 4
-                }
-            }
-            return total
+            ProcessMappings.residentBytes(ofFilesWhere: { $0.hasSuffix(suffix) }).map { $0 / 4096 } ?? -1
         }
     }
 

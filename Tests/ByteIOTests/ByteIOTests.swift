@@ -50,11 +50,11 @@ import TestSupport
         defer { directory.remove() }
         let path = try directory.write([UInt8](repeating: 1, count: 4 << 20), to: "w.bin")
         let file = try MappedFile(path: path)
-        #expect(try ProcessMappings.residentBytes(of: path) == 0)
+        #expect(ProcessMappings.residentBytes(ofFilesWhere: { $0 == path }) == 0)
         // From the middle of a page to the middle of another: the 65 pages the range touches (260 KiB), with whatever
         // the kernel maps around each page it faults in (64 KiB windows here), but not the 4 MiB file.
         file.bytes.slice(offset: 1 << 20 | 100, length: 256 << 10)!.advise(.populate)
-        let resident = try ProcessMappings.residentBytes(of: path)
+        let resident = try #require(ProcessMappings.residentBytes(ofFilesWhere: { $0 == path }))
         #expect(resident >= 260 << 10 && resident < 4 << 20, "\(resident) bytes resident")
     }
     #endif

@@ -1,3 +1,4 @@
+import ByteIO
 import Foundation
 import GemmaInference
 import SourceAdapters
@@ -37,10 +38,10 @@ import Testing
             try FileManager.default.copyItem(atPath: try Fixtures.requireRealGemma3(), toPath: path)
         }
         let source = try ModelSources.open(path)
-        #expect(try ProcessMappings.residentBytes(of: path) < 16 << 20)
+        #expect(try #require(ProcessMappings.residentBytes(ofFilesWhere: { $0 == path })) < 16 << 20)
         let model = try ModelRegistry.model(for: source, contextLength: 4)
         let matrices = model.matrices.filter { $0.stored.encoding != .plain(.f32) }.map(\.stored.bytes).reduce(0, +)
-        let resident = try ProcessMappings.residentBytes(of: path)
+        let resident = try #require(ProcessMappings.residentBytes(ofFilesWhere: { $0 == path }))
         #expect(matrices > 200_000_000 && resident >= matrices, "\(resident) bytes resident, matrices \(matrices)")
         withExtendedLifetime(model) {}
     }
