@@ -431,6 +431,13 @@ def main():
             f"{ceiling['ceiling_tokens_per_second']:.1f} tokens/s ({ceiling['gigabytes_per_second']:.1f} GB/s of weights: {kinds} GB/s)",
             "", f"within each round, the ceiling is {ceiling_share * 100:.0f}% of the read-bandwidth limit and decode reaches "
                 f"{reached * 100:.0f}% of the ceiling (medians of 5)")
+        streamed_share = round_ratio([c["streamed_gigabytes_per_second"] for c in ceiling_rounds], [b["gigabytes_per_second"] for b in limits])
+        streamed_reached = round_ratio([r["decode_tokens_per_second"] for r in rounds], [c["streamed_tokens_per_second"] for c in ceiling_rounds])
+        row(f"270M {label}: a token's products alone, every matrix whole and read from memory in decode's order "
+            "(f32 activations, 2 threads, medians of 5 rounds)",
+            f"{ceiling['streamed_tokens_per_second']:.1f} tokens/s ({ceiling['streamed_gigabytes_per_second']:.1f} GB/s of weights)",
+            "", f"within each round, {streamed_share * 100:.0f}% of the read-bandwidth limit; decode, which adds attention, norms "
+                f"and sampling, reaches {streamed_reached * 100:.0f}% of it (medians of 5)")
     if llama:
         prefill, decode = results[-1]
         row("270M GGUF Q4_K_M in llama.cpp (llama-cpp-python), prefill / decode, 2 threads (medians of 5 rounds)", "",

@@ -4,13 +4,17 @@ import GemmaInference
 import SourceAdapters
 
 extension BenchCommand {
-    /// The compute ceiling of decoding a model: how fast its products would run if reading the weights cost nothing.
+    /// The compute ceiling of decoding a model: how fast its products would run if reading the weights cost nothing,
+    /// and how fast they run when they do.
     ///
     /// Every matrix a decoded token multiplies (the output head included, lookup tables not) is timed on a slice of its
     /// own first rows small enough to stay in the cores' caches, multiplied by one input over and over through the
     /// worker pool as decode multiplies it. Each (encoding, row length) is timed once; a matrix then costs its stored
     /// bytes at that rate. The sum over the matrices is one token's products at cache speed: the most decode can reach
     /// with the reference inference's f32 activations on this machine, whatever the memory bandwidth.
+    /// Then the same products are run whole, one after another as a token runs them, their weights read from memory
+    /// (a model's matrices together outgrow the caches): a token's products alone, streamed, without the rest of its
+    /// work (attention, norms, sampling). Between the read-bandwidth limit, this and decode lies where a token's time goes.
     struct DecodeCeiling: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "decode-ceiling")
         @Argument var path: String
@@ -32,10 +36,28 @@ extension BenchCommand {
                 seconds += Double(stored.bytes) / rate
                 bytes += stored.bytes
             }
-            var figures = ["ceiling_tokens_per_second": 1 / seconds, "product_bytes": Double(bytes),
-                           "gigabytes_per_second": Double(bytes) / seconds / 1e9]
+            let streamed = streamedSeconds(of: matrices, scratch: scratch)
+            var figures: [String: Double] = ["ceiling_tokens_per_second": 1 / seconds, "product_bytes": Double(bytes),
+                                             "gigabytes_per_second": Double(bytes) / seconds / 1e9]
+            figures["streamed_tokens_per_second"] = 1 / streamed
+            figures["streamed_gigabytes_per_second"] = Double(bytes) / streamed / 1e9
             for (kind, rate) in rates { figures["gigabytes_per_second \(kind)"] = rate / 1e9 }
             try BenchCommand.emit(figures, label: "decode-ceiling")
+        }
+
+        /// Seconds of one token's products on whole matrices, each multiplied once by one input in turn: the median of
+        /// nine passes after one that brings the code and the buffers in.
+        func streamedSeconds(of matrices: [LinearWeight], scratch: Scratch) -> Double {
+            let width = matrices.map(\.columns).max() ?? 1
+            let input: [Float] = (0..<width).map { (column: Int) -> Float in Float((column * 37) % 17 - 8) / 8 }
+            var output = [Float](repeating: 0, count: matrices.map(\.rows).max() ?? 1)
+            var timings: [Double] = []
+            for pass in 0..<10 {
+                let start = Date()
+                for matrix in matrices { matrix.multiply(input, count: 1, into: &output, scratch: scratch) }
+                if pass > 0 { timings.append(Date().timeIntervalSince(start)) }
+            }
+            return BenchCommand.median(timings)
         }
 
         /// Bytes per second of `matrix`'s products with one input, on a slice of its first rows that stays cached:
