@@ -45,11 +45,15 @@ extension BenchCommand {
             try BenchCommand.emit(figures, label: "decode-ceiling")
         }
 
+        /// The input every timed product multiplies: `width` values spread over −1…1.
+        static func probeInput(width: Int) -> [Float] {
+            (0..<width).map { (column: Int) -> Float in Float((column * 37) % 17 - 8) / 8 }
+        }
+
         /// Seconds of one token's products on whole matrices, each multiplied once by one input in turn: the median of
         /// nine passes after one that brings the code and the buffers in.
         func streamedSeconds(of matrices: [LinearWeight], scratch: Scratch) -> Double {
-            let width = matrices.map(\.columns).max() ?? 1
-            let input: [Float] = (0..<width).map { (column: Int) -> Float in Float((column * 37) % 17 - 8) / 8 }
+            let input = Self.probeInput(width: matrices.map(\.columns).max() ?? 1)
             var output = [Float](repeating: 0, count: matrices.map(\.rows).max() ?? 1)
             var timings: [Double] = []
             for pass in 0..<10 {
@@ -67,7 +71,7 @@ extension BenchCommand {
             let granule = 64 * WorkerPool.shared.participants  // whole pieces for every thread
             let wanted = max(granule, sliceKilobytes * 1024 / rowBytes / granule * granule)
             let slice = matrix.rows(0..<min(matrix.rows, wanted))
-            let input = (0..<matrix.columns).map { Float(($0 * 37) % 17 - 8) / 8 }
+            let input = Self.probeInput(width: matrix.columns)
             var output = [Float](repeating: 0, count: slice.rows)
             let warmup = Date()
             for _ in 0..<8 { slice.multiply(input, count: 1, into: &output, scratch: scratch) }  // brings the slice in
